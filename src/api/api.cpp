@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+// The REST API handler (routing, auth, static files, error model).
+#include "api/api.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+namespace paddock::api {
+namespace json = boost::json;
+
+namespace {
+
+response json_response(int status, const json::object& o)
+{
+    response r;
+    r.status = status;
+    r.body = json::serialize(o);
+    return r;
+}
+
+std::string path_of(const std::string& target)
+{
+    auto q = target.find('?');
+    return q == std::string::npos ? target : target.substr(0, q);
+}
+
+std::string content_type_for(const std::string& path)
+{
+    auto dot = path.rfind('.');
+    std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
+    if (ext == "html") return "text/html; charset=utf-8";
+    if (ext == "js" || ext == "mjs") return "text/javascript; charset=utf-8";
+    if (ext == "css") return "text/css; charset=utf-8";
+    if (ext == "json") return "application/json";
+    if (ext == "svg") return "image/svg+xml";
+    if (ext == "png") return "image/png";
+    if (ext == "ico") return "image/x-icon";
+    if (ext == "txt") return "text/plain; charset=utf-8";
+    return "application/octet-stream";
+}
+
+// Static paths: segments of [A-Za-z0-9._-], none starting with '.', so nothing can climb out of
+// www/ or reach dotfiles.
+bool safe_static_path(const std::string& p)
+{
+    if (p.empty() || p.front() != '/' || p.size() > 256)
+        return false;
+    bool seg_start = true;
+    for (std::size_t i = 1; i < p.size(); ++i) {
+        char c = p[i];
+        if (c == '/') {
+            if (seg_start)
+                return false;
+            seg_start = true;
+            continue;
+        }
+        if (seg_start && c == '.')
+            return false;
+        seg_start = false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return false;
+    }
+    return true;
+}
+
+response static_file(const context& ctx, const request& req, std::string path)
+{
+    if (req.method != "GET" && req.method != "HEAD") {
+        auto r = error(405, "method_not_allowed", req.method + " is not allowed on " + path + "; use GET");
+        r.headers.emplace_back("Allow", "GET, HEAD");
+        return r;
+    }
+    if (path == "/")
+        path = "/index.html";
+    if (!safe_static_path(path))
+        return error(404, "not_found", "no such file: " + path);
+    std::ifstream f(ctx.www_dir + path, std::ios::binary);
+    if (!f)
+        return error(404, "not_found", "no such file: " + path);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    response r;
+    r.content_type = content_type_for(path);
+    r.body = std::move(ss).str();
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
+}
+
+response method_not_allowed(const request& req, const std::string& path, const char* allow)
+{
+    auto r = error(405, "method_not_allowed", req.method + " is not allowed on " + path + "; allowed: " + allow);
+    r.headers.emplace_back("Allow", allow);
+    return r;
+}
+
+} // namespace
+
+response error(int status, const std::string& code, const std::string& message)
+{
+    return json_response(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+bool authorized(const context& ctx, const std::string& authorization)
+{
+    if (ctx.token.empty())
+        return true;
+    const std::string want = "Bearer " + ctx.token;
+    if (authorization.size() != want.size())
+        return false;
+    unsigned char diff = 0;
+    for (std::size_t i = 0; i < want.size(); ++i)
+        diff |= static_cast<unsigned char>(authorization[i] ^ want[i]);
+    return diff == 0;
+}
+
+response handle(const context& ctx, const request& req)
+{
+    const std::string path = path_of(req.target);
+    if (path.rfind("/api/", 0) != 0 && path != "/api")
+        return static_file(ctx, req, path);
+
+    if (!authorized(ctx, req.authorization)) {
+        auto r = error(401, "unauthorized",
+                       "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token from "
+                       "state_dir/api-token");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return r;
+    }
+
+    if (path == "/api/v1/health") {
+        if (req.method != "GET")
+            return method_not_allowed(req, path, "GET");
+        auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started);
+        return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", up.count()}, {"accel", ctx.accel}});
+    }
+    if (path == "/api/v1/network") {
+        if (req.method != "GET")
+            return method_not_allowed(req, path, "GET");
+        return json_response(200, ctx.network());
+    }
+    return error(404, "not_found", "no route for " + path);
+}
+
+} // namespace paddock::api

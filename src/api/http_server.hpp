@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: Beast HTTP/1.1 listener and sessions on the daemon's io_context, feeding api::handle.
+// Limits: request header 16 KiB, body 1 MiB (413 beyond), 10 s to receive a whole request
+// and 10 s to send a response (slow or idle clients are dropped: no slowloris), and at most
+// 256 open connections (more are closed at once).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "api/api.hpp"
+
+namespace paddock::api {
+
+struct http_limits {
+    std::size_t header_bytes = 16 * 1024;
+    std::size_t body_bytes = 1024 * 1024;
+    std::chrono::milliseconds read_timeout{10000};
+    std::chrono::milliseconds write_timeout{10000};
+    std::size_t max_connections = 256;
+};
+
+class http_server {
+public:
+    // Binds and listens at once so start-up fails early (e.g. address in use).
+    http_server(boost::asio::any_io_executor ex, const boost::asio::ip::tcp::endpoint& ep, const context& ctx,
+                http_limits limits = {});
+    boost::asio::ip::tcp::endpoint local_endpoint() const;
+    // Accepts until cancelled; open sessions are closed on cancellation too.
+    boost::asio::awaitable<void> run();
+
+    struct state; // shared with the sessions, which may outlive run()
+
+private:
+    std::shared_ptr<state> st_;
+};
+
+} // namespace paddock::api

@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+// Daemon configuration: defaults, parsing, validation.
+#include "app/config.hpp"
+
+#include <arpa/inet.h>
+
+#include <boost/json.hpp>
+
+namespace paddock::app {
+namespace json = boost::json;
+
+namespace {
+
+failure bad(std::string_view field, std::string_view what)
+{
+    return fail("invalid_config", std::string(field) + ": " + std::string(what));
+}
+
+std::string quoted(const json::value& v) { return json::serialize(v); }
+
+// Each reader takes the key's path for messages and returns a failure or fills `out`.
+status read_string(const json::value& v, std::string_view path, std::string& out)
+{
+    if (!v.is_string())
+        return bad(path, "expected a string, got " + quoted(v));
+    out = std::string(v.get_string());
+    return ok();
+}
+
+status read_u32(const json::value& v, std::string_view path, std::uint32_t& out, std::uint64_t lo,
+                std::uint64_t hi)
+{
+    std::uint64_t n = 0;
+    if (v.is_uint64())
+        n = v.get_uint64();
+    else if (v.is_int64() && v.get_int64() >= 0)
+        n = static_cast<std::uint64_t>(v.get_int64());
+    else
+        return bad(path, "expected a whole number from " + std::to_string(lo) + " to " +
+                             std::to_string(hi) + ", got " + quoted(v));
+    if (n < lo || n > hi)
+        return bad(path, "must be from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " +
+                             std::to_string(n));
+    out = static_cast<std::uint32_t>(n);
+    return ok();
+}
+
+status read_ipv4(const json::value& v, std::string_view path, net::ipv4& out)
+{
+    std::string s;
+    if (auto st = read_string(v, path, s); !st)
+        return st;
+    auto a = net::parse_ipv4(s);
+    if (!a)
+        return bad(path, quoted(v) + " is not an IPv4 address like 192.168.26.1");
+    out = *a;
+    return ok();
+}
+
+status read_object(const json::value& v, std::string_view path, const json::object*& out)
+{
+    if (!v.is_object())
+        return bad(path, "expected an object, got " + quoted(v));
+    out = &v.get_object();
+    return ok();
+}
+
+std::string join(std::string_view prefix, std::string_view key)
+{
+    return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+status unknown(std::string_view prefix, std::string_view key)
+{
+    return bad(join(prefix, key), "unknown key");
+}
+
+status parse_pool(const json::value& v, network_config& n)
+{
+    const json::object* o = nullptr;
+    if (auto st = read_object(v, "network.dhcp_pool", o); !st)
+        return st;
+    for (auto& [k, val] : *o) {
+        status st = ok();
+        if (k == "start") st = read_ipv4(val, "network.dhcp_pool.start", n.pool_start);
+        else if (k == "end") st = read_ipv4(val, "network.dhcp_pool.end", n.pool_end);
+        else st = unknown("network.dhcp_pool", k);
+        if (!st)
+            return st;
+    }
+    return ok();
+}
+
+status parse_network(const json::value& v, network_config& n)
+{
+    const json::object* o = nullptr;
+    if (auto st = read_object(v, "network", o); !st)
+        return st;
+    for (auto& [k, val] : *o) {
+        std::string path = join("network", k);
+        status st = ok();
+        if (k == "namespace") st = read_string(val, path, n.namespace_name);
+        else if (k == "host_veth") st = read_string(val, path, n.host_veth);
+        else if (k == "bridge") st = read_string(val, path, n.bridge);
+        else if (k == "subnet") {
+            std::string s;
+            st = read_string(val, path, s);
+            if (st) {
+                auto c = net::parse_cidr(s, true);
+                if (!c)
+                    st = bad(path, quoted(val) +
+                                       " is not an IPv4 subnet in CIDR form with its host bits clear, "
+                                       "like 192.168.26.0/24");
+                else
+                    n.subnet = *c;
+            }
+        }
+        else if (k == "gateway") st = read_ipv4(val, path, n.gateway);
+        else if (k == "bridge_address") st = read_ipv4(val, path, n.bridge_address);
+        else if (k == "dhcp_pool") st = parse_pool(val, n);
+        else if (k == "lease_time_s") st = read_u32(val, path, n.lease_time_s, 60, 31536000);
+        else st = unknown("network", k);
+        if (!st)
+            return st;
+    }
+    return ok();
+}
+
+status parse_qemu(const json::value& v, qemu_config& q)
+{
+    const json::object* o = nullptr;
+    if (auto st = read_object(v, "qemu", o); !st)
+        return st;
+    for (auto& [k, val] : *o) {
+        status st = ok();
+        if (k == "binary") st = read_string(val, "qemu.binary", q.binary);
+        else if (k == "accel") st = read_string(val, "qemu.accel", q.accel);
+        else st = unknown("qemu", k);
+        if (!st)
+            return st;
+    }
+    return ok();
+}
+
+bool valid_netns_name(std::string_view s)
+{
+    if (s.empty() || s.size() > 64 || s == "." || s == "..")
+        return false;
+    for (char c : s)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-' || c == '.'))
+            return false;
+    return true;
+}
+
+} // namespace
+
+bool valid_ifname(std::string_view s)
+{
+    if (s.empty() || s.size() > 15 || s == "." || s == "..")
+        return false;
+    for (char c : s)
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-' || c == '.'))
+            return false;
+    return true;
+}
+
+config defaults() { return config{}; }
+
+status set_listen(config& cfg, std::string_view value)
+{
+    auto colon = value.rfind(':');
+    if (colon == std::string_view::npos || colon + 1 >= value.size())
+        return bad("listen", "\"" + std::string(value) + "\" is not ADDR:PORT, like 127.0.0.1:8080");
+    std::string_view host = value.substr(0, colon);
+    std::string_view port = value.substr(colon + 1);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        std::string h(host.substr(1, host.size() - 2));
+        in6_addr a6{};
+        if (::inet_pton(AF_INET6, h.c_str(), &a6) != 1)
+            return bad("listen", "\"" + std::string(host) + "\" is not an IPv6 address");
+        cfg.listen_host = h;
+    }
+    else {
+        if (!net::parse_ipv4(host))
+            return bad("listen", "\"" + std::string(host) +
+                                     "\" is not an IPv4 address (write IPv6 as [::1]:8080)");
+        cfg.listen_host = std::string(host);
+    }
+    unsigned p = 0;
+    for (char c : port) {
+        if (c < '0' || c > '9' || p > 65535)
+            return bad("listen", "port \"" + std::string(port) + "\" is not a number from 0 to 65535");
+        p = p * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (p > 65535 || port.size() > 5)
+        return bad("listen", "port \"" + std::string(port) + "\" is not a number from 0 to 65535");
+    cfg.listen_port = static_cast<std::uint16_t>(p);
+    return ok();
+}
+
+status validate(const config& c)
+{
+    const auto& n = c.network;
+    if (c.state_dir.empty() || c.state_dir.front() != '/')
+        return bad("state_dir", "must be an absolute path, got \"" + c.state_dir + "\"");
+    for (std::size_t i = 0; i < c.state_dir.size();) {
+        auto j = c.state_dir.find('/', i);
+        auto part = std::string_view(c.state_dir).substr(i, j == std::string::npos ? std::string::npos : j - i);
+        if (part == "..")
+            return bad("state_dir", "must not contain \"..\"");
+        if (j == std::string::npos)
+            break;
+        i = j + 1;
+    }
+    if (c.auth != "token" && c.auth != "none")
+        return bad("auth", "must be \"token\" or \"none\", got \"" + c.auth + "\"");
+    if (!valid_netns_name(n.namespace_name))
+        return bad("network.namespace", "\"" + n.namespace_name +
+                                            "\" is not a namespace name (1 to 64 of A-Z a-z 0-9 _ - .)");
+    if (!valid_ifname(n.host_veth))
+        return bad("network.host_veth", "\"" + n.host_veth +
+                                            "\" is not an interface name (1 to 15 of A-Z a-z 0-9 _ - .)");
+    if (!valid_ifname(n.bridge))
+        return bad("network.bridge", "\"" + n.bridge +
+                                         "\" is not an interface name (1 to 15 of A-Z a-z 0-9 _ - .)");
+    if (n.bridge == ns_veth_name || n.bridge == "lo")
+        return bad("network.bridge", "\"" + n.bridge + "\" is reserved inside the namespace");
+    if (n.subnet.prefix < 8 || n.subnet.prefix > 29)
+        return bad("network.subnet", "prefix length must be from 8 to 29, got /" + std::to_string(n.subnet.prefix));
+    const std::string sub = net::to_string(n.subnet);
+    if (!n.subnet.is_host(n.gateway))
+        return bad("network.gateway", net::to_string(n.gateway) + " is not a host address inside network.subnet " + sub);
+    if (!n.subnet.is_host(n.bridge_address))
+        return bad("network.bridge_address",
+                   net::to_string(n.bridge_address) + " is not a host address inside network.subnet " + sub);
+    if (n.bridge_address == n.gateway)
+        return bad("network.bridge_address", "must differ from network.gateway " + net::to_string(n.gateway));
+    if (!n.subnet.is_host(n.pool_start))
+        return bad("network.dhcp_pool.start",
+                   net::to_string(n.pool_start) + " is not a host address inside network.subnet " + sub);
+    if (!n.subnet.is_host(n.pool_end))
+        return bad("network.dhcp_pool.end",
+                   net::to_string(n.pool_end) + " is not a host address inside network.subnet " + sub);
+    if (n.pool_end < n.pool_start)
+        return bad("network.dhcp_pool.end", net::to_string(n.pool_end) + " is below network.dhcp_pool.start " +
+                                                 net::to_string(n.pool_start));
+    auto in_pool = [&](net::ipv4 a) { return !(a < n.pool_start) && !(n.pool_end < a); };
+    if (in_pool(n.gateway))
+        return bad("network.dhcp_pool", "must not contain network.gateway " + net::to_string(n.gateway));
+    if (in_pool(n.bridge_address))
+        return bad("network.dhcp_pool",
+                   "must not contain network.bridge_address " + net::to_string(n.bridge_address));
+    if (c.qemu.binary.empty())
+        return bad("qemu.binary", "must not be empty");
+    if (c.qemu.accel != "auto" && c.qemu.accel != "kvm" && c.qemu.accel != "tcg")
+        return bad("qemu.accel", "must be \"auto\", \"kvm\" or \"tcg\", got \"" + c.qemu.accel + "\"");
+    return ok();
+}
+
+result<config> parse_config(std::string_view text)
+{
+    json::parse_options opt;
+    opt.allow_comments = true;
+    opt.allow_trailing_commas = true;
+    boost::system::error_code ec;
+    json::value root = json::parse(text, ec, {}, opt);
+    if (ec)
+        return fail("invalid_config", "not valid JSON: " + ec.message());
+    if (!root.is_object())
+        return fail("invalid_config", "the top level must be a JSON object");
+    config c = defaults();
+    for (auto& [k, val] : root.get_object()) {
+        status st = ok();
+        if (k == "listen") {
+            std::string s;
+            st = read_string(val, "listen", s);
+            if (st)
+                st = set_listen(c, s);
+        }
+        else if (k == "state_dir") st = read_string(val, "state_dir", c.state_dir);
+        else if (k == "auth") st = read_string(val, "auth", c.auth);
+        else if (k == "network") st = parse_network(val, c.network);
+        else if (k == "qemu") st = parse_qemu(val, c.qemu);
+        else st = unknown("", k);
+        if (!st)
+            return st.error();
+    }
+    if (auto st = validate(c); !st)
+        return st.error();
+    return c;
+}
+
+std::string to_json_text(const config& c)
+{
+    const auto& n = c.network;
+    std::string listen = c.listen_host.find(':') != std::string::npos ? "[" + c.listen_host + "]" : c.listen_host;
+    json::object o{
+        {"listen", listen + ":" + std::to_string(c.listen_port)},
+        {"state_dir", c.state_dir},
+        {"auth", c.auth},
+        {"network",
+         {{"namespace", n.namespace_name},
+          {"host_veth", n.host_veth},
+          {"bridge", n.bridge},
+          {"subnet", net::to_string(n.subnet)},
+          {"gateway", net::to_string(n.gateway)},
+          {"bridge_address", net::to_string(n.bridge_address)},
+          {"dhcp_pool", {{"start", net::to_string(n.pool_start)}, {"end", net::to_string(n.pool_end)}}},
+          {"lease_time_s", n.lease_time_s}}},
+        {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}}},
+    };
+    return json::serialize(o);
+}
+
+} // namespace paddock::app

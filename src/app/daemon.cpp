@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// The daemon: wiring, start order, signals, teardown.
+#include "app/daemon.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "api/http_server.hpp"
+#include "base/event_bus.hpp"
+#include "base/log.hpp"
+#include "net/fabric.hpp"
+#include "net/link_watch.hpp"
+#include "store/db.hpp"
+
+namespace paddock::app {
+namespace asio = boost::asio;
+
+namespace {
+
+// Creates state_dir (0700) and its parents as needed.
+status make_state_dir(const std::string& dir)
+{
+    for (std::size_t i = 1; i <= dir.size(); ++i) {
+        if (i < dir.size() && dir[i] != '/')
+            continue;
+        std::string part = dir.substr(0, i);
+        if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+            return fail("state_dir", "create " + part + ": " + std::strerror(errno));
+    }
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail("state_dir", dir + " is not a directory");
+    return ok();
+}
+
+// The lock that keeps one daemon per state_dir; holds the owner's pid as text.
+struct state_lock {
+    int fd = -1;
+    ~state_lock()
+    {
+        if (fd >= 0)
+            ::close(fd);
+    }
+};
+
+std::string lock_path(const config& cfg) { return cfg.state_dir + "/paddockd.lock"; }
+
+// Tries to take the lock; on failure returns the holder's pid (0 if unknown) in `holder`.
+bool take_lock(const config& cfg, state_lock& l, pid_t& holder)
+{
+    holder = 0;
+    l.fd = ::open(lock_path(cfg).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (l.fd < 0)
+        return false;
+    if (::flock(l.fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {};
+        ssize_t n = ::pread(l.fd, buf, sizeof buf - 1, 0);
+        if (n > 0)
+            holder = static_cast<pid_t>(std::atoi(buf));
+        return false;
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(l.fd, 0) != 0 || ::pwrite(l.fd, pid.data(), pid.size(), 0) < 0)
+        return false;
+    return true;
+}
+
+// Reads state_dir/api-token, or creates it (32 random bytes as hex, mode 0600).
+result<std::string> api_token(const std::string& dir)
+{
+    const std::string path = dir + "/api-token";
+    std::ifstream in(path);
+    std::string tok;
+    if (in && std::getline(in, tok) && tok.size() >= 32)
+        return tok;
+    unsigned char raw[32];
+    if (::getrandom(raw, sizeof raw, 0) != sizeof raw)
+        return fail("token", std::string("getrandom: ") + std::strerror(errno));
+    static const char* hex = "0123456789abcdef";
+    tok.clear();
+    for (unsigned char c : raw) {
+        tok += hex[c >> 4];
+        tok += hex[c & 15];
+    }
+    const std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail("token", "create " + tmp + ": " + std::strerror(errno));
+    std::string line = tok + "\n";
+    bool wrote = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!wrote || ::rename(tmp.c_str(), path.c_str()) != 0)
+        return fail("token", "write " + path + ": " + std::strerror(errno));
+    return tok;
+}
+
+void log_exception(const char* what, std::exception_ptr e)
+{
+    if (!e)
+        return;
+    try {
+        std::rethrow_exception(e);
+    }
+    catch (const std::exception& x) {
+        log::error("daemon", what, " failed: ", x.what());
+    }
+}
+
+} // namespace
+
+std::string detect_accel(const std::string& configured)
+{
+    if (configured == "kvm" || configured == "tcg")
+        return configured;
+    if (::access("/dev/kvm", R_OK | W_OK) != 0)
+        return "tcg";
+    std::ifstream cpu("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpu, line)) {
+        if (line.rfind("flags", 0) != 0)
+            continue;
+        std::istringstream ss(line);
+        std::string w;
+        while (ss >> w)
+            if (w == "vmx" || w == "svm")
+                return "kvm";
+        break;
+    }
+    return "tcg";
+}
+
+int run_daemon(const config& cfg, const run_options& opt)
+{
+    auto t0 = std::chrono::steady_clock::now();
+    if (auto st = make_state_dir(cfg.state_dir); !st) {
+        log::error("daemon", st.error().message);
+        return 1;
+    }
+    state_lock lock;
+    pid_t holder = 0;
+    if (!take_lock(cfg, lock, holder)) {
+        log::error("daemon", "another paddockd (pid ", holder, ") is running with state_dir ", cfg.state_dir);
+        return 1;
+    }
+    auto db = store::db::open(cfg.state_dir + "/paddock.db");
+    if (!db) {
+        log::error("store", db.error().message);
+        return 1;
+    }
+    std::string token;
+    if (cfg.auth == "token") {
+        auto t = api_token(cfg.state_dir);
+        if (!t) {
+            log::error("daemon", t.error().message);
+            return 1;
+        }
+        token = *t;
+    }
+
+    asio::io_context ioc{1};
+    event_bus bus;
+    bus.subscribe([](const event& e) { log::debug("event", e.type, " #", e.seq); });
+
+    net::fabric fabric(cfg.network, cfg.listen_port, *db);
+    if (auto r = fabric.ensure(); !r) {
+        log::error("net", "cannot bring up the network fabric: ", r.error().message);
+        return 1;
+    }
+    else {
+        for (auto& a : *r)
+            log::info("net", a);
+    }
+
+    api::context ctx;
+    ctx.version = PADDOCK_VERSION;
+    ctx.started = t0;
+    ctx.accel = detect_accel(cfg.qemu.accel);
+    ctx.token = token;
+    ctx.www_dir = opt.www_dir;
+    ctx.network = [&fabric] { return fabric.describe(); };
+
+    std::optional<api::http_server> http;
+    try {
+        http.emplace(ioc.get_executor(),
+                     asio::ip::tcp::endpoint(asio::ip::make_address(cfg.listen_host), cfg.listen_port), ctx);
+    }
+    catch (const std::exception& e) {
+        log::error("http", "cannot listen on ", cfg.listen_host, ":", cfg.listen_port, ": ", e.what());
+        return 1;
+    }
+
+    // Repairs: every netlink/nft event (and a periodic tick) re-runs ensure(), which changes only
+    // what drifted and says what it did.
+    auto reconcile = [&](bool full) {
+        if (!full && fabric.namespace_intact())
+            return;
+        auto r = fabric.ensure();
+        if (!r) {
+            log::error("net", "repair failed: ", r.error().message);
+            return;
+        }
+        if (r->empty())
+            return;
+        boost::json::array actions;
+        for (auto& a : *r) {
+            log::warn("net", "repaired: ", a);
+            actions.push_back(boost::json::string(a));
+        }
+        bus.publish("network.repaired", "", {{"actions", std::move(actions)}}, std::chrono::system_clock::now());
+    };
+    net::link_watch watch(ioc.get_executor(), fabric, reconcile);
+
+    asio::cancellation_signal stop_http, stop_watch;
+    asio::co_spawn(ioc, http->run(),
+                   asio::bind_cancellation_slot(stop_http.slot(), [](std::exception_ptr e) { log_exception("http server", e); }));
+    asio::co_spawn(ioc, watch.run(),
+                   asio::bind_cancellation_slot(stop_watch.slot(), [](std::exception_ptr e) { log_exception("link watch", e); }));
+
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec)
+            return;
+        log::info("daemon", "signal ", sig, ": shutting down (the network fabric and VMs stay up)");
+        stop_http.emit(asio::cancellation_type::terminal);
+        stop_watch.emit(asio::cancellation_type::terminal);
+        // Give sessions one turn to close, then stop.
+        asio::post(ioc, [&] { ioc.stop(); });
+    });
+    ::signal(SIGPIPE, SIG_IGN);
+
+    auto ep = http->local_endpoint();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+    log::info("daemon", "paddockd ", PADDOCK_VERSION, " ready in ", ms, " ms; accel ", ctx.accel, "; namespace ",
+              cfg.network.namespace_name, "; state_dir ", cfg.state_dir);
+    log::info("daemon", "dashboard: http://", host, ":", ep.port(), "/", token.empty() ? "" : "#token=" + token);
+    ioc.run();
+    log::info("daemon", "stopped");
+    return 0;
+}
+
+int run_teardown(const config& cfg)
+{
+    if (auto st = make_state_dir(cfg.state_dir); !st) {
+        log::error("teardown", st.error().message);
+        return 1;
+    }
+    state_lock lock;
+    pid_t holder = 0;
+    if (!take_lock(cfg, lock, holder)) {
+        // A running daemon would repair what we remove: ask it to stop, then wait for its lock.
+        if (holder > 0) {
+            log::info("teardown", "stopping the running paddockd (pid ", holder, ")");
+            ::kill(holder, SIGTERM);
+        }
+        ::close(lock.fd);
+        lock.fd = -1;
+        bool got = false;
+        for (int i = 0; i < 200 && !got; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            got = take_lock(cfg, lock, holder);
+            if (!got && lock.fd >= 0) {
+                ::close(lock.fd);
+                lock.fd = -1;
+            }
+        }
+        if (!got) {
+            log::error("teardown", "paddockd (pid ", holder, ") still holds ", lock_path(cfg), " after 10 s");
+            return 1;
+        }
+    }
+    auto db = store::db::open(cfg.state_dir + "/paddock.db");
+    if (!db) {
+        log::error("store", db.error().message);
+        return 1;
+    }
+    auto r = net::fabric::teardown(cfg.network, *db);
+    if (!r) {
+        log::error("teardown", r.error().message);
+        return 1;
+    }
+    for (auto& a : *r)
+        log::info("teardown", a);
+    log::info("teardown", r->empty() ? "nothing to remove" : "done");
+    return 0;
+}
+
+} // namespace paddock::app

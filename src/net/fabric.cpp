@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: MIT
+// The network fabric: create, adopt, repair, describe, tear down.
+#include "net/fabric.hpp"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+
+#include "net/nft_ruleset.hpp"
+#include "store/db.hpp"
+
+namespace paddock::net {
+namespace json = boost::json;
+
+namespace {
+constexpr const char* ip_forward_key = "host.ip_forward_before";
+
+nft_spec spec_of(const app::network_config& c, std::uint16_t api_port)
+{
+    return {c.subnet, c.host_veth, api_port};
+}
+
+bool table_present(nft& n) { return n.run(nft_list_table_command()).ok(); }
+} // namespace
+
+fabric::fabric(app::network_config cfg, std::uint16_t api_port, store::db& db)
+    : cfg_(std::move(cfg)), api_port_(api_port), db_(db)
+{
+}
+
+fabric::~fabric() { close_namespace(); }
+
+void fabric::close_namespace()
+{
+    ns_.reset();
+    if (ns_fd_ >= 0)
+        ::close(ns_fd_);
+    ns_fd_ = -1;
+}
+
+result<std::vector<std::string>> fabric::ensure()
+{
+    std::vector<std::string> done;
+    if (!host_) {
+        auto h = rtnl::connect();
+        if (!h)
+            return h.error();
+        host_.emplace(std::move(*h));
+    }
+    for (auto step : {&fabric::ensure_sysctl, &fabric::ensure_namespace, &fabric::ensure_links, &fabric::ensure_nft})
+        if (auto st = (this->*step)(done); !st)
+            return st.error();
+    return done;
+}
+
+bool fabric::namespace_intact() const
+{
+    auto on_disk = netns_identity(cfg_.namespace_name);
+    return ns_fd_ >= 0 && on_disk.valid() && on_disk == fd_identity(ns_fd_);
+}
+
+status fabric::ensure_sysctl(std::vector<std::string>& done)
+{
+    auto cur = read_ip_forward();
+    if (!cur)
+        return cur.error();
+    // Record the host's value once, before the first change, so teardown can restore it.
+    if (!db_.get(ip_forward_key))
+        if (auto st = db_.put(ip_forward_key, std::to_string(*cur)); !st)
+            return st;
+    if (*cur != 1) {
+        if (auto st = write_ip_forward(1); !st)
+            return st;
+        done.push_back("set net.ipv4.ip_forward=1");
+    }
+    return ok();
+}
+
+status fabric::ensure_namespace(std::vector<std::string>& done)
+{
+    netns_id on_disk = netns_identity(cfg_.namespace_name);
+    if (ns_fd_ >= 0 && on_disk.valid() && on_disk == fd_identity(ns_fd_))
+        return ok();
+    if (ns_fd_ >= 0) {
+        // The namespace we held was deleted or replaced out of band. Its veth peer keeps the host
+        // end alive in a dead namespace: drop that end so links are rebuilt in the new one.
+        close_namespace();
+        if (auto l = host_->get_link(cfg_.host_veth); l && l->type == "veth")
+            if (auto st = host_->delete_link(cfg_.host_veth); !st)
+                return st;
+    }
+    if (!on_disk.valid()) {
+        if (auto st = create_netns(cfg_.namespace_name); !st)
+            return st;
+        done.push_back("created namespace " + cfg_.namespace_name);
+    }
+    ns_fd_ = open_netns(cfg_.namespace_name);
+    if (ns_fd_ < 0)
+        return fail("netns_failed", "open namespace " + cfg_.namespace_name);
+    auto s = rtnl::connect_in(ns_fd_);
+    if (!s) {
+        close_namespace();
+        return s.error();
+    }
+    ns_.emplace(std::move(*s));
+    ++generation_;
+    return ok();
+}
+
+status fabric::ensure_address(rtnl& sock, const std::string& name, int ifindex, if_address want,
+                              std::vector<std::string>& done)
+{
+    for (auto& a : sock.addresses(ifindex))
+        if (a.address == want.address && a.prefix == want.prefix)
+            return ok();
+    if (auto st = sock.add_address(ifindex, want); !st)
+        return st;
+    done.push_back("added " + to_string(want.address) + "/" + std::to_string(want.prefix) + " to " + name);
+    return ok();
+}
+
+status fabric::ensure_links(std::vector<std::string>& done)
+{
+    const std::string& hv = cfg_.host_veth;
+    const std::string nv(app::ns_veth_name);
+    const std::string& br = cfg_.bridge;
+
+    if (auto lo = ns_->get_link("lo"); lo && !lo->up)
+        if (auto st = ns_->set_up("lo"); !st)
+            return st;
+
+    // The veth pair: both ends must exist, the host end here and its peer in the namespace.
+    auto host_end = host_->get_link(hv);
+    if (host_end && host_end->type != "veth")
+        return fail("link_conflict", "network.host_veth: " + hv + " already exists in the host and is a " +
+                                         (host_end->type.empty() ? "device" : host_end->type) +
+                                         ", not a veth; choose another name");
+    auto ns_end = ns_->get_link(nv);
+    if (host_end && !ns_end) {
+        // A veth called host_veth whose peer is not in our namespace: not ours to keep.
+        if (auto st = host_->delete_link(hv); !st)
+            return st;
+        host_end.reset();
+    }
+    if (!host_end) {
+        if (ns_end)
+            if (auto st = ns_->delete_link(nv); !st)
+                return st;
+        if (auto st = host_->create_veth(hv, nv, ns_fd_); !st)
+            return st;
+        done.push_back("created veth " + hv + " <-> " + cfg_.namespace_name + "/" + nv);
+        host_end = host_->get_link(hv);
+        ns_end = ns_->get_link(nv);
+        if (!host_end || !ns_end)
+            return fail("netlink_failed", "veth " + hv + " vanished right after its creation");
+    }
+
+    // The bridge inside the namespace.
+    auto bridge = ns_->get_link(br);
+    if (bridge && bridge->type != "bridge") {
+        if (auto st = ns_->delete_link(br); !st)
+            return st;
+        bridge.reset();
+    }
+    if (!bridge) {
+        if (auto st = ns_->create_bridge(br); !st)
+            return st;
+        done.push_back("created bridge " + cfg_.namespace_name + "/" + br);
+        bridge = ns_->get_link(br);
+        if (!bridge)
+            return fail("netlink_failed", "bridge " + br + " vanished right after its creation");
+    }
+    if (ns_end->master != bridge->ifindex) {
+        if (auto st = ns_->set_master(nv, bridge->ifindex); !st)
+            return st;
+        done.push_back("enslaved " + nv + " to " + br);
+    }
+    struct want_up {
+        rtnl* sock;
+        const std::string* name;
+        bool up;
+    };
+    for (auto w : {want_up{&*ns_, &nv, ns_end->up}, want_up{&*ns_, &br, bridge->up}, want_up{&*host_, &hv, host_end->up}}) {
+        if (w.up)
+            continue;
+        if (auto st = w.sock->set_up(*w.name); !st)
+            return st;
+        done.push_back("set " + *w.name + " up");
+    }
+    if (auto st = ensure_address(*ns_, br, bridge->ifindex, {cfg_.bridge_address, cfg_.subnet.prefix}, done); !st)
+        return st;
+    return ensure_address(*host_, hv, host_end->ifindex, {cfg_.gateway, cfg_.subnet.prefix}, done);
+}
+
+status fabric::ensure_nft(std::vector<std::string>& done)
+{
+    auto listing = nft_.run(nft_list_table_command());
+    if (listing && !nft_fingerprint_.empty() && nft_fingerprint(*listing) == nft_fingerprint_)
+        return ok();
+    if (auto r = nft_.run(nft_apply_document(spec_of(cfg_, api_port_))); !r)
+        return r.error();
+    auto after = nft_.run(nft_list_table_command());
+    if (!after)
+        return after.error();
+    // On first start an identical table is adopted silently; any later difference is a repair.
+    bool adopted = listing && nft_fingerprint_.empty() && nft_fingerprint(*listing) == nft_fingerprint(*after);
+    nft_fingerprint_ = nft_fingerprint(*after);
+    if (!adopted)
+        done.push_back(listing ? "restored nftables table inet paddock" : "created nftables table inet paddock");
+    return ok();
+}
+
+status fabric::create_tap(const std::string& name, int owner_uid)
+{
+    if (ns_fd_ < 0)
+        return fail("fabric_down", "the network namespace is not up");
+    if (auto st = net::create_tap(ns_fd_, name, owner_uid); !st)
+        return st;
+    auto br = ns_->get_link(cfg_.bridge);
+    if (!br)
+        return fail("fabric_down", "bridge " + cfg_.bridge + " is missing");
+    if (auto st = ns_->set_master(name, br->ifindex); !st)
+        return st;
+    return ns_->set_up(name);
+}
+
+status fabric::delete_tap(const std::string& name)
+{
+    if (!ns_)
+        return fail("fabric_down", "the network namespace is not up");
+    return ns_->delete_link(name);
+}
+
+json::object fabric::describe()
+{
+    auto link_json = [](rtnl* sock, const std::string& name) {
+        json::object o{{"name", name}, {"present", false}};
+        if (!sock)
+            return o;
+        auto l = sock->get_link(name);
+        if (!l)
+            return o;
+        o["present"] = true;
+        o["type"] = l->type;
+        o["up"] = l->up;
+        json::array addrs;
+        for (auto& a : sock->addresses(l->ifindex))
+            addrs.push_back(json::string(to_string(a.address) + "/" + std::to_string(a.prefix)));
+        o["addresses"] = std::move(addrs);
+        return o;
+    };
+    rtnl* ns = ns_ ? &*ns_ : nullptr;
+    bool ns_present = netns_identity(cfg_.namespace_name).valid();
+    json::object out;
+    out["namespace"] = json::object{{"name", cfg_.namespace_name}, {"present", ns_present}};
+    out["subnet"] = to_string(cfg_.subnet);
+    out["gateway"] = to_string(cfg_.gateway);
+    out["bridge_address"] = to_string(cfg_.bridge_address);
+    out["host_veth"] = link_json(host_ ? &*host_ : nullptr, cfg_.host_veth);
+    out["namespace_veth"] = link_json(ns, std::string(app::ns_veth_name));
+    out["bridge"] = link_json(ns, cfg_.bridge);
+    out["nftables"] = json::object{{"table", "inet paddock"}, {"present", table_present(nft_)}};
+    auto fwd = read_ip_forward();
+    out["ip_forward"] = fwd ? *fwd : -1;
+    std::uint32_t size = cfg_.pool_end.value - cfg_.pool_start.value + 1;
+    out["dhcp_pool"] = json::object{{"start", to_string(cfg_.pool_start)},
+                                    {"end", to_string(cfg_.pool_end)},
+                                    {"size", size},
+                                    {"used", 0},
+                                    {"lease_time_s", cfg_.lease_time_s}};
+    json::array warnings;
+    if (auto rs = nft_.run("list ruleset"))
+        for (auto& w : nft_forward_drop_warnings(*rs))
+            warnings.push_back(json::string(w));
+    out["warnings"] = std::move(warnings);
+    return out;
+}
+
+result<std::vector<std::string>> fabric::teardown(const app::network_config& cfg, store::db& db)
+{
+    std::vector<std::string> done;
+    nft n;
+    if (table_present(n)) {
+        if (auto r = n.run(nft_delete_document()); !r)
+            return r.error();
+        done.push_back("deleted nftables table inet paddock");
+    }
+    auto host = rtnl::connect();
+    if (!host)
+        return host.error();
+    // Delete the host end ourselves: namespace deletion frees the pair only asynchronously.
+    if (auto l = host->get_link(cfg.host_veth); l && l->type == "veth") {
+        if (auto st = host->delete_link(cfg.host_veth); !st)
+            return st.error();
+        done.push_back("deleted veth " + cfg.host_veth);
+    }
+    if (netns_identity(cfg.namespace_name).valid()) {
+        if (auto st = delete_netns(cfg.namespace_name); !st)
+            return st.error();
+        done.push_back("deleted namespace " + cfg.namespace_name);
+    }
+    if (auto before = db.get(ip_forward_key)) {
+        int want = *before == "1" ? 1 : 0;
+        auto cur = read_ip_forward();
+        if (cur && *cur != want) {
+            if (auto st = write_ip_forward(want); !st)
+                return st.error();
+            done.push_back("restored net.ipv4.ip_forward=" + std::to_string(want));
+        }
+        if (auto st = db.erase(ip_forward_key); !st)
+            return st.error();
+    }
+    return done;
+}
+
+} // namespace paddock::net

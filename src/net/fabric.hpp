@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+// The network fabric (SPEC section 2): a named namespace holding a bridge and one end of a veth
+// pair whose host end is the VMs' gateway; net.ipv4.ip_forward in the host; one nftables table
+// `inet paddock`. ensure() creates, adopts or repairs it and says what it changed; teardown()
+// removes everything and restores the sysctl. All calls are short blocking netlink/nft round trips
+// made from the daemon's one thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "app/config.hpp"
+#include "base/error.hpp"
+#include "net/links.hpp"
+#include "net/netns.hpp"
+#include "net/nft.hpp"
+
+namespace paddock::store { class db; }
+
+namespace paddock::net {
+
+class fabric {
+public:
+    fabric(app::network_config cfg, std::uint16_t api_port, store::db& db);
+    ~fabric();
+    fabric(const fabric&) = delete;
+    fabric& operator=(const fabric&) = delete;
+
+    // Brings every piece to the desired state. Returns one line per change made (empty when
+    // everything was already right), or the first failure.
+    result<std::vector<std::string>> ensure();
+
+    // Cheap check (one stat): is the namespace we hold still the one mounted under /run/netns?
+    bool namespace_intact() const;
+
+    // The topology as it is now, for GET /api/v1/network.
+    boost::json::object describe();
+
+    // Creates a persistent TAP in the namespace, enslaved to the bridge and up.
+    status create_tap(const std::string& name, int owner_uid);
+    status delete_tap(const std::string& name);
+
+    // Namespace fd (valid after a successful ensure()); changes when the namespace is recreated.
+    int ns_fd() const { return ns_fd_; }
+    // Bumped every time the namespace is (re)created, so watchers know to re-subscribe.
+    unsigned generation() const { return generation_; }
+    const app::network_config& config() const { return cfg_; }
+
+    // Removes the table, the veth pair and the namespace, and restores net.ipv4.ip_forward from
+    // the value recorded at first start. Safe to run when some or all pieces are already gone.
+    static result<std::vector<std::string>> teardown(const app::network_config& cfg, store::db& db);
+
+private:
+    status ensure_sysctl(std::vector<std::string>& done);
+    status ensure_namespace(std::vector<std::string>& done);
+    status ensure_links(std::vector<std::string>& done);
+    status ensure_address(rtnl& sock, const std::string& name, int ifindex, if_address want,
+                          std::vector<std::string>& done);
+    status ensure_nft(std::vector<std::string>& done);
+    void close_namespace();
+
+    app::network_config cfg_;
+    std::uint16_t api_port_;
+    store::db& db_;
+    nft nft_;
+    std::optional<rtnl> host_;
+    std::optional<rtnl> ns_;
+    int ns_fd_ = -1;
+    unsigned generation_ = 0;
+    std::string nft_fingerprint_;
+};
+
+} // namespace paddock::net

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// rtnetlink through libnl-3: one connected socket bound to one network namespace, and the few
+// link/address operations the fabric needs. Every call is one short blocking netlink round trip.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.hpp"
+#include "net/ipv4.hpp"
+
+struct nl_sock;
+
+namespace paddock::net {
+
+struct link_info {
+    int ifindex = 0;
+    std::string type; // "veth", "bridge", "tun", "" (loopback/unknown)
+    bool up = false;
+    int master = 0;   // ifindex of the bridge this link is enslaved to, 0 if none
+};
+
+struct if_address {
+    ipv4 address;
+    int prefix = 0;
+};
+
+class rtnl {
+public:
+    // Connects a NETLINK_ROUTE socket in the calling thread's namespace.
+    static result<rtnl> connect();
+    // Connects a socket inside the namespace `ns_fd` (on a helper thread).
+    static result<rtnl> connect_in(int ns_fd);
+
+    rtnl(rtnl&& o) noexcept : sk_(o.sk_) { o.sk_ = nullptr; }
+    rtnl& operator=(rtnl&& o) noexcept;
+    ~rtnl();
+
+    std::optional<link_info> get_link(const std::string& name);
+    std::vector<if_address> addresses(int ifindex);
+
+    // Creates a veth pair: `name` here, `peer_name` directly inside the namespace `peer_ns_fd`.
+    status create_veth(const std::string& name, const std::string& peer_name, int peer_ns_fd);
+    status create_bridge(const std::string& name);
+    status set_up(const std::string& name);
+    status set_master(const std::string& name, int master_ifindex);
+    status delete_link(const std::string& name);
+    status add_address(int ifindex, if_address a);
+
+private:
+    explicit rtnl(nl_sock* sk) : sk_(sk) {}
+    nl_sock* sk_ = nullptr;
+};
+
+// Creates a persistent TAP device `name` inside the namespace `ns_fd`, owned by `owner_uid`
+// (-1 = root only), so that QEMU can open it by name without privileges.
+status create_tap(int ns_fd, const std::string& name, int owner_uid);
+
+// Reads or writes net.ipv4.ip_forward of the calling thread's namespace.
+result<int> read_ip_forward();
+status write_ip_forward(int value);
+
+} // namespace paddock::net

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Named network namespaces (the `ip netns` convention: a bind mount under /run/netns) and
+// running a short piece of work inside one on a helper thread (setns affects one thread only).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <sys/types.h>
+
+#include "base/error.hpp"
+
+namespace paddock::net {
+
+inline constexpr const char* netns_dir = "/run/netns";
+
+std::string netns_path(const std::string& name);
+
+// Identity of a namespace file (nsfs device + inode); {0,0} when it does not exist.
+struct netns_id {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool operator==(const netns_id&) const = default;
+    bool valid() const { return ino != 0; }
+};
+netns_id netns_identity(const std::string& name);
+netns_id fd_identity(int fd);
+
+// Creates /run/netns/<name> holding a fresh network namespace with `lo` down (callers raise it).
+status create_netns(const std::string& name);
+// Unmounts and removes /run/netns/<name>; succeeds when it does not exist.
+status delete_netns(const std::string& name);
+// Opens the namespace file (O_RDONLY|O_CLOEXEC); -1 with errno set on failure.
+int open_netns(const std::string& name);
+
+// Runs fn on a short-lived thread that has entered the namespace `ns_fd`, and waits for it.
+// Sockets created inside fn stay bound to that namespace afterwards.
+status run_in_netns(int ns_fd, const std::function<status()>& fn);
+
+} // namespace paddock::net

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// Pure nftables documents for the `inet paddock` table.
+#include "net/nft_ruleset.hpp"
+
+#include <boost/json.hpp>
+
+namespace paddock::net {
+namespace json = boost::json;
+
+namespace {
+
+json::object table_obj()
+{
+    return {{"family", nft_family}, {"name", nft_table}};
+}
+
+json::object chain(const char* name, const char* type, const char* hook, int prio)
+{
+    return {{"family", nft_family}, {"table", nft_table}, {"name", name}, {"type", type},
+            {"hook", hook},         {"prio", prio},       {"policy", "accept"}};
+}
+
+json::object rule(const char* chain_name, json::array expr)
+{
+    return {{"family", nft_family}, {"table", nft_table}, {"chain", chain_name}, {"expr", std::move(expr)}};
+}
+
+json::object match(json::value left, json::value right, const char* op = "==")
+{
+    return {{"match", {{"op", op}, {"left", std::move(left)}, {"right", std::move(right)}}}};
+}
+
+json::object meta(const char* key) { return {{"meta", {{"key", key}}}}; }
+json::object payload(const char* proto, const char* field)
+{
+    return {{"payload", {{"protocol", proto}, {"field", field}}}};
+}
+json::object prefix(const cidr& c)
+{
+    return {{"prefix", {{"addr", to_string(c.network)}, {"len", c.prefix}}}};
+}
+json::object counter() { return {{"counter", nullptr}}; }
+
+json::object add(const char* what, json::object o) { return {{"add", {{what, std::move(o)}}}}; }
+
+// Removes "handle" members and counter values recursively (traffic must not look like an edit).
+void strip_handles(json::value& v)
+{
+    if (v.is_object()) {
+        auto& o = v.get_object();
+        o.erase("handle");
+        if (auto* c = o.if_contains("counter"); c && c->is_object())
+            *c = nullptr;
+        for (auto& [k, c] : o)
+            strip_handles(c);
+    }
+    else if (v.is_array()) {
+        for (auto& c : v.get_array())
+            strip_handles(c);
+    }
+}
+
+} // namespace
+
+std::string nft_apply_document(const nft_spec& s)
+{
+    const char* veth = s.host_veth.c_str();
+    json::array cmds;
+    cmds.push_back(add("table", table_obj()));
+    cmds.push_back(json::object{{"delete", {{"table", table_obj()}}}});
+    cmds.push_back(add("table", table_obj()));
+    cmds.push_back(add("chain", chain("forward", "filter", "forward", 0)));
+    cmds.push_back(add("chain", chain("postrouting", "nat", "postrouting", 100)));
+    cmds.push_back(add("chain", chain("input", "filter", "input", 0)));
+    // VMs out: anything from the VM subnet arriving on the gateway veth.
+    cmds.push_back(add("rule", rule("forward", {match(meta("iifname"), veth), match(payload("ip", "saddr"), prefix(s.subnet)),
+                                                counter(), json::object{{"accept", nullptr}}})));
+    // Replies in: established/related traffic towards the VM subnet.
+    cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip", "daddr"), prefix(s.subnet)),
+                                                match(json::object{{"ct", {{"key", "state"}}}},
+                                                      json::array{"established", "related"}, "in"),
+                                                counter(), json::object{{"accept", nullptr}}})));
+    // Masquerade the VM subnet leaving through any interface but the gateway veth.
+    cmds.push_back(add("rule", rule("postrouting", {match(payload("ip", "saddr"), prefix(s.subnet)),
+                                                    match(meta("oifname"), veth, "!="), counter(),
+                                                    json::object{{"masquerade", nullptr}}})));
+    // VMs never reach the daemon's API, even when it listens on a wildcard address.
+    if (s.api_port != 0)
+        cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth),
+                                                  match(payload("tcp", "dport"), s.api_port), counter(),
+                                                  json::object{{"drop", nullptr}}})));
+    return json::serialize(json::object{{"nftables", std::move(cmds)}});
+}
+
+std::string nft_delete_document()
+{
+    json::array cmds;
+    cmds.push_back(json::object{{"delete", {{"table", table_obj()}}}});
+    return json::serialize(json::object{{"nftables", std::move(cmds)}});
+}
+
+std::string nft_list_table_command() { return std::string("list table ") + nft_family + " " + nft_table; }
+
+std::string nft_fingerprint(const std::string& listing_json)
+{
+    boost::system::error_code ec;
+    json::value v = json::parse(listing_json, ec);
+    if (ec || !v.is_object())
+        return {};
+    auto* arr = v.get_object().if_contains("nftables");
+    if (!arr || !arr->is_array())
+        return {};
+    json::array out;
+    for (auto& item : arr->get_array()) {
+        if (item.is_object() && item.get_object().contains("metainfo"))
+            continue;
+        json::value c = item;
+        strip_handles(c);
+        out.push_back(std::move(c));
+    }
+    return json::serialize(out);
+}
+
+std::vector<std::string> nft_forward_drop_warnings(const std::string& ruleset_json)
+{
+    std::vector<std::string> warnings;
+    boost::system::error_code ec;
+    json::value v = json::parse(ruleset_json, ec);
+    if (ec || !v.is_object())
+        return warnings;
+    auto* arr = v.get_object().if_contains("nftables");
+    if (!arr || !arr->is_array())
+        return warnings;
+    for (auto& item : arr->get_array()) {
+        if (!item.is_object())
+            continue;
+        auto* ch = item.get_object().if_contains("chain");
+        if (!ch || !ch->is_object())
+            continue;
+        auto& c = ch->get_object();
+        auto str = [&](const char* k) -> std::string {
+            auto* p = c.if_contains(k);
+            return p && p->is_string() ? std::string(p->get_string()) : std::string();
+        };
+        std::string family = str("family"), table = str("table"), name = str("name");
+        if (family == nft_family && table == nft_table)
+            continue;
+        if (str("hook") != "forward" || str("policy") != "drop")
+            continue;
+        warnings.push_back("chain " + name + " in table " + family + " " + table +
+                           " hooks forward with policy drop: forwarded VM traffic is dropped there unless one "
+                           "of its rules accepts it (Docker installs such a chain; allow the VM subnet in it, "
+                           "e.g. in DOCKER-USER)");
+    }
+    return warnings;
+}
+
+} // namespace paddock::net

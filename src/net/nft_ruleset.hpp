@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Pure nftables documents for Paddock's one table `inet paddock` (libnftables JSON schema):
+// the desired ruleset as one atomic transaction, a normalized fingerprint of a listing (to see
+// out-of-band edits), and the detection of other tables that would drop forwarded VM traffic.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/ipv4.hpp"
+
+namespace paddock::net {
+
+inline constexpr const char* nft_family = "inet";
+inline constexpr const char* nft_table = "paddock";
+
+struct nft_spec {
+    cidr subnet;              // the VM subnet
+    std::string host_veth;    // the VMs' gateway interface in the host namespace
+    std::uint16_t api_port = 0; // TCP port of the daemon's API; 0 = no input guard
+};
+
+// One buffer = one transaction: add table, delete it (drops any stale content), add it again
+// with its chains and rules. Applying it twice leaves exactly one copy.
+std::string nft_apply_document(const nft_spec& s);
+// Deletes the table (callers check it exists first: `delete` of a missing table fails).
+std::string nft_delete_document();
+// The command that lists our table (text command; output is JSON).
+std::string nft_list_table_command();
+
+// Canonical text of a `list table` JSON output with handles and metainfo removed, so two
+// listings of the same content compare equal. Empty string when the text is not a listing.
+std::string nft_fingerprint(const std::string& listing_json);
+
+// Reads a `list ruleset` JSON output and returns one warning per base chain of another table
+// hooked on forward (or on the bridge family's forward) whose policy is drop, naming it.
+std::vector<std::string> nft_forward_drop_warnings(const std::string& ruleset_json);
+
+} // namespace paddock::net
