@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// Unit: the API handler (routes, auth, error model, static files) and the event bus.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "api/api.hpp"
+#include "base/event_bus.hpp"
+
+using namespace paddock;
+
+namespace {
+api::context make_ctx(std::string token = "secret")
+{
+    api::context c;
+    c.version = "9.9.9";
+    c.started = std::chrono::steady_clock::now();
+    c.accel = "tcg";
+    c.token = std::move(token);
+    c.www_dir = PADDOCK_SOURCE_ROOT "/www";
+    c.network = [] { return boost::json::object{{"namespace", {{"name", "paddock"}}}}; };
+    return c;
+}
+api::response call(const api::context& c, const char* method, const char* target, std::string auth = "Bearer secret")
+{
+    return api::handle(c, api::request{method, target, auth, ""});
+}
+std::string error_code(const api::response& r)
+{
+    return std::string(boost::json::parse(r.body).at("error").at("code").as_string());
+}
+} // namespace
+
+TEST_CASE("health answers the SPEC shape")
+{
+    auto r = call(make_ctx(), "GET", "/api/v1/health");
+    CHECK(r.status == 200);
+    auto o = boost::json::parse(r.body).as_object();
+    CHECK(o.at("status") == "ok");
+    CHECK(o.at("version") == "9.9.9");
+    CHECK(o.at("accel") == "tcg");
+    CHECK(o.at("uptime_s").is_int64());
+}
+
+TEST_CASE("the API needs the bearer token; a wrong or missing one is 401 with a JSON error")
+{
+    auto c = make_ctx();
+    for (const char* auth : {"", "Bearer", "Bearer secreT", "Bearer secret2", "Basic secret", "bearer secret"}) {
+        auto r = call(c, "GET", "/api/v1/health", auth);
+        CHECK_MESSAGE(r.status == 401, auth);
+        CHECK(error_code(r) == "unauthorized");
+    }
+    CHECK(call(make_ctx(""), "GET", "/api/v1/health", "").status == 200); // auth: none
+}
+
+TEST_CASE("unknown routes are 404 and wrong methods 405 with Allow")
+{
+    auto c = make_ctx();
+    auto r = call(c, "GET", "/api/v1/nothing");
+    CHECK(r.status == 404);
+    CHECK(error_code(r) == "not_found");
+    r = call(c, "POST", "/api/v1/health");
+    CHECK(r.status == 405);
+    CHECK(error_code(r) == "method_not_allowed");
+    REQUIRE(r.headers.size() == 1);
+    CHECK(r.headers[0].first == "Allow");
+    CHECK(call(c, "DELETE", "/api/v1/network").status == 405);
+    CHECK(call(c, "GET", "/api/v1/network?x=1").status == 200);
+}
+
+TEST_CASE("static files are served without auth and cannot escape www/")
+{
+    auto c = make_ctx();
+    auto r = call(c, "GET", "/", "");
+    CHECK(r.status == 200);
+    CHECK(r.content_type.find("text/html") == 0);
+    for (const char* t : {"/../meson.build", "/..%2fmeson.build", "/.hidden", "//etc/passwd", "/a/../../x",
+                          "/index.html/../../meson.build", "/no-such-file.js"})
+        CHECK_MESSAGE(call(c, "GET", t, "").status == 404, t);
+    CHECK(call(c, "POST", "/index.html", "").status == 405);
+}
+
+TEST_CASE("event bus numbers events, retains a bounded window and fans out")
+{
+    event_bus bus(3);
+    std::vector<std::uint64_t> seen;
+    auto tok = bus.subscribe([&](const event& e) { seen.push_back(e.seq); });
+    auto now = std::chrono::system_clock::time_point{std::chrono::milliseconds(1795920345123)};
+    for (int i = 0; i < 5; ++i)
+        bus.publish("network.repaired", "", {{"i", i}}, now);
+    CHECK(seen == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
+    CHECK(bus.retained().size() == 3);
+    CHECK(bus.first_retained() == 3);
+    CHECK(bus.last_seq() == 5);
+    auto j = to_json(bus.retained().back());
+    CHECK(j.at("seq") == 5);
+    CHECK(j.at("type") == "network.repaired");
+    CHECK(j.at("time") == "2026-11-29T02:45:45.123Z");
+    CHECK_FALSE(j.contains("vm"));
+    bus.unsubscribe(tok);
+    bus.publish("x", "vm1", {}, now);
+    CHECK(seen.size() == 5);
+    CHECK(to_json(bus.retained().back()).at("vm") == "vm1");
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+// Unit: config parsing and validation; every error names its field.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "app/config.hpp"
+#include "net/ipv4.hpp"
+
+using namespace paddock;
+
+namespace {
+std::string error_of(const std::string& text)
+{
+    auto r = app::parse_config(text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == "invalid_config");
+    return r.error().message;
+}
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+} // namespace
+
+TEST_CASE("ipv4 parsing is strict")
+{
+    CHECK(net::parse_ipv4("192.168.26.1")->value == 0xC0A81A01u);
+    CHECK(net::parse_ipv4("0.0.0.0")->value == 0);
+    CHECK(net::parse_ipv4("255.255.255.255")->value == 0xFFFFFFFFu);
+    for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", " 1.2.3.4", "1..3.4",
+                            "a.b.c.d", "1.2.3.-4", "1.2.3.4/24", "1234.1.1.1"})
+        CHECK_MESSAGE(!net::parse_ipv4(bad), bad);
+}
+
+TEST_CASE("cidr parsing, masks and membership")
+{
+    auto c = net::parse_cidr("192.168.26.0/24");
+    REQUIRE(c);
+    CHECK(c->mask() == 0xFFFFFF00u);
+    CHECK(net::to_string(c->broadcast()) == "192.168.26.255");
+    CHECK(c->is_host(*net::parse_ipv4("192.168.26.1")));
+    CHECK_FALSE(c->is_host(*net::parse_ipv4("192.168.26.0")));
+    CHECK_FALSE(c->is_host(*net::parse_ipv4("192.168.26.255")));
+    CHECK_FALSE(c->contains(*net::parse_ipv4("192.168.27.1")));
+    CHECK_FALSE(net::parse_cidr("192.168.26.1/24"));            // host bits set, strict
+    CHECK(net::parse_cidr("192.168.26.1/24", false)->network == c->network);
+    for (const char* bad : {"192.168.26.0", "192.168.26.0/", "192.168.26.0/33", "192.168.26.0/-1", "192.168.26.0/024",
+                            "192.168.26.0/2x", "/24"})
+        CHECK_MESSAGE(!net::parse_cidr(bad), bad);
+    CHECK(net::to_string(*net::parse_cidr("0.0.0.0/0")) == "0.0.0.0/0");
+}
+
+TEST_CASE("empty object gives the embedded defaults")
+{
+    auto r = app::parse_config("{}");
+    REQUIRE(r.ok());
+    CHECK(app::to_json_text(*r) == app::to_json_text(app::defaults()));
+    CHECK(r->listen_port == 8080);
+    CHECK(r->network.namespace_name == "paddock");
+}
+
+TEST_CASE("config/paddockd.json equals the embedded defaults")
+{
+    std::ifstream f(PADDOCK_SOURCE_ROOT "/config/paddockd.json");
+    REQUIRE(f);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    auto r = app::parse_config(ss.str());
+    REQUIRE(r.ok());
+    CHECK(app::to_json_text(*r) == app::to_json_text(app::defaults()));
+}
+
+TEST_CASE("a full valid config is read field by field")
+{
+    auto r = app::parse_config(R"({
+      // comments are allowed
+      "listen": "[::1]:9090", "state_dir": "/srv/pd", "auth": "none",
+      "network": {"namespace": "pd-1", "host_veth": "pd0", "bridge": "pdbr", "subnet": "10.20.0.0/16",
+                  "gateway": "10.20.0.1", "bridge_address": "10.20.0.2",
+                  "dhcp_pool": {"start": "10.20.1.0", "end": "10.20.9.255"}, "lease_time_s": 600},
+      "qemu": {"binary": "/usr/bin/qemu-system-x86_64", "accel": "tcg"},
+    })");
+    REQUIRE(r.ok());
+    CHECK(r->listen_host == "::1");
+    CHECK(r->listen_port == 9090);
+    CHECK(r->auth == "none");
+    CHECK(r->network.subnet.prefix == 16);
+    CHECK(net::to_string(r->network.pool_end) == "10.20.9.255");
+    CHECK(r->network.lease_time_s == 600);
+    CHECK(r->qemu.accel == "tcg");
+}
+
+TEST_CASE("bad values are rejected with a message naming the field")
+{
+    struct row {
+        const char* json;
+        const char* field;
+    };
+    row rows[] = {
+        {R"({"network": {"subnet": "192.168.26.0/33"}})", "network.subnet:"},
+        {R"({"network": {"subnet": "192.168.26.1/24"}})", "network.subnet:"},
+        {R"({"network": {"subnet": "banana"}})", "network.subnet:"},
+        {R"({"network": {"gateway": "10.0.0.1"}})", "network.gateway:"},
+        {R"({"network": {"gateway": "192.168.26.255"}})", "network.gateway:"},
+        {R"({"network": {"bridge_address": "192.168.26.1"}})", "network.bridge_address:"},
+        {R"({"network": {"dhcp_pool": {"start": "10.0.0.10", "end": "10.0.0.20"}}})", "network.dhcp_pool.start:"},
+        {R"({"network": {"dhcp_pool": {"end": "192.168.27.5"}}})", "network.dhcp_pool.end:"},
+        {R"({"network": {"dhcp_pool": {"start": "192.168.26.100", "end": "192.168.26.50"}}})", "network.dhcp_pool.end:"},
+        {R"({"network": {"dhcp_pool": {"start": "192.168.26.1"}}})", "network.dhcp_pool:"},
+        {R"({"network": {"host_veth": "a-name-that-is-too-long"}})", "network.host_veth:"},
+        {R"({"network": {"host_veth": "bad/name"}})", "network.host_veth:"},
+        {R"({"network": {"bridge": ""}})", "network.bridge:"},
+        {R"({"network": {"bridge": "gw0"}})", "network.bridge:"},
+        {R"({"network": {"namespace": "../etc"}})", "network.namespace:"},
+        {R"({"network": {"lease_time_s": 5}})", "network.lease_time_s:"},
+        {R"({"network": {"lease_time_s": "3600"}})", "network.lease_time_s:"},
+        {R"({"network": {"colour": "blue"}})", "network.colour:"},
+        {R"({"network": {"dhcp_pool": {"size": 3}}})", "network.dhcp_pool.size:"},
+        {R"({"network": []})", "network:"},
+        {R"({"listen": "localhost:8080"})", "listen:"},
+        {R"({"listen": "127.0.0.1:99999"})", "listen:"},
+        {R"({"listen": "127.0.0.1"})", "listen:"},
+        {R"({"listen": 8080})", "listen:"},
+        {R"({"state_dir": "relative/dir"})", "state_dir:"},
+        {R"({"state_dir": "/var/lib/../etc"})", "state_dir:"},
+        {R"({"auth": "maybe"})", "auth:"},
+        {R"({"qemu": {"accel": "hvf"}})", "qemu.accel:"},
+        {R"({"qemu": {"binary": ""}})", "qemu.binary:"},
+        {R"({"qemu": {"cpu": "host"}})", "qemu.cpu:"},
+        {R"({"extra": 1})", "extra:"},
+    };
+    for (auto& r : rows) {
+        auto msg = error_of(r.json);
+        CHECK_MESSAGE(starts_with(msg, r.field), r.json, " -> ", msg);
+    }
+}
+
+TEST_CASE("malformed JSON and non-objects are errors, not crashes")
+{
+    CHECK(starts_with(error_of("{"), "not valid JSON"));
+    CHECK(starts_with(error_of(""), "not valid JSON"));
+    CHECK(starts_with(error_of("[1,2]"), "the top level"));
+    CHECK(starts_with(error_of("\"x\""), "the top level"));
+}
+
+TEST_CASE("--listen overrides parse like the file key")
+{
+    auto c = app::defaults();
+    CHECK(app::set_listen(c, "0.0.0.0:0").ok());
+    CHECK(c.listen_host == "0.0.0.0");
+    CHECK(c.listen_port == 0);
+    CHECK_FALSE(app::set_listen(c, "[nonsense]:80").ok());
+    CHECK_FALSE(app::set_listen(c, ":80").ok());
+}

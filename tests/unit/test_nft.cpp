@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: MIT
+// Unit: the nftables documents (golden) and the readers of nft listings.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+
+#include "net/nft_ruleset.hpp"
+
+using namespace paddock;
+
+namespace {
+std::string fixture(const char* name)
+{
+    std::ifstream f(std::string(PADDOCK_SOURCE_ROOT "/tests/fixtures/") + name);
+    REQUIRE(f);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+net::nft_spec default_spec() { return {*net::parse_cidr("192.168.26.0/24"), "paddock0", 8080}; }
+} // namespace
+
+TEST_CASE("the apply document matches the golden file")
+{
+    auto want = boost::json::parse(fixture("nft_apply.json"));
+    auto got = boost::json::parse(net::nft_apply_document(default_spec()));
+    CHECK(boost::json::serialize(got) == boost::json::serialize(want));
+}
+
+TEST_CASE("the apply document replaces the table atomically: add, delete, add")
+{
+    auto doc = boost::json::parse(net::nft_apply_document(default_spec())).as_object();
+    auto& cmds = doc.at("nftables").as_array();
+    REQUIRE(cmds.size() >= 3);
+    CHECK(cmds[0].as_object().contains("add"));
+    CHECK(cmds[1].as_object().contains("delete"));
+    CHECK(cmds[2].as_object().contains("add"));
+}
+
+TEST_CASE("without an API port there is no input guard rule")
+{
+    auto s = default_spec();
+    s.api_port = 0;
+    auto doc = net::nft_apply_document(s);
+    CHECK(doc.find("\"dport\"") == std::string::npos);
+}
+
+TEST_CASE("fingerprints ignore handles, counters and metainfo but see rule changes")
+{
+    std::string a = fixture("nft_list_table.json");
+    std::string b = a;
+    // Same table listed later: other handles and counters.
+    auto replace_all = [](std::string s, const std::string& from, const std::string& to) {
+        for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+            s.replace(p, from.size(), to);
+        return s;
+    };
+    b = replace_all(b, "\"handle\": 2", "\"handle\": 42");
+    b = replace_all(b, "\"packets\": 0", "\"packets\": 17");
+    CHECK(net::nft_fingerprint(a) == net::nft_fingerprint(b));
+    CHECK_FALSE(net::nft_fingerprint(a).empty());
+    std::string c = replace_all(a, "masquerade", "accept");
+    CHECK(net::nft_fingerprint(a) != net::nft_fingerprint(c));
+    CHECK(net::nft_fingerprint("not json").empty());
+    CHECK(net::nft_fingerprint("{\"x\":1}").empty());
+}
+
+TEST_CASE("a Docker-style forward drop policy in another table is reported")
+{
+    auto w = net::nft_forward_drop_warnings(fixture("nft_ruleset_docker.json"));
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].find("FORWARD") != std::string::npos);
+    CHECK(w[0].find("ip filter") != std::string::npos);
+}
+
+TEST_CASE("our own table and accepting chains give no warning")
+{
+    CHECK(net::nft_forward_drop_warnings(fixture("nft_list_table.json")).empty());
+    CHECK(net::nft_forward_drop_warnings("garbage").empty());
+    CHECK(net::nft_forward_drop_warnings("{\"nftables\": [1, {\"chain\": 3}]}").empty());
+}
