@@ -107,7 +107,8 @@ void link_watch::open_sources()
         });
     };
     if (!host_links_)
-        start(host_links_, "host rtnetlink", subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR}, nullptr));
+        start(host_links_, "host rtnetlink",
+              subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_NETCONF}, nullptr));
     if (!host_nft_)
         start(host_nft_, "nftables", subscribe(NETLINK_NETFILTER, {NFNLGRP_NFTABLES}, nullptr));
     if (fabric_.ns_fd() >= 0 && ns_generation_ != fabric_.generation()) {

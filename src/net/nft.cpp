@@ -23,8 +23,11 @@ result<std::string> nft::run(const std::string& command)
 {
     // libnftables 1.0.6 detects JSON input by the leading '{'; one buffer is one transaction.
     int rc = nft_run_cmd_from_buffer(ctx_, command.c_str());
-    std::string out = nft_ctx_get_output_buffer(ctx_) ? nft_ctx_get_output_buffer(ctx_) : "";
-    std::string err = nft_ctx_get_error_buffer(ctx_) ? nft_ctx_get_error_buffer(ctx_) : "";
+    // Each get_*_buffer call hands over the buffer and resets it: read each exactly once.
+    const char* o = nft_ctx_get_output_buffer(ctx_);
+    const char* e = nft_ctx_get_error_buffer(ctx_);
+    std::string out = o ? o : "";
+    std::string err = e ? e : "";
     if (rc != 0) {
         while (!err.empty() && (err.back() == '\n' || err.back() == ' '))
             err.pop_back();

@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the integration tier. Every test builds its own throwaway world:
+#   HOST_NS   stands in for the host (the daemon runs here, with its own loopback and nft ruleset)
+#   UPLINK_NS stands in for the internet (203.0.113.2, TEST-NET-3, reachable only from HOST_NS)
+#   PD_NS     the daemon's namespace (name unique per test run)
+# Nothing touches the real host's links, firewall or sysctls; everything is removed on exit,
+# even on failure. Needs root; exits 77 (meson SKIP) without it.
+set -euo pipefail
+
+PADDOCKD=${PADDOCKD:?PADDOCKD must point to the paddockd binary}
+SRC=${PADDOCK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; [ -f "${WORK:-/nonexistent}/daemon.log" ] && { echo "--- daemon log (tail)" >&2; tail -40 "$WORK/daemon.log" >&2; }; exit 1; }
+pass() { echo "ok - $*"; }
+
+[ "$(id -u)" = 0 ] || skip "needs root (creates network namespaces)"
+for tool in ip nft nsenter curl busybox; do
+  command -v "$tool" >/dev/null || skip "missing tool: $tool"
+done
+
+ID=pt$$
+HOST_NS=${ID}h
+UPLINK_NS=${ID}u
+PD_NS=${ID}p
+CLIENT_NS=${ID}c
+WORK=$(mktemp -d /tmp/paddock-test.XXXXXX)
+STATE=$WORK/state
+DAEMON_PID=
+EXTRA_PIDS=()
+
+cleanup() {
+  set +e
+  exec 2>/dev/null  # no "Killed" job notices for the helpers we end here
+  [ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+  for p in "${EXTRA_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  for ns in "$CLIENT_NS" "$PD_NS" "$UPLINK_NS" "$HOST_NS"; do
+    ip netns del "$ns" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+inh() { nsenter --net="/run/netns/$HOST_NS" "$@"; }
+
+# The fake host with an uplink to the fake internet.
+setup_world() {
+  ip netns add "$HOST_NS"
+  ip netns add "$UPLINK_NS"
+  ip -n "$HOST_NS" link set lo up
+  ip -n "$UPLINK_NS" link set lo up
+  ip link add up0 netns "$HOST_NS" type veth peer name wan0 netns "$UPLINK_NS"
+  ip -n "$HOST_NS" addr add 203.0.113.1/24 dev up0
+  ip -n "$UPLINK_NS" addr add 203.0.113.2/24 dev wan0
+  ip -n "$HOST_NS" link set up0 up
+  ip -n "$UPLINK_NS" link set wan0 up
+  ip -n "$HOST_NS" route add default via 203.0.113.2
+  inh sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
+}
+
+# Writes $WORK/config.json; extra JSON members for "network" can be passed as $1.
+write_config() {
+  local extra=${1:-}
+  mkdir -p "$STATE"
+  cat > "$WORK/config.json" <<JSON
+{
+  "listen": "127.0.0.1:8080",
+  "state_dir": "$STATE",
+  "network": {"namespace": "$PD_NS"${extra:+, $extra}}
+}
+JSON
+}
+
+start_daemon() {
+  # nsenter execs paddockd, so $! is the daemon itself (a shell function here would hide it).
+  nsenter --net="/run/netns/$HOST_NS" "$PADDOCKD" --config "$WORK/config.json" --log-level debug "$@" >> "$WORK/daemon.log" 2>&1 &
+  DAEMON_PID=$!
+  for _ in $(seq 1 200); do
+    if [ -s "$STATE/api-token" ] && api /api/v1/health >/dev/null 2>&1; then return 0; fi
+    kill -0 "$DAEMON_PID" 2>/dev/null || fail "daemon exited during start-up"
+    sleep 0.05
+  done
+  fail "daemon not healthy after 10 s"
+}
+
+stop_daemon() {
+  [ -n "$DAEMON_PID" ] || return 0
+  kill -TERM "$DAEMON_PID"
+  wait "$DAEMON_PID" || fail "daemon exited non-zero on SIGTERM"
+  DAEMON_PID=
+}
+
+# curl against the daemon's API inside HOST_NS, with the token; prints the body.
+api() {
+  local path=$1; shift
+  inh curl -sS --max-time 5 -H "Authorization: Bearer $(cat "$STATE/api-token")" "$@" "http://127.0.0.1:8080$path"
+}
+
+# HTTP status only.
+api_status() {
+  local path=$1; shift
+  inh curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $(cat "$STATE/api-token")" "$@" "http://127.0.0.1:8080$path"
+}
+
+# JSON field via python (Debian's /usr/bin/python3; stdlib only).
+jget() { /usr/bin/python3 -c 'import json,sys; v=json.load(sys.stdin)
+for k in sys.argv[1].split("."): v=v[int(k)] if isinstance(v,list) else v[k]
+print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1"; }
+
+# Waits up to $1 seconds for a command to succeed; prints the elapsed ms on success.
+wait_for() {
+  local limit_ms=$(( ${1%.*} * 1000 )); shift
+  local t0; t0=$(date +%s%N)
+  while :; do
+    if "$@" >/dev/null 2>&1; then echo $(( ($(date +%s%N) - t0) / 1000000 )); return 0; fi
+    (( ($(date +%s%N) - t0) / 1000000 > limit_ms )) && return 1
+    sleep 0.02
+  done
+}
+
+# A client namespace plugged into the bridge by a veth (the test's stand-in for a VM).
+add_client() {
+  local addr=$1
+  ip netns add "$CLIENT_NS"
+  ip -n "$CLIENT_NS" link set lo up
+  ip link add eth0 netns "$CLIENT_NS" type veth peer name "c$$" netns "$PD_NS"
+  ip -n "$PD_NS" link set "c$$" master br0
+  ip -n "$PD_NS" link set "c$$" up
+  ip -n "$CLIENT_NS" link set eth0 up
+  if [ -n "$addr" ]; then
+    ip -n "$CLIENT_NS" addr add "$addr" dev eth0
+    ip -n "$CLIENT_NS" route add default via 192.168.26.1
+  fi
+}
