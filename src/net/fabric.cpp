@@ -285,6 +285,19 @@ result<std::vector<std::string>> fabric::teardown(const app::network_config& cfg
             return r.error();
         done.push_back("deleted nftables table inet paddock");
     }
+    // Restore the sysctl first: the kernel's asynchronous namespace cleanup holds RTNL, and a
+    // sysctl write made during it spins (ERESTARTNOINTR) until the cleanup is done.
+    if (auto before = db.get(ip_forward_key)) {
+        int want = *before == "1" ? 1 : 0;
+        auto cur = read_ip_forward();
+        if (cur && *cur != want) {
+            if (auto st = write_ip_forward(want); !st)
+                return st.error();
+            done.push_back("restored net.ipv4.ip_forward=" + std::to_string(want));
+        }
+        if (auto st = db.erase(ip_forward_key); !st)
+            return st.error();
+    }
     auto host = rtnl::connect();
     if (!host)
         return host.error();
@@ -298,17 +311,6 @@ result<std::vector<std::string>> fabric::teardown(const app::network_config& cfg
         if (auto st = delete_netns(cfg.namespace_name); !st)
             return st.error();
         done.push_back("deleted namespace " + cfg.namespace_name);
-    }
-    if (auto before = db.get(ip_forward_key)) {
-        int want = *before == "1" ? 1 : 0;
-        auto cur = read_ip_forward();
-        if (cur && *cur != want) {
-            if (auto st = write_ip_forward(want); !st)
-                return st.error();
-            done.push_back("restored net.ipv4.ip_forward=" + std::to_string(want));
-        }
-        if (auto st = db.erase(ip_forward_key); !st)
-            return st.error();
     }
     return done;
 }
