@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include "dhcp/message.hpp"
+
 namespace paddock::api {
 namespace json = boost::json;
 
@@ -96,7 +98,57 @@ response method_not_allowed(const request& req, const std::string& path, const c
     return r;
 }
 
+// Parses a PUT /api/v1/reservations/{mac} body: {"ip"?: string, "hostname"?: string}.
+result<reservation_request> parse_reservation(const std::string& mac_in, const std::string& body)
+{
+    reservation_request r;
+    auto mac = dhcp::parse_mac(mac_in);
+    if (!mac)
+        return fail("invalid_mac", "\"" + mac_in + "\" in the path is not a MAC address like 52:54:00:12:34:56");
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", (*mac)[0], (*mac)[1], (*mac)[2], (*mac)[3], (*mac)[4], (*mac)[5]);
+    r.mac = buf;
+    if (body.empty())
+        return r;
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec)
+        return fail("invalid_json", "request body is not valid JSON: " + ec.message());
+    if (!v.is_object())
+        return fail("invalid_json", "request body must be a JSON object");
+    for (auto& [k, val] : v.get_object()) {
+        if (k == "ip" && val.is_string())
+            r.ip = std::string(val.get_string());
+        else if (k == "hostname" && val.is_string()) {
+            r.hostname = std::string(val.get_string());
+            bool okh = !r.hostname.empty() && r.hostname.size() <= 63;
+            for (char c : r.hostname)
+                okh = okh && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-');
+            if (!okh)
+                return fail("invalid_field", "hostname: \"" + r.hostname + "\" is not a host name (1 to 63 of a-z A-Z 0-9 -)");
+        }
+        else if (k == "ip" || k == "hostname")
+            return fail("invalid_field", std::string(k) + ": expected a string");
+        else
+            return fail("invalid_field", std::string(k) + ": unknown field");
+    }
+    return r;
+}
+
+response from_failure(const failure& f) { return error(status_for(f.code), f.code, f.message); }
+
 } // namespace
+
+int status_for(const std::string& code)
+{
+    if (code.rfind("invalid_", 0) == 0)
+        return 400;
+    if (code == "not_found")
+        return 404;
+    if (code == "ip_in_use" || code == "conflict" || code == "pool_exhausted")
+        return 409;
+    return 500;
+}
 
 response error(int status, const std::string& code, const std::string& message)
 {
@@ -116,32 +168,66 @@ bool authorized(const context& ctx, const std::string& authorization)
     return diff == 0;
 }
 
-response handle(const context& ctx, const request& req)
+boost::asio::awaitable<response> handle(const context& ctx, request req)
 {
     const std::string path = path_of(req.target);
     if (path.rfind("/api/", 0) != 0 && path != "/api")
-        return static_file(ctx, req, path);
+        co_return static_file(ctx, req, path);
 
     if (!authorized(ctx, req.authorization)) {
         auto r = error(401, "unauthorized",
                        "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token from "
                        "state_dir/api-token");
         r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return r;
+        co_return r;
     }
 
     if (path == "/api/v1/health") {
         if (req.method != "GET")
-            return method_not_allowed(req, path, "GET");
+            co_return method_not_allowed(req, path, "GET");
         auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started);
-        return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", up.count()}, {"accel", ctx.accel}});
+        co_return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", up.count()}, {"accel", ctx.accel}});
     }
     if (path == "/api/v1/network") {
         if (req.method != "GET")
-            return method_not_allowed(req, path, "GET");
-        return json_response(200, ctx.network());
+            co_return method_not_allowed(req, path, "GET");
+        co_return json_response(200, ctx.network());
     }
-    return error(404, "not_found", "no route for " + path);
+    if (path == "/api/v1/leases") {
+        if (req.method != "GET")
+            co_return method_not_allowed(req, path, "GET");
+        co_return json_response(200, {{"leases", ctx.leases()}});
+    }
+    if (path == "/api/v1/reservations") {
+        if (req.method != "GET")
+            co_return method_not_allowed(req, path, "GET");
+        co_return json_response(200, {{"reservations", ctx.reservations()}});
+    }
+    const std::string resv_prefix = "/api/v1/reservations/";
+    if (path.rfind(resv_prefix, 0) == 0) {
+        const std::string mac = path.substr(resv_prefix.size());
+        if (req.method == "PUT") {
+            auto parsed = parse_reservation(mac, req.body);
+            if (!parsed)
+                co_return from_failure(parsed.error());
+            auto r = co_await ctx.reserve(*parsed);
+            if (!r)
+                co_return from_failure(r.error());
+            co_return json_response(200, *r);
+        }
+        if (req.method == "DELETE") {
+            auto parsed = parse_reservation(mac, "");
+            if (!parsed)
+                co_return from_failure(parsed.error());
+            if (!co_await ctx.unreserve(parsed->mac))
+                co_return error(404, "not_found", "no reservation for " + parsed->mac);
+            response r;
+            r.status = 204;
+            co_return r;
+        }
+        co_return method_not_allowed(req, path, "PUT, DELETE");
+    }
+    co_return error(404, "not_found", "no route for " + path);
 }
 
 } // namespace paddock::api

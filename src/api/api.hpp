@@ -11,7 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+
+#include "base/error.hpp"
 
 namespace paddock::api {
 
@@ -29,7 +33,14 @@ struct response {
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// What the API reads from the rest of the daemon; app wires it.
+struct reservation_request {
+    std::string mac;                // canonical lower-case aa:bb:cc:dd:ee:ff
+    std::string ip;                 // empty: pick a free pool address
+    std::string hostname;
+};
+
+// What the API reads from the rest of the daemon; app wires it. Failures carry a code that
+// status_for() maps to HTTP (the one place for that mapping).
 struct context {
     std::string version;
     std::chrono::steady_clock::time_point started;
@@ -37,10 +48,17 @@ struct context {
     std::string token;        // empty = auth disabled ("auth": "none")
     std::string www_dir;      // static dashboard files
     std::function<boost::json::object()> network; // GET /api/v1/network
+    std::function<boost::json::array()> leases;   // GET /api/v1/leases
+    std::function<boost::json::array()> reservations;
+    std::function<boost::asio::awaitable<result<boost::json::object>>(reservation_request)> reserve;
+    std::function<boost::asio::awaitable<bool>(std::string mac)> unreserve;
 };
 
+// Failure code → HTTP status: invalid_* 400, not_found 404, *_in_use / conflict 409, else 500.
+int status_for(const std::string& code);
+
 response error(int status, const std::string& code, const std::string& message);
-response handle(const context& ctx, const request& req);
+boost::asio::awaitable<response> handle(const context& ctx, request req);
 
 // Constant-time comparison of the Authorization header against "Bearer <token>".
 bool authorized(const context& ctx, const std::string& authorization);

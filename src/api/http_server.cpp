@@ -93,8 +93,8 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
         in.authorization = std::string(req[http::field::authorization]);
         in.body = std::move(req.body());
         bool head = req.method() == http::verb::head;
-        response r = handle(st->ctx, in);
-        log::debug("http", in.method, " ", in.target, " -> ", r.status);
+        response r = co_await handle(st->ctx, std::move(in));
+        log::debug("http", req.method_string(), " ", req.target(), " -> ", r.status);
         auto res = to_beast(r, req.version(), req.keep_alive(), head);
         stream.expires_after(st->limits.write_timeout);
         auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);

@@ -11,6 +11,8 @@ namespace json = boost::json;
 
 namespace {
 
+bool valid_domain(std::string_view s);
+
 failure bad(std::string_view field, std::string_view what)
 {
     return fail("invalid_config", std::string(field) + ": " + std::string(what));
@@ -119,6 +121,23 @@ status parse_network(const json::value& v, network_config& n)
         else if (k == "bridge_address") st = read_ipv4(val, path, n.bridge_address);
         else if (k == "dhcp_pool") st = parse_pool(val, n);
         else if (k == "lease_time_s") st = read_u32(val, path, n.lease_time_s, 60, 31536000);
+        else if (k == "dns") {
+            if (!val.is_array() || val.get_array().size() > 8)
+                st = bad(path, "expected an array of at most 8 IPv4 addresses, got " + quoted(val));
+            else {
+                n.dns.clear();
+                for (std::size_t i = 0; st && i < val.get_array().size(); ++i) {
+                    net::ipv4 a;
+                    st = read_ipv4(val.get_array()[i], path + "[" + std::to_string(i) + "]", a);
+                    n.dns.push_back(a);
+                }
+            }
+        }
+        else if (k == "domain") {
+            st = read_string(val, path, n.domain);
+            if (st && !valid_domain(n.domain))
+                st = bad(path, quoted(val) + " is not a domain name (labels of a-z 0-9 -, dot-separated, at most 253 characters)");
+        }
         else st = unknown("network", k);
         if (!st)
             return st;
@@ -153,7 +172,35 @@ bool valid_netns_name(std::string_view s)
     return true;
 }
 
+bool valid_domain(std::string_view s)
+{
+    if (s.empty())
+        return true; // no option 15
+    if (s.size() > 253)
+        return false;
+    std::size_t label = 0;
+    for (std::size_t i = 0; i <= s.size(); ++i) {
+        char c = i < s.size() ? s[i] : '.';
+        if (c == '.') {
+            if (label == 0 || label > 63 || s[i - 1] == '-')
+                return false;
+            label = 0;
+            continue;
+        }
+        bool okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && label > 0);
+        if (!okc)
+            return false;
+        ++label;
+    }
+    return true;
+}
+
 } // namespace
+
+std::vector<net::ipv4> effective_dns(const network_config& n)
+{
+    return n.dns.empty() ? std::vector<net::ipv4>{n.gateway} : n.dns;
+}
 
 bool valid_ifname(std::string_view s)
 {
@@ -295,6 +342,9 @@ result<config> parse_config(std::string_view text)
 std::string to_json_text(const config& c)
 {
     const auto& n = c.network;
+    json::array dns;
+    for (auto a : n.dns)
+        dns.push_back(json::string(net::to_string(a)));
     std::string listen = c.listen_host.find(':') != std::string::npos ? "[" + c.listen_host + "]" : c.listen_host;
     json::object o{
         {"listen", listen + ":" + std::to_string(c.listen_port)},
@@ -308,7 +358,9 @@ std::string to_json_text(const config& c)
           {"gateway", net::to_string(n.gateway)},
           {"bridge_address", net::to_string(n.bridge_address)},
           {"dhcp_pool", {{"start", net::to_string(n.pool_start)}, {"end", net::to_string(n.pool_end)}}},
-          {"lease_time_s", n.lease_time_s}}},
+          {"lease_time_s", n.lease_time_s},
+          {"dns", dns},
+          {"domain", n.domain}}},
         {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}}},
     };
     return json::serialize(o);

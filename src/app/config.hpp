@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.hpp"
 #include "net/ipv4.hpp"
@@ -22,6 +23,9 @@ struct network_config {
     net::ipv4 pool_start{0xC0A81A0Au};       // 192.168.26.10
     net::ipv4 pool_end{0xC0A81AFAu};         // 192.168.26.250
     std::uint32_t lease_time_s = 3600;
+    // DHCP option 6; empty in the file means "the gateway" (the default until Paddock serves DNS).
+    std::vector<net::ipv4> dns;
+    std::string domain = "paddock.internal"; // DHCP option 15
 };
 
 struct qemu_config {
@@ -37,6 +41,9 @@ struct config {
     network_config network;
     qemu_config qemu;
 };
+
+// The DNS servers handed out: network.dns, or the gateway when none are configured.
+std::vector<net::ipv4> effective_dns(const network_config& n);
 
 // Name of the namespace end of the veth pair (inside the namespace, enslaved to the bridge).
 inline constexpr std::string_view ns_veth_name = "gw0";

@@ -27,6 +27,7 @@
 #include "api/http_server.hpp"
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
+#include "dhcp/server.hpp"
 #include "net/fabric.hpp"
 #include "net/link_watch.hpp"
 #include "store/db.hpp"
@@ -113,6 +114,49 @@ result<std::string> api_token(const std::string& dir)
     return tok;
 }
 
+dhcp::engine_config dhcp_config(const config& cfg)
+{
+    const auto& n = cfg.network;
+    dhcp::engine_config d;
+    d.subnet = n.subnet;
+    d.server_id = n.bridge_address;
+    d.router = n.gateway;
+    d.dns = effective_dns(n);
+    d.domain = n.domain;
+    d.pool_start = n.pool_start;
+    d.pool_end = n.pool_end;
+    d.lease_time_s = n.lease_time_s;
+    return d;
+}
+
+// PUT /api/v1/reservations/{mac}: the given address, the MAC's current one, or a free one.
+asio::awaitable<result<boost::json::object>> reserve(dhcp::server* srv, api::reservation_request rq)
+{
+    dhcp::reservation r;
+    r.mac = rq.mac;
+    r.hostname = rq.hostname;
+    if (!rq.ip.empty()) {
+        auto a = net::parse_ipv4(rq.ip);
+        if (!a)
+            co_return fail("invalid_ip", "ip: \"" + rq.ip + "\" is not an IPv4 address");
+        r.ip = *a;
+    }
+    else if (auto cur = srv->core().reservations().find(rq.mac); cur != srv->core().reservations().end()) {
+        r.ip = cur->second.ip;
+    }
+    else if (auto f = srv->core().free_address()) {
+        r.ip = *f;
+    }
+    else {
+        co_return fail("pool_exhausted", "no free address left in the DHCP pool");
+    }
+    if (auto st = co_await srv->reserve(r); !st)
+        co_return st.error();
+    co_return boost::json::object{{"mac", r.mac}, {"ip", net::to_string(r.ip)}, {"hostname", r.hostname}};
+}
+
+asio::awaitable<bool> unreserve(dhcp::server* srv, std::string mac) { co_return co_await srv->unreserve(std::move(mac)); }
+
 void log_exception(const char* what, std::exception_ptr e)
 {
     if (!e)
@@ -190,13 +234,37 @@ int run_daemon(const config& cfg, const run_options& opt)
             log::info("net", a);
     }
 
+    auto lstore = dhcp::lease_store::open(cfg.state_dir + "/paddock.db");
+    if (!lstore) {
+        log::error("store", lstore.error().message);
+        return 1;
+    }
+    dhcp::server dhcp(ioc.get_executor(), dhcp_config(cfg), std::move(*lstore), bus);
+    if (auto st = dhcp.load(); !st) {
+        log::error("dhcp", "cannot load leases: ", st.error().message);
+        return 1;
+    }
+    if (auto st = dhcp.open(fabric.ns_fd()); !st) {
+        log::error("dhcp", st.error().message);
+        return 1;
+    }
+    unsigned dhcp_generation = fabric.generation();
+
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
     ctx.started = t0;
     ctx.accel = detect_accel(cfg.qemu.accel);
     ctx.token = token;
     ctx.www_dir = opt.www_dir;
-    ctx.network = [&fabric] { return fabric.describe(); };
+    ctx.network = [&fabric, &dhcp] {
+        auto o = fabric.describe();
+        o["dhcp_pool"].as_object()["used"] = dhcp.core().pool_used();
+        return o;
+    };
+    ctx.leases = [&dhcp] { return dhcp.leases_json(); };
+    ctx.reservations = [&dhcp] { return dhcp.reservations_json(); };
+    ctx.reserve = [srv = &dhcp](api::reservation_request rq) { return reserve(srv, std::move(rq)); };
+    ctx.unreserve = [srv = &dhcp](std::string mac) { return unreserve(srv, std::move(mac)); };
 
     std::optional<api::http_server> http;
     try {
@@ -218,6 +286,12 @@ int run_daemon(const config& cfg, const run_options& opt)
             log::error("net", "repair failed: ", r.error().message);
             return;
         }
+        if (fabric.generation() != dhcp_generation) {
+            // The namespace was recreated: the DHCP sockets must live in the new one.
+            if (auto st = dhcp.open(fabric.ns_fd()); !st)
+                log::error("dhcp", "reopen after repair failed: ", st.error().message);
+            dhcp_generation = fabric.generation();
+        }
         if (r->empty())
             return;
         boost::json::array actions;
@@ -229,7 +303,9 @@ int run_daemon(const config& cfg, const run_options& opt)
     };
     net::link_watch watch(ioc.get_executor(), fabric, reconcile);
 
-    asio::cancellation_signal stop_http, stop_watch;
+    asio::cancellation_signal stop_http, stop_watch, stop_dhcp;
+    asio::co_spawn(ioc, dhcp.run(),
+                   asio::bind_cancellation_slot(stop_dhcp.slot(), [](std::exception_ptr e) { log_exception("dhcp server", e); }));
     asio::co_spawn(ioc, http->run(),
                    asio::bind_cancellation_slot(stop_http.slot(), [](std::exception_ptr e) { log_exception("http server", e); }));
     asio::co_spawn(ioc, watch.run(),
@@ -242,6 +318,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         log::info("daemon", "signal ", sig, ": shutting down (the network fabric and VMs stay up)");
         stop_http.emit(asio::cancellation_type::terminal);
         stop_watch.emit(asio::cancellation_type::terminal);
+        stop_dhcp.emit(asio::cancellation_type::terminal);
         // Give sessions one turn to close, then stop.
         asio::post(ioc, [&] { ioc.stop(); });
     });

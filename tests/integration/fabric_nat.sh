@@ -24,7 +24,7 @@ ip -n "$PD_NS" -d link show br0 | grep -q bridge || fail "br0 is not a bridge"
 ip -n "$PD_NS" link show gw0 | grep -q "master br0" || fail "gw0 not enslaved"
 pass "topology visible with ip netns / ip link"
 
-add_client 192.168.26.50/24
+add_client "$CLIENT_NS" "" 192.168.26.50/24
 # The fake internet's server answers with the address it saw the connection come from.
 ip netns exec "$UPLINK_NS" socat TCP-LISTEN:7000,bind=203.0.113.2,reuseaddr,fork SYSTEM:'echo "$SOCAT_PEERADDR"' &
 EXTRA_PIDS+=($!)

@@ -34,8 +34,9 @@ cleanup() {
   exec 2>/dev/null  # no "Killed" job notices for the helpers we end here
   [ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
   for p in "${EXTRA_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  pkill -9 -f -- "--config $WORK/config.json" 2>/dev/null  # daemons a helper started
   wait 2>/dev/null
-  for ns in "$CLIENT_NS" "$PD_NS" "$UPLINK_NS" "$HOST_NS"; do
+  for ns in "${CLIENTS[@]}" "$CLIENT_NS" "$PD_NS" "$UPLINK_NS" "$HOST_NS"; do
     ip netns del "$ns" 2>/dev/null
   done
   rm -rf "$WORK"
@@ -119,17 +120,22 @@ wait_for() {
   done
 }
 
-# A client namespace plugged into the bridge by a veth (the test's stand-in for a VM).
+# A client namespace plugged into the bridge by a veth (the test's stand-in for a VM):
+# add_client NS [MAC] [ADDR/LEN]. Its interface is eth0; the namespace is removed on exit.
+CLIENTS=()
 add_client() {
-  local addr=$1
-  ip netns add "$CLIENT_NS"
-  ip -n "$CLIENT_NS" link set lo up
-  ip link add eth0 netns "$CLIENT_NS" type veth peer name "c$$" netns "$PD_NS"
-  ip -n "$PD_NS" link set "c$$" master br0
-  ip -n "$PD_NS" link set "c$$" up
-  ip -n "$CLIENT_NS" link set eth0 up
+  local ns=$1 mac=${2:-} addr=${3:-}
+  local port="v${#CLIENTS[@]}x$$"
+  ip netns add "$ns"
+  CLIENTS+=("$ns")
+  ip -n "$ns" link set lo up
+  ip link add eth0 netns "$ns" type veth peer name "$port" netns "$PD_NS"
+  [ -n "$mac" ] && ip -n "$ns" link set eth0 address "$mac"
+  ip -n "$PD_NS" link set "$port" master br0
+  ip -n "$PD_NS" link set "$port" up
+  ip -n "$ns" link set eth0 up
   if [ -n "$addr" ]; then
-    ip -n "$CLIENT_NS" addr add "$addr" dev eth0
-    ip -n "$CLIENT_NS" route add default via 192.168.26.1
+    ip -n "$ns" addr add "$addr" dev eth0
+    ip -n "$ns" route add default via 192.168.26.1
   fi
 }

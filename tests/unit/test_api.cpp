@@ -2,6 +2,9 @@
 // Unit: the API handler (routes, auth, error model, static files) and the event bus.
 #include <doctest/doctest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include "api/api.hpp"
@@ -21,9 +24,15 @@ api::context make_ctx(std::string token = "secret")
     c.network = [] { return boost::json::object{{"namespace", {{"name", "paddock"}}}}; };
     return c;
 }
-api::response call(const api::context& c, const char* method, const char* target, std::string auth = "Bearer secret")
+// Runs the (coroutine) handler to completion on a private io_context: no sockets involved.
+api::response call(const api::context& c, const char* method, const char* target, std::string auth = "Bearer secret",
+                   std::string body = "")
 {
-    return api::handle(c, api::request{method, target, auth, ""});
+    boost::asio::io_context ioc;
+    auto f = boost::asio::co_spawn(ioc, api::handle(c, api::request{method, target, auth, std::move(body)}),
+                                   boost::asio::use_future);
+    ioc.run();
+    return f.get();
 }
 std::string error_code(const api::response& r)
 {
@@ -78,6 +87,44 @@ TEST_CASE("static files are served without auth and cannot escape www/")
                           "/index.html/../../meson.build", "/no-such-file.js"})
         CHECK_MESSAGE(call(c, "GET", t, "").status == 404, t);
     CHECK(call(c, "POST", "/index.html", "").status == 405);
+}
+
+TEST_CASE("reservation requests are validated before they reach the DHCP server")
+{
+    auto c = make_ctx();
+    std::vector<api::reservation_request> seen;
+    c.reserve = [&seen](api::reservation_request r) -> boost::asio::awaitable<result<boost::json::object>> {
+        seen.push_back(r);
+        if (r.ip == "192.168.26.77")
+            co_return fail("ip_in_use", "192.168.26.77 is leased to 52:54:00:00:00:09");
+        co_return boost::json::object{{"mac", r.mac}};
+    };
+    c.unreserve = [](std::string mac) -> boost::asio::awaitable<bool> { co_return mac == "52:54:00:aa:bb:cc"; };
+    auto r = call(c, "PUT", "/api/v1/reservations/52:54:00:AA:BB:CC", "Bearer secret", R"({"ip":"192.168.26.40","hostname":"web1"})");
+    CHECK(r.status == 200);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0].mac == "52:54:00:aa:bb:cc");
+    CHECK(seen[0].ip == "192.168.26.40");
+    CHECK(seen[0].hostname == "web1");
+    CHECK(call(c, "PUT", "/api/v1/reservations/52:54:00:aa:bb:cc", "Bearer secret", "").status == 200);
+    struct row { const char* target; const char* body; int status; const char* code; };
+    row rows[] = {
+        {"/api/v1/reservations/nonsense", "{}", 400, "invalid_mac"},
+        {"/api/v1/reservations/52:54:00:aa:bb:cc", "{", 400, "invalid_json"},
+        {"/api/v1/reservations/52:54:00:aa:bb:cc", "[1]", 400, "invalid_json"},
+        {"/api/v1/reservations/52:54:00:aa:bb:cc", R"({"ip": 5})", 400, "invalid_field"},
+        {"/api/v1/reservations/52:54:00:aa:bb:cc", R"({"hostname": "a b"})", 400, "invalid_field"},
+        {"/api/v1/reservations/52:54:00:aa:bb:cc", R"({"colour": "red"})", 400, "invalid_field"},
+        {"/api/v1/reservations/52:54:00:aa:bb:cc", R"({"ip": "192.168.26.77"})", 409, "ip_in_use"},
+    };
+    for (auto& rw : rows) {
+        auto res = call(c, "PUT", rw.target, "Bearer secret", rw.body);
+        CHECK_MESSAGE(res.status == rw.status, rw.body);
+        CHECK(error_code(res) == rw.code);
+    }
+    CHECK(call(c, "DELETE", "/api/v1/reservations/52:54:00:aa:bb:cc").status == 204);
+    CHECK(call(c, "DELETE", "/api/v1/reservations/52:54:00:aa:bb:cd").status == 404);
+    CHECK(call(c, "POST", "/api/v1/reservations/52:54:00:aa:bb:cd").status == 405);
 }
 
 TEST_CASE("event bus numbers events, retains a bounded window and fans out")

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+// CORE: the DHCPv4 server's decisions (RFC 2131 §4.3) and its lease table. No sockets, no clock:
+// `now` (unix seconds) comes in, and handle() returns the reply to send (with where to send it,
+// RFC 2131 §4.1) plus the lease changes the driver must make durable before an ACK leaves.
+//
+// Message flow: DISCOVER → OFFER (address held for offer_hold_s); REQUEST → ACK/NAK in the
+// four client states: SELECTING (server id present), INIT-REBOOT (requested address, no ciaddr),
+// RENEWING (ciaddr, unicast) and REBINDING (ciaddr, broadcast); DECLINE quarantines the address;
+// RELEASE frees it; INFORM gets configuration without a lease.
+//
+// Address choice for a DISCOVER: the client's reservation (by MAC), its current lease, the address
+// it asks for, the address it had last, then the next free pool address (round robin, so freed
+// addresses are reused last). An address is never bound to two clients: every binding goes through
+// allocatable(). The server is authoritative for its subnet: a request for an address it cannot
+// give gets a NAK, never silence.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/error.hpp"
+#include "dhcp/message.hpp"
+#include "net/ipv4.hpp"
+
+namespace paddock::dhcp {
+
+struct engine_config {
+    net::cidr subnet;
+    net::ipv4 server_id;   // the bridge address
+    net::ipv4 router;      // the gateway
+    std::vector<net::ipv4> dns;
+    std::string domain;
+    net::ipv4 pool_start, pool_end;
+    std::uint32_t lease_time_s = 3600;
+    std::uint32_t offer_hold_s = 30;
+    std::uint32_t decline_hold_s = 600;
+};
+
+enum class lease_state { offered, bound, declined };
+const char* to_string(lease_state s);
+
+struct lease {
+    net::ipv4 ip;
+    std::string mac;
+    std::string client_id; // hex of option 61, empty when the client sent none
+    std::string hostname;
+    std::string vm;        // the VM the address is reserved for, if any
+    lease_state state = lease_state::offered;
+    std::int64_t expires_at = 0;
+};
+
+struct reservation {
+    std::string mac;
+    net::ipv4 ip;
+    std::string hostname; // sent as option 12
+    std::string vm;
+};
+
+// A change the driver persists (and announces) before the matching ACK leaves.
+struct change {
+    enum class kind { bound, released, expired, declined, removed };
+    kind what;
+    lease l;
+};
+const char* to_string(change::kind k);
+
+struct reply {
+    message msg;
+    net::ipv4 to;          // destination address
+    std::uint16_t port = 68;
+    bool link_unicast = false; // no IP yet: unicast by link layer to chaddr (packet socket)
+    bool after_commit = false; // an ACK that binds: send only once `changes` are durable
+};
+
+struct decision {
+    std::optional<reply> out;
+    std::vector<change> changes;
+    std::string note; // why, for the debug log
+};
+
+struct packet_meta {
+    bool broadcast = false; // the request was addressed to a broadcast address (REBINDING)
+};
+
+class engine {
+public:
+    explicit engine(engine_config cfg);
+
+    decision handle(const message& m, packet_meta meta, std::int64_t now);
+    // Drops offers past their hold, expires bound leases and ends declines' quarantine.
+    std::vector<change> expire(std::int64_t now);
+
+    // Reservations (live: no effect on other clients). reserve() fails when the address is not a
+    // host in the subnet, is the server's or the router's, is reserved for another MAC, or is
+    // leased to another client.
+    status reserve(const reservation& r);
+    // Removes the reservation of `mac`; its current lease, if any, stays until it ends.
+    bool unreserve(const std::string& mac);
+    // A free pool address for a new reservation (not leased, not reserved), if any.
+    std::optional<net::ipv4> free_address() const;
+
+    // Start-up: put back what the store holds (no changes are produced).
+    void restore(const lease& l);
+
+    const std::map<std::uint32_t, lease>& leases() const { return by_ip_; }
+    const std::map<std::string, reservation>& reservations() const { return resv_by_mac_; }
+    std::size_t pool_size() const { return cfg_.pool_end.value - cfg_.pool_start.value + 1; }
+    std::size_t pool_used() const;
+    const engine_config& config() const { return cfg_; }
+
+private:
+    static std::string client_key(const message& m);
+    bool in_pool(net::ipv4 a) const { return !(a < cfg_.pool_start) && !(cfg_.pool_end < a); }
+    bool allocatable(net::ipv4 a, const std::string& key, const std::string& mac) const;
+    std::optional<net::ipv4> choose(const message& m, const std::string& key);
+    lease* lease_of(const std::string& key);
+    lease& bind(net::ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d);
+    void drop(std::uint32_t ip);
+    reply make_reply(const message& req, msg_type t, net::ipv4 yiaddr, const lease* l) const;
+
+    engine_config cfg_;
+    std::map<std::uint32_t, lease> by_ip_;
+    std::unordered_map<std::string, std::uint32_t> by_client_;
+    std::unordered_map<std::string, std::uint32_t> history_; // client key → last address
+    std::map<std::string, reservation> resv_by_mac_;
+    std::map<std::uint32_t, std::string> resv_by_ip_;
+    std::uint32_t cursor_;
+};
+
+} // namespace paddock::dhcp
