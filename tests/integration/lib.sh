@@ -19,7 +19,7 @@ for tool in ip nft nsenter curl busybox; do
   command -v "$tool" >/dev/null || skip "missing tool: $tool"
 done
 
-ID=pt$$
+ID=pt$$-$RANDOM
 HOST_NS=${ID}h
 UPLINK_NS=${ID}u
 PD_NS=${ID}p
