@@ -141,12 +141,18 @@ response from_failure(const failure& f) { return error(status_for(f.code), f.cod
 
 int status_for(const std::string& code)
 {
-    if (code.rfind("invalid_", 0) == 0)
+    if (code == "invalid_state")
+        return 409;
+    if (code.rfind("invalid_", 0) == 0 || code.rfind("unsupported_", 0) == 0)
         return 400;
     if (code == "not_found")
         return 404;
     if (code == "ip_in_use" || code == "conflict" || code == "pool_exhausted")
         return 409;
+    if (code.rfind("qmp_", 0) == 0)
+        return 502;
+    if (code == "timeout")
+        return 504;
     return 500;
 }
 
@@ -226,6 +232,62 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
             co_return r;
         }
         co_return method_not_allowed(req, path, "PUT, DELETE");
+    }
+    if (path == "/api/v1/vms") {
+        if (req.method == "GET")
+            co_return json_response(200, {{"vms", ctx.vms()}});
+        if (req.method == "POST") {
+            auto r = co_await ctx.create_vm(std::move(req.body));
+            if (!r)
+                co_return from_failure(r.error());
+            co_return json_response(201, *r);
+        }
+        co_return method_not_allowed(req, path, "GET, POST");
+    }
+    const std::string vm_prefix = "/api/v1/vms/";
+    if (path.rfind(vm_prefix, 0) == 0) {
+        std::string rest = path.substr(vm_prefix.size());
+        auto slash = rest.find('/');
+        std::string name = rest.substr(0, slash);
+        std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
+        if (name.empty())
+            co_return error(404, "not_found", "no route for " + path);
+        if (sub.empty()) {
+            if (req.method == "GET") {
+                auto r = ctx.vm(name);
+                if (!r)
+                    co_return from_failure(r.error());
+                co_return json_response(200, *r);
+            }
+            if (req.method == "DELETE") {
+                auto st = co_await ctx.remove_vm(name);
+                if (!st)
+                    co_return from_failure(st.error());
+                response r;
+                r.status = 204;
+                co_return r;
+            }
+            co_return method_not_allowed(req, path, "GET, DELETE");
+        }
+        if (sub == "console/log") {
+            if (req.method != "GET")
+                co_return method_not_allowed(req, path, "GET");
+            auto r = ctx.console_log(name);
+            if (!r)
+                co_return from_failure(r.error());
+            response out;
+            out.content_type = "text/plain; charset=utf-8";
+            out.body = std::move(*r);
+            co_return out;
+        }
+        if (sub == "start" || sub == "stop" || sub == "restart" || sub == "pause" || sub == "resume") {
+            if (req.method != "POST")
+                co_return method_not_allowed(req, path, "POST");
+            auto r = co_await ctx.vm_action(name, sub, std::move(req.body));
+            if (!r)
+                co_return from_failure(r.error());
+            co_return json_response(200, *r);
+        }
     }
     co_return error(404, "not_found", "no route for " + path);
 }

@@ -52,9 +52,18 @@ struct context {
     std::function<boost::json::array()> reservations;
     std::function<boost::asio::awaitable<result<boost::json::object>>(reservation_request)> reserve;
     std::function<boost::asio::awaitable<bool>(std::string mac)> unreserve;
+    // VMs (SPEC section 3).
+    std::function<boost::json::array()> vms;
+    std::function<result<boost::json::object>(const std::string& name)> vm;
+    std::function<result<std::string>(const std::string& name)> console_log;
+    std::function<boost::asio::awaitable<result<boost::json::object>>(std::string body)> create_vm;
+    std::function<boost::asio::awaitable<result<boost::json::object>>(std::string name, std::string action, std::string body)>
+        vm_action;
+    std::function<boost::asio::awaitable<status>(std::string name)> remove_vm;
 };
 
-// Failure code → HTTP status: invalid_* 400, not_found 404, *_in_use / conflict 409, else 500.
+// Failure code → HTTP status: invalid_* / unsupported_* 400, not_found 404, conflicts and
+// invalid_state 409, qmp_* 502, timeout 504, else 500.
 int status_for(const std::string& code);
 
 response error(int status, const std::string& code, const std::string& message);

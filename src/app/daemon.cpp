@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -30,6 +31,7 @@
 #include "dhcp/server.hpp"
 #include "net/fabric.hpp"
 #include "net/link_watch.hpp"
+#include "vm/manager.hpp"
 #include "store/db.hpp"
 
 namespace paddock::app {
@@ -250,6 +252,18 @@ int run_daemon(const config& cfg, const run_options& opt)
     }
     unsigned dhcp_generation = fabric.generation();
 
+    vm::manager_config mcfg;
+    mcfg.state_dir = cfg.state_dir;
+    mcfg.qemu_binary = cfg.qemu.binary;
+    mcfg.accel = detect_accel(cfg.qemu.accel);
+    // QEMU drops to "nobody" once its devices are open (it needs no privilege after that).
+    mcfg.runas = ::getpwnam("nobody") ? "nobody" : "";
+    vm::manager vms(ioc.get_executor(), mcfg, fabric, dhcp, bus, *db);
+    if (auto st = vms.load(); !st) {
+        log::error("vm", "cannot load VMs: ", st.error().message);
+        return 1;
+    }
+
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
     ctx.started = t0;
@@ -265,6 +279,12 @@ int run_daemon(const config& cfg, const run_options& opt)
     ctx.reservations = [&dhcp] { return dhcp.reservations_json(); };
     ctx.reserve = [srv = &dhcp](api::reservation_request rq) { return reserve(srv, std::move(rq)); };
     ctx.unreserve = [srv = &dhcp](std::string mac) { return unreserve(srv, std::move(mac)); };
+    ctx.vms = [&vms] { return vms.list(); };
+    ctx.vm = [&vms](const std::string& n) { return vms.get(n); };
+    ctx.console_log = [&vms](const std::string& n) { return vms.console_log(n); };
+    ctx.create_vm = [m = &vms](std::string body) { return m->create(std::move(body)); };
+    ctx.vm_action = [m = &vms](std::string n, std::string a, std::string b) { return m->act(std::move(n), std::move(a), std::move(b)); };
+    ctx.remove_vm = [m = &vms](std::string n) { return m->remove(std::move(n)); };
 
     std::optional<api::http_server> http;
     try {

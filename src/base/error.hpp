@@ -20,6 +20,8 @@ struct failure {
 template <class T>
 class result {
 public:
+    // Default: a failure (co_spawn needs a default for the exception path).
+    result() : v_(failure{"no_value", "no value"}) {}
     result(T v) : v_(std::move(v)) {}
     result(failure f) : v_(std::move(f)) {}
     bool ok() const { return v_.index() == 0; }

@@ -437,6 +437,23 @@ bool engine::unreserve(const std::string& mac)
     return true;
 }
 
+std::vector<change> engine::forget(const std::string& mac)
+{
+    std::vector<change> out;
+    std::vector<std::uint32_t> gone;
+    for (auto& [ip, l] : by_ip_)
+        if (l.mac == mac)
+            gone.push_back(ip);
+    for (auto ip : gone) {
+        lease l = by_ip_.at(ip);
+        drop(ip);
+        history_.erase(key_of(l));
+        if (l.state != lease_state::offered)
+            out.push_back({change::kind::removed, l});
+    }
+    return out;
+}
+
 void engine::restore(const lease& l)
 {
     if (auto it = by_ip_.find(l.ip.value); it != by_ip_.end())

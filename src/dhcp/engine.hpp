@@ -100,6 +100,8 @@ public:
     status reserve(const reservation& r);
     // Removes the reservation of `mac`; its current lease, if any, stays until it ends.
     bool unreserve(const std::string& mac);
+    // Drops every lease held by `mac` (a removed VM); returns the removals to persist.
+    std::vector<change> forget(const std::string& mac);
     // A free pool address for a new reservation (not leased, not reserved), if any.
     std::optional<net::ipv4> free_address() const;
 

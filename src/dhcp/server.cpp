@@ -381,6 +381,22 @@ asio::awaitable<bool> server::unreserve(std::string mac)
     co_return true;
 }
 
+asio::awaitable<void> server::forget(std::string mac)
+{
+    bool had = engine_.unreserve(mac);
+    auto changes = engine_.forget(mac);
+    if (!had && changes.empty())
+        co_return;
+    auto w = std::make_shared<waiter>(ex_);
+    if (had)
+        pending_->ops.push_back(delete_reservation{mac});
+    for (auto& c : changes)
+        pending_->ops.push_back(c);
+    pending_->waiters.push_back(w);
+    flush();
+    co_await w->t.async_wait(use_tuple);
+}
+
 json::object server::lease_json(const lease& l) const
 {
     json::object o{{"mac", l.mac},

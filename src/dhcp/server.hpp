@@ -45,6 +45,8 @@ public:
     // Live reservations; complete once durable.
     boost::asio::awaitable<status> reserve(reservation r);
     boost::asio::awaitable<bool> unreserve(std::string mac);
+    // Removes the reservation and every lease of `mac` (a removed VM), durably.
+    boost::asio::awaitable<void> forget(std::string mac);
 
     const engine& core() const { return engine_; }
     boost::json::object lease_json(const lease& l) const;

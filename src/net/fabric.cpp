@@ -189,6 +189,16 @@ status fabric::ensure_links(std::vector<std::string>& done)
     }
     if (auto st = ensure_address(*ns_, br, bridge->ifindex, {cfg_.bridge_address, cfg_.subnet.prefix}, done); !st)
         return st;
+    // VM TAPs lose their bridge when it is recreated: plug them back in.
+    for (auto& [name, l] : ns_->links()) {
+        if (name.rfind("tap-", 0) != 0 || l.master == bridge->ifindex)
+            continue;
+        if (auto st = ns_->set_master(name, bridge->ifindex); !st)
+            return st;
+        if (!l.up)
+            ns_->set_up(name);
+        done.push_back("re-attached " + name + " to " + br);
+    }
     return ensure_address(*host_, hv, host_end->ifindex, {cfg_.gateway, cfg_.subnet.prefix}, done);
 }
 
@@ -210,18 +220,22 @@ status fabric::ensure_nft(std::vector<std::string>& done)
     return ok();
 }
 
-status fabric::create_tap(const std::string& name, int owner_uid)
+result<int> fabric::open_tap(const std::string& name)
 {
-    if (ns_fd_ < 0)
+    if (ns_fd_ < 0 || !ns_)
         return fail("fabric_down", "the network namespace is not up");
-    if (auto st = net::create_tap(ns_fd_, name, owner_uid); !st)
-        return st;
+    auto fd = net::open_tap(ns_fd_, name);
+    if (!fd)
+        return fd;
     auto br = ns_->get_link(cfg_.bridge);
-    if (!br)
-        return fail("fabric_down", "bridge " + cfg_.bridge + " is missing");
-    if (auto st = ns_->set_master(name, br->ifindex); !st)
-        return st;
-    return ns_->set_up(name);
+    status st = br ? ns_->set_master(name, br->ifindex) : status(fail("fabric_down", "bridge " + cfg_.bridge + " is missing"));
+    if (st)
+        st = ns_->set_up(name);
+    if (!st) {
+        ::close(*fd);
+        return st.error();
+    }
+    return fd;
 }
 
 status fabric::delete_tap(const std::string& name)

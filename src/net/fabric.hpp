@@ -39,9 +39,10 @@ public:
     // The topology as it is now, for GET /api/v1/network.
     boost::json::object describe();
 
-    // Creates a persistent TAP in the namespace, enslaved to the bridge and up.
-    status create_tap(const std::string& name, int owner_uid);
     status delete_tap(const std::string& name);
+    // A VM's TAP: created in the namespace, enslaved to the bridge, up; returns its fd for QEMU.
+    // The device goes away when the last holder of the fd closes it.
+    result<int> open_tap(const std::string& name);
 
     // Namespace fd (valid after a successful ensure()); changes when the namespace is recreated.
     int ns_fd() const { return ns_fd_; }

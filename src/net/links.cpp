@@ -114,6 +114,26 @@ std::optional<link_info> rtnl::get_link(const std::string& name)
     return i;
 }
 
+std::vector<std::pair<std::string, link_info>> rtnl::links()
+{
+    std::vector<std::pair<std::string, link_info>> out;
+    nl_cache* cache = nullptr;
+    if (rtnl_link_alloc_cache(sk_, AF_UNSPEC, &cache) < 0)
+        return out;
+    for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        auto* l = reinterpret_cast<rtnl_link*>(o);
+        link_info i;
+        i.ifindex = rtnl_link_get_ifindex(l);
+        const char* t = rtnl_link_get_type(l);
+        i.type = t ? t : "";
+        i.up = (rtnl_link_get_flags(l) & IFF_UP) != 0;
+        i.master = rtnl_link_get_master(l);
+        out.emplace_back(rtnl_link_get_name(l) ? rtnl_link_get_name(l) : "", i);
+    }
+    nl_cache_free(cache);
+    return out;
+}
+
 std::vector<if_address> rtnl::addresses(int ifindex)
 {
     std::vector<if_address> out;
@@ -204,26 +224,27 @@ status rtnl::add_address(int ifindex, if_address a)
     return ok();
 }
 
-status create_tap(int ns_fd, const std::string& name, int owner_uid)
+result<int> open_tap(int ns_fd, const std::string& name)
 {
-    return run_in_netns(ns_fd, [&]() -> status {
-        // The TAP lands in the namespace of whoever opens /dev/net/tun.
-        int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    int fd = -1;
+    auto st = run_in_netns(ns_fd, [&]() -> status {
+        fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         if (fd < 0)
             return fail("tap_failed", std::string("open /dev/net/tun: ") + std::strerror(errno));
         ifreq ifr{};
         ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
         std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-        status st = ok();
-        if (::ioctl(fd, TUNSETIFF, &ifr) != 0)
-            st = fail("tap_failed", "create tap " + name + ": " + std::strerror(errno));
-        else if (owner_uid >= 0 && ::ioctl(fd, TUNSETOWNER, owner_uid) != 0)
-            st = fail("tap_failed", "set owner of " + name + ": " + std::strerror(errno));
-        else if (::ioctl(fd, TUNSETPERSIST, 1) != 0)
-            st = fail("tap_failed", "make " + name + " persistent: " + std::strerror(errno));
-        ::close(fd);
-        return st;
+        if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
+            auto f = fail("tap_failed", "create tap " + name + ": " + std::strerror(errno));
+            ::close(fd);
+            fd = -1;
+            return f;
+        }
+        return ok();
     });
+    if (!st)
+        return st.error();
+    return fd;
 }
 
 result<int> read_ip_forward()

@@ -38,6 +38,8 @@ public:
     ~rtnl();
 
     std::optional<link_info> get_link(const std::string& name);
+    // Every link in this socket's namespace, by name.
+    std::vector<std::pair<std::string, link_info>> links();
     std::vector<if_address> addresses(int ifindex);
 
     // Creates a veth pair: `name` here, `peer_name` directly inside the namespace `peer_ns_fd`.
@@ -53,9 +55,9 @@ private:
     nl_sock* sk_ = nullptr;
 };
 
-// Creates a persistent TAP device `name` inside the namespace `ns_fd`, owned by `owner_uid`
-// (-1 = root only), so that QEMU can open it by name without privileges.
-status create_tap(int ns_fd, const std::string& name, int owner_uid);
+// Creates (or attaches to) the TAP device `name` inside the namespace `ns_fd` and returns the
+// queue's fd: the device lives as long as some process holds it (QEMU, after we hand it over).
+result<int> open_tap(int ns_fd, const std::string& name);
 
 // Reads or writes net.ipv4.ip_forward of the calling thread's namespace.
 result<int> read_ip_forward();

@@ -35,6 +35,7 @@ cleanup() {
   [ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
   for p in "${EXTRA_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   pkill -9 -f -- "--config $WORK/config.json" 2>/dev/null  # daemons a helper started
+  pkill -9 -f -- "$WORK/state/vms/" 2>/dev/null            # QEMUs of this test's VMs
   wait 2>/dev/null
   for ns in "${CLIENTS[@]}" "$CLIENT_NS" "$PD_NS" "$UPLINK_NS" "$HOST_NS"; do
     ip netns del "$ns" 2>/dev/null

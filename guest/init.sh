@@ -1,0 +1,52 @@
+#!/bin/busybox sh
+# Paddock demo/test guest: PID 1 of a busybox initramfs. Loads the NIC drivers, gets an address
+# by DHCP from Paddock, reports on the serial console (lines starting "PADDOCK:"), then stays up
+# with a shell on the console until the ACPI power button (QMP system_powerdown) powers it off.
+# Kernel command line knobs:
+#   paddock.ping=IP[,IP...]  also ping these addresses after the lease (e.g. another VM)
+#   paddock.mode=oneshot     power off right after the checks instead of waiting
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /var/log /tmp /run /etc/acpi/PWRF
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p" | tail -1; }
+say() { echo "PADDOCK: $* t=$(uptime_s)"; }
+
+say "init start"
+for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net \
+         button evdev; do
+  [ -f "/lib/modules/$m.ko" ] && insmod "/lib/modules/$m.ko" 2>/dev/null
+done
+# ACPI power button -> clean poweroff.
+printf '#!/bin/sh\necho "PADDOCK: power button -> poweroff" > /dev/console\npoweroff -f\n' > /etc/acpi/PWRF/00000080
+chmod +x /etc/acpi/PWRF/00000080
+acpid -c /etc/acpi -l /var/log/acpid.log
+ip link set lo up
+i=0; while ! ip link show eth0 >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+ip link set eth0 up
+hostname "$(arg paddock.name || echo guest)"
+if udhcpc -i eth0 -q -f -n -t 10 -T 1 -s /etc/udhcpc.script -O hostname; then
+  . /tmp/lease
+  [ -n "$hostname" ] && hostname "$hostname"
+  say "LEASE ip=$ip/$mask router=$router dns=$dns hostname=$hostname"
+  if ping -c 1 -W 3 "$router" >/dev/null 2>&1; then say "PING_OK $router"; else say "PING_FAIL $router"; fi
+  for peer in $(arg paddock.ping | tr ',' ' '); do
+    n=0; okp=
+    while [ $n -lt 30 ]; do
+      if ping -c 1 -W 1 "$peer" >/dev/null 2>&1; then okp=1; break; fi
+      n=$((n+1)); sleep 1
+    done
+    if [ -n "$okp" ]; then say "PING_OK $peer"; else say "PING_FAIL $peer"; fi
+  done
+else
+  say "DHCP_FAIL"
+fi
+if [ "$(arg paddock.mode)" = oneshot ]; then say "poweroff"; poweroff -f; fi
+say "ready"
+while true; do
+  setsid cttyhack sh
+  sleep 1
+done

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// CORE: QEMU command line.
+#include "vm/qemu_argv.hpp"
+
+namespace paddock::vm {
+
+namespace {
+// QEMU option values separate sub-options with commas; a literal comma is written twice.
+std::string qemu_escape(const std::string& s)
+{
+    std::string out;
+    for (char c : s) {
+        out += c;
+        if (c == ',')
+            out += ',';
+    }
+    return out;
+}
+} // namespace
+
+std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
+{
+    const std::string dir = qemu_escape(p.vm_dir);
+    std::vector<std::string> a{
+        p.binary,
+        "-name", "guest=" + s.name + ",process=paddock-" + s.name,
+        "-nodefaults", "-no-user-config",
+        "-machine", "pc,accel=" + p.accel,
+    };
+    if (p.accel == "kvm") {
+        a.push_back("-cpu");
+        a.push_back("host");
+    }
+    for (auto& x : std::vector<std::string>{
+             "-m", std::to_string(s.memory_mib),
+             "-smp", std::to_string(s.cpus),
+             "-display", "none",
+             "-chardev", "socket,id=console,path=" + dir + "/" + console_socket + ",server=on,wait=off",
+             "-serial", "chardev:console",
+             "-qmp", "unix:" + dir + "/" + qmp_socket + ",server=on,wait=off",
+             "-pidfile", p.vm_dir + "/" + pid_file,
+             "-netdev", "tap,id=net0,fd=" + std::to_string(p.tap_fd),
+             "-device", "virtio-net-pci,netdev=net0,mac=" + p.mac,
+             "-device", "virtio-rng-pci",
+         })
+        a.push_back(x);
+    if (!s.kernel.empty()) {
+        a.push_back("-kernel");
+        a.push_back(p.kernel_path);
+        if (!p.initrd_path.empty()) {
+            a.push_back("-initrd");
+            a.push_back(p.initrd_path);
+        }
+        a.push_back("-append");
+        a.push_back(s.cmdline.empty() ? "console=ttyS0" : "console=ttyS0 " + s.cmdline);
+    }
+    if (!p.disk_path.empty()) {
+        a.push_back("-drive");
+        a.push_back("file=" + qemu_escape(p.disk_path) + ",if=virtio,format=qcow2,discard=unmap");
+    }
+    a.push_back("-sandbox");
+    a.push_back("on,obsolete=deny,spawn=deny,resourcecontrol=deny");
+    if (!p.runas.empty()) {
+        a.push_back("-runas");
+        a.push_back(p.runas);
+    }
+    return a;
+}
+
+} // namespace paddock::vm

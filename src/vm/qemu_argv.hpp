@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// CORE: the QEMU command line for a VM, from its spec and where its files are. Golden-tested.
+// QEMU runs detached from the daemon (so it survives a daemon restart) with its QMP socket,
+// console socket and pidfile in the VM's folder, its TAP handed over as fd 3, the seccomp
+// sandbox on, and (when `runas` is set) privileges dropped after start-up.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vm/spec.hpp"
+
+namespace paddock::vm {
+
+struct launch_params {
+    std::string binary = "qemu-system-x86_64";
+    std::string accel = "tcg";  // "kvm" | "tcg"
+    std::string vm_dir;         // state_dir/vms/<name>
+    std::string mac;
+    std::string kernel_path;    // direct kernel boot
+    std::string initrd_path;
+    std::string disk_path;      // the VM's qcow2 overlay (disk boot)
+    std::string runas;          // user to drop to after start-up; empty = stay root
+    int tap_fd = 3;
+};
+
+std::vector<std::string> qemu_argv(const spec& s, const launch_params& p);
+
+// Files in the VM folder.
+inline constexpr const char* qmp_socket = "qmp.sock";
+inline constexpr const char* console_socket = "console.sock";
+inline constexpr const char* pid_file = "qemu.pid";
+inline constexpr const char* console_log_file = "console.log";
+inline constexpr const char* qemu_log = "qemu.log";
+inline constexpr const char* disk_file = "disk.qcow2";
+
+} // namespace paddock::vm

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+// CORE: VM spec parsing and validation.
+#include "vm/spec.hpp"
+
+#include <cstdio>
+
+#include <boost/json.hpp>
+
+#include "dhcp/message.hpp"
+
+namespace paddock::vm {
+namespace json = boost::json;
+
+namespace {
+failure bad(std::string_view field, const std::string& what)
+{
+    return fail("invalid_field", std::string(field) + ": " + what);
+}
+
+status read_int(const json::value& v, std::string_view field, int lo, int hi, int& out)
+{
+    if (!v.is_int64() && !v.is_uint64())
+        return bad(field, "expected a whole number from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                              ", got " + json::serialize(v));
+    long long n = v.is_int64() ? v.get_int64() : static_cast<long long>(std::min<std::uint64_t>(v.get_uint64(), 1ull << 40));
+    if (n < lo || n > hi)
+        return bad(field, "must be from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " + std::to_string(n));
+    out = static_cast<int>(n);
+    return ok();
+}
+
+status read_str(const json::value& v, std::string_view field, std::size_t max, std::string& out)
+{
+    if (!v.is_string())
+        return bad(field, "expected a string, got " + json::serialize(v));
+    if (v.get_string().size() > max)
+        return bad(field, "longer than " + std::to_string(max) + " characters");
+    out = std::string(v.get_string());
+    return ok();
+}
+} // namespace
+
+bool valid_vm_name(std::string_view s)
+{
+    if (s.empty() || s.size() > 32 || !(s[0] >= 'a' && s[0] <= 'z'))
+        return false;
+    for (char c : s)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+            return false;
+    return true;
+}
+
+bool valid_image_name(std::string_view s)
+{
+    if (s.empty() || s.size() > 64 || s == "." || s == ".." || s.find("..") != std::string_view::npos)
+        return false;
+    auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+    if (!alnum(s[0]))
+        return false;
+    for (char c : s)
+        if (!(alnum(c) || c == '.' || c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+bool valid_unicast_mac(std::string_view s)
+{
+    auto m = dhcp::parse_mac(std::string(s));
+    if (!m)
+        return false;
+    bool zero = true;
+    for (auto b : *m)
+        zero = zero && b == 0;
+    return !zero && ((*m)[0] & 1) == 0;
+}
+
+std::string tap_name(std::string_view n)
+{
+    if (n.size() <= 11)
+        return "tap-" + std::string(n);
+    // FNV-1a over the whole name keeps long names with a common prefix apart.
+    std::uint32_t h = 2166136261u;
+    for (char c : n)
+        h = (h ^ static_cast<unsigned char>(c)) * 16777619u;
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04x", h & 0xFFFF);
+    return "tap-" + std::string(n.substr(0, 6)) + "-" + buf;
+}
+
+std::string make_mac(std::uint32_t r)
+{
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", (r >> 16) & 255, (r >> 8) & 255, r & 255);
+    return buf;
+}
+
+result<spec> parse_spec(std::string_view body)
+{
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec)
+        return fail("invalid_json", "request body is not valid JSON: " + ec.message());
+    if (!v.is_object())
+        return fail("invalid_json", "request body must be a JSON object (a VM spec)");
+    spec s;
+    bool has_name = false;
+    for (auto& [k, val] : v.get_object()) {
+        status st = ok();
+        if (k == "name") {
+            st = read_str(val, "name", 64, s.name);
+            if (st && !valid_vm_name(s.name))
+                st = bad("name", "\"" + s.name + "\" must match ^[a-z][a-z0-9-]{0,31}$");
+            has_name = true;
+        }
+        else if (k == "cpus") st = read_int(val, "cpus", 1, 64, s.cpus);
+        else if (k == "memory_mib") st = read_int(val, "memory_mib", 64, 262144, s.memory_mib);
+        else if (k == "disk_gib") st = read_int(val, "disk_gib", 1, 65536, s.disk_gib);
+        else if (k == "image" || k == "kernel" || k == "initrd") {
+            std::string& out = k == "image" ? s.image : k == "kernel" ? s.kernel : s.initrd;
+            st = read_str(val, k, 64, out);
+            if (st && !valid_image_name(out))
+                st = bad(k, "\"" + out + "\" is not an image name (1 to 64 of A-Z a-z 0-9 . _ -, no \"..\")");
+        }
+        else if (k == "cmdline") st = read_str(val, "cmdline", 4096, s.cmdline);
+        else if (k == "mac") {
+            st = read_str(val, "mac", 17, s.mac);
+            if (st && !valid_unicast_mac(s.mac))
+                st = bad("mac", "\"" + s.mac + "\" is not a unicast MAC address like 52:54:00:12:34:56");
+            for (auto& c : s.mac)
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        else if (k == "ip") st = read_str(val, "ip", 15, s.ip);
+        else if (k == "start") {
+            if (!val.is_bool())
+                st = bad("start", "expected true or false");
+            else
+                s.start = val.get_bool();
+        }
+        else if (k == "cloud_init")
+            st = fail("unsupported_field", "cloud_init: not supported yet by this paddockd; remove the field");
+        else
+            st = bad(k, "unknown field");
+        if (!st)
+            return st.error();
+    }
+    if (!has_name)
+        return bad("name", "required");
+    if (!s.image.empty() && !s.kernel.empty())
+        return bad("image", "give either \"image\" (disk boot) or \"kernel\" (direct kernel boot), not both");
+    if (s.image.empty() && s.kernel.empty())
+        return bad("image", "a boot source is required: \"image\" or \"kernel\" (+ \"initrd\", \"cmdline\")");
+    if (s.kernel.empty() && (!s.initrd.empty() || !s.cmdline.empty()))
+        return bad(s.initrd.empty() ? "cmdline" : "initrd", "only valid with \"kernel\"");
+    if (s.disk_gib != 0 && s.image.empty())
+        return bad("disk_gib", "only valid with \"image\"");
+    return s;
+}
+
+std::string spec_to_json(const spec& s)
+{
+    json::object o{{"name", s.name}, {"cpus", s.cpus}, {"memory_mib", s.memory_mib}};
+    if (s.disk_gib) o["disk_gib"] = s.disk_gib;
+    if (!s.image.empty()) o["image"] = s.image;
+    if (!s.kernel.empty()) o["kernel"] = s.kernel;
+    if (!s.initrd.empty()) o["initrd"] = s.initrd;
+    if (!s.cmdline.empty()) o["cmdline"] = s.cmdline;
+    if (!s.mac.empty()) o["mac"] = s.mac;
+    if (!s.ip.empty()) o["ip"] = s.ip;
+    return json::serialize(o);
+}
+
+} // namespace paddock::vm

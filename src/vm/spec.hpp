@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// CORE: the VM spec (SPEC section 3) parsed from a POST body and validated field by field, plus
+// the name rules that keep a VM's files inside state_dir and its TAP name unique and short.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/error.hpp"
+
+namespace paddock::vm {
+
+struct spec {
+    std::string name;
+    int cpus = 1;
+    int memory_mib = 512;
+    int disk_gib = 0;        // 0: the overlay keeps the image's size
+    std::string image;       // disk boot
+    std::string kernel;      // direct kernel boot
+    std::string initrd;
+    std::string cmdline;
+    std::string mac;         // empty: generated
+    std::string ip;          // empty: a free pool address
+    bool start = false;
+};
+
+// Parses and validates a POST /api/v1/vms body. Failures name the field:
+// code "invalid_json" / "invalid_field" / "unsupported_field", message "memory_mib: ...".
+result<spec> parse_spec(std::string_view body);
+std::string spec_to_json(const spec& s);
+
+// ^[a-z][a-z0-9-]{0,31}$
+bool valid_vm_name(std::string_view s);
+// Image names (files in state_dir/images): ^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$, no "..".
+bool valid_image_name(std::string_view s);
+// A unicast, locally meaningful MAC "aa:bb:cc:dd:ee:ff" (multicast bit clear, not all zero).
+bool valid_unicast_mac(std::string_view s);
+// TAP device name for a VM: "tap-<name>" when it fits in 15 bytes, else "tap-<first 6>-<4 hex>".
+std::string tap_name(std::string_view vm_name);
+// 52:54:00 + three bytes from `random`.
+std::string make_mac(std::uint32_t random);
+
+} // namespace paddock::vm

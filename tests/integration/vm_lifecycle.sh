@@ -1,0 +1,109 @@
+#!/bin/bash
+# Integration: real QEMU (TCG unless KVM is really usable) driven through the REST API inside a
+# throwaway host namespace: create + start, the reserved address leased by Paddock's DHCP, the
+# guest pings its gateway, two VMs ping each other over the bridge, pause/resume, graceful and
+# forced stop, kill -9 of the daemon (the VM keeps running and is re-attached, nothing doubled),
+# kill -9 of QEMU (failed within a second), removal (TAP, disk, lease gone), and API errors.
+source "$(dirname "$0")/lib.sh"
+command -v qemu-system-x86_64 >/dev/null || skip "missing tool: qemu-system-x86_64"
+command -v cpio >/dev/null || skip "missing tool: cpio"
+
+setup_world
+write_config
+"$SRC/guest/mk-image" "$STATE/images" test > "$WORK/mk-image.log" 2>&1 || fail "guest image: $(cat "$WORK/mk-image.log")"
+start_daemon
+accel=$(api /api/v1/health | jget accel)
+echo "# accel: $accel"
+
+vm() { api "/api/v1/vms/$1"; }
+vm_field() { vm "$1" | jget "$2"; }
+console_has() { api "/api/v1/vms/$1/console/log" | grep -q "$2"; }
+state_is() { [ "$(vm_field "$1" state)" = "$2" ]; }
+
+code=$(api_status /api/v1/vms -X POST -d '{"name":"vm1","kernel":"test-kernel","initrd":"test-initrd","cmdline":"quiet panic=-1","memory_mib":256,"start":true}')
+[ "$code" = 201 ] || fail "create vm1: $code $(api /api/v1/vms)"
+ip1=$(vm_field vm1 ip)
+mac1=$(vm_field vm1 mac)
+case "$ip1" in 192.168.26.*) ;; *) fail "vm1 has no reserved ip: $(vm vm1)" ;; esac
+state_is vm1 running || fail "vm1 not running after create+start: $(vm vm1)"
+api /api/v1/leases | grep -q "\"$ip1\"" || fail "reservation of $ip1 not listed"
+pass "vm1 created and running ($(vm_field vm1 accel), pid $(vm_field vm1 pid)); address $ip1 reserved before boot"
+
+ms=$(wait_for 90 console_has vm1 "PADDOCK: LEASE ip=$ip1/24 router=192.168.26.1") \
+  || fail "vm1 got no lease for $ip1: $(api /api/v1/vms/vm1/console/log | tail -5)"
+[ "$(vm_field vm1 ip_leased)" = true ] || fail "ip_leased not set"
+grep -q "event: vm.ip" "$WORK/daemon.log" || fail "no vm.ip event"
+console_has vm1 "hostname=vm1" || fail "vm1 did not get its host name"
+wait_for 20 console_has vm1 "PADDOCK: PING_OK 192.168.26.1" >/dev/null || fail "vm1 cannot ping its gateway"
+pass "vm1 leased its reserved $ip1 from Paddock's DHCP (host name vm1) in ${ms} ms and pinged the gateway; vm.ip published"
+
+code=$(api_status /api/v1/vms -X POST -d "{\"name\":\"vm2\",\"kernel\":\"test-kernel\",\"initrd\":\"test-initrd\",\"cmdline\":\"quiet panic=-1 paddock.ping=$ip1\",\"memory_mib\":256,\"start\":true}")
+[ "$code" = 201 ] || fail "create vm2: $code"
+ip2=$(vm_field vm2 ip)
+[ "$ip2" != "$ip1" ] || fail "two VMs got the same address"
+wait_for 90 console_has vm2 "PADDOCK: PING_OK $ip1" >/dev/null || fail "vm2 cannot ping vm1: $(api /api/v1/vms/vm2/console/log | grep PADDOCK)"
+pass "vm2 ($ip2) pinged vm1 ($ip1) over the bridge"
+
+# API errors.
+[ "$(api_status /api/v1/vms -X POST -d '{"name":"vm1","kernel":"test-kernel"}')" = 409 ] || fail "duplicate name not 409"
+r=$(api /api/v1/vms -X POST -d '{"name":"Bad_Name","kernel":"test-kernel"}'); echo "$r" | jget error.message | grep -q "^name:" || fail "bad name: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","cpus":0}'); echo "$r" | jget error.message | grep -q "^cpus:" || fail "bad cpus: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"../etc/passwd"}'); echo "$r" | jget error.message | grep -q "^kernel:" || fail "path escape: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"nope"}'); echo "$r" | jget error.message | grep -q "^kernel:" || fail "missing image: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","ip":"10.0.0.5"}'); echo "$r" | jget error.message | grep -q "^ip:" || fail "foreign ip: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","colour":1}'); echo "$r" | jget error.message | grep -q "^colour:" || fail "unknown field: $r"
+r=$(api /api/v1/vms/vm1/start -X POST); echo "$r" | jget error.code | grep -qx invalid_state || fail "start while running: $r"
+echo "$r" | jget error.message | grep -q "running" || fail "409 does not name the state: $r"
+[ "$(api_status /api/v1/vms/vm1/start -X POST)" = 409 ] || fail "start while running not 409"
+[ "$(api_status /api/v1/vms/nope)" = 404 ] || fail "unknown VM not 404"
+[ "$(api_status /api/v1/vms/vm1/fly -X POST)" = 404 ] || fail "unknown action not 404"
+[ "$(api_status /api/v1/vms/vm1/stop)" = 405 ] || fail "GET on an action not 405"
+[ "$(api /api/v1/vms | jget vms.1.name)" = vm2 ] || fail "list"
+pass "API errors: 400 naming the field, 404, 405, 409 naming the current state"
+
+r=$(api /api/v1/vms/vm1/pause -X POST); [ "$(echo "$r" | jget state)" = paused ] || fail "pause: $r"
+r=$(api /api/v1/vms/vm1/resume -X POST); [ "$(echo "$r" | jget state)" = running ] || fail "resume: $r"
+pass "pause and resume"
+
+t0=$(date +%s%N)
+r=$(api /api/v1/vms/vm2/stop -X POST -d '{"timeout_s":30}' --max-time 60); [ "$(echo "$r" | jget state)" = stopped ] || fail "graceful stop: $r"
+console_has vm2 "power button -> poweroff" || fail "vm2 did not see the ACPI power button"
+pass "graceful stop: ACPI power button, guest powered off, stopped in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+
+r=$(api /api/v1/vms/vm1/stop -X POST -d '{"force":true}'); [ "$(echo "$r" | jget state)" = stopped ] || fail "force stop: $r"
+pass "force stop"
+
+# kill -9 the daemon with a VM running: the VM keeps running and is re-attached, not doubled.
+r=$(api /api/v1/vms/vm1/start -X POST); [ "$(echo "$r" | jget state)" = running ] || fail "restart vm1: $r"
+pid1=$(vm_field vm1 pid)
+kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
+kill -0 "$pid1" || fail "QEMU died with the daemon"
+start_daemon
+wait_for 10 state_is vm1 running >/dev/null || fail "vm1 not running after daemon restart: $(vm vm1)"
+[ "$(vm_field vm1 pid)" = "$pid1" ] || fail "vm1 pid changed: a second QEMU?"
+n=$(pgrep -fc "process=paddock-vm1 " || true)
+[ "$n" = 1 ] || fail "$n QEMU processes for vm1"
+grep -q "vm1: re-attached" "$WORK/daemon.log" || fail "no re-attach log line"
+r=$(api /api/v1/vms/vm1/pause -X POST); [ "$(echo "$r" | jget state)" = paused ] || fail "QMP not usable after re-attach: $r"
+api /api/v1/vms/vm1/resume -X POST >/dev/null
+pass "kill -9 of the daemon: vm1 (pid $pid1) kept running, re-attached over QMP, one QEMU"
+
+# kill -9 QEMU: failed within a second, with the reason.
+kill -9 "$pid1"
+ms=$(wait_for 1 state_is vm1 failed) || fail "vm1 not failed within 1 s: $(vm vm1)"
+vm_field vm1 state_reason | grep -q "unexpectedly" || fail "reason: $(vm_field vm1 state_reason)"
+pass "kill -9 of QEMU: vm1 failed in ${ms} ms ($(vm_field vm1 state_reason))"
+
+# A failed VM starts again.
+r=$(api /api/v1/vms/vm1/start -X POST); [ "$(echo "$r" | jget state)" = running ] || fail "start after failure: $r"
+
+# Removal cleans up: a running VM is force-stopped; TAP, folder, lease and reservation go.
+[ "$(api_status /api/v1/vms/vm1 -X DELETE)" = 204 ] || fail "delete vm1"
+[ "$(api_status /api/v1/vms/vm2 -X DELETE)" = 204 ] || fail "delete vm2"
+ip -n "$PD_NS" link show tap-vm1 >/dev/null 2>&1 && fail "tap-vm1 still exists"
+[ -e "$STATE/vms/vm1" ] && fail "vm1 folder still exists"
+api /api/v1/leases | grep -q "$mac1" && fail "vm1's lease or reservation still listed"
+pgrep -f "process=paddock-vm" >/dev/null && fail "a QEMU is still running"
+[ "$(api /api/v1/vms | jget vms)" = "[]" ] || fail "VMs still listed"
+grep -q "event: vm.removed" "$WORK/daemon.log" || fail "no vm.removed event"
+pass "remove: QEMU, TAP, folder, lease and reservation gone; vm.removed published"
