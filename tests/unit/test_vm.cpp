@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+// Unit: the VM state machine (every state × every event), API gating, spec validation, names,
+// and the QEMU command line against golden files.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "vm/lifecycle.hpp"
+#include "vm/qemu_argv.hpp"
+#include "vm/spec.hpp"
+
+using namespace paddock;
+using namespace paddock::vm;
+
+TEST_CASE("the transition table, every state x every event")
+{
+    using S = state;
+    using E = event;
+    // Expected next state; rows are states, columns follow all_events' order:
+    // spawned, ready_running, ready_paused, start_failed, stop_sent, kill_sent, qmp_stop, qmp_resume,
+    // qmp_shutdown, exited_expected, exited
+    std::map<S, std::array<S, 11>> table{
+        {S::stopped, {S::starting, S::stopped, S::stopped, S::stopped, S::stopped, S::stopped, S::stopped, S::stopped,
+                      S::stopped, S::stopped, S::stopped}},
+        {S::starting, {S::starting, S::running, S::paused, S::failed, S::stopping, S::stopping, S::starting, S::starting,
+                       S::stopping, S::stopped, S::failed}},
+        {S::running, {S::running, S::running, S::paused, S::failed, S::stopping, S::stopping, S::paused, S::running,
+                      S::stopping, S::stopped, S::failed}},
+        {S::paused, {S::paused, S::running, S::paused, S::failed, S::stopping, S::stopping, S::paused, S::running,
+                     S::stopping, S::stopped, S::failed}},
+        {S::stopping, {S::stopping, S::stopping, S::stopping, S::failed, S::stopping, S::stopping, S::stopping,
+                       S::stopping, S::stopping, S::stopped, S::stopped}},
+        {S::failed, {S::starting, S::failed, S::failed, S::failed, S::failed, S::failed, S::failed, S::failed, S::failed,
+                     S::failed, S::failed}},
+    };
+    REQUIRE(table.size() == all_states.size());
+    for (auto s : all_states)
+        for (std::size_t i = 0; i < all_events.size(); ++i) {
+            E e = all_events[i];
+            CHECK_MESSAGE(next(s, e) == table.at(s)[i], to_string(s), " + ", to_string(e));
+        }
+}
+
+TEST_CASE("API operations are gated by state and a refusal names the state")
+{
+    struct row { op o; std::vector<state> ok_in; };
+    std::vector<row> rows{
+        {op::start, {state::stopped, state::failed}},
+        {op::stop, {state::starting, state::running, state::paused}},
+        {op::force_stop, {state::starting, state::running, state::paused, state::stopping}},
+        {op::restart, {state::running, state::paused}},
+        {op::pause, {state::running}},
+        {op::resume, {state::paused}},
+        {op::remove, {all_states.begin(), all_states.end()}},
+    };
+    for (auto& r : rows)
+        for (auto s : all_states) {
+            bool want = std::find(r.ok_in.begin(), r.ok_in.end(), s) != r.ok_in.end();
+            auto st = allowed(r.o, s);
+            CHECK_MESSAGE(st.ok() == want, to_string(r.o), " in ", to_string(s));
+            if (!st.ok()) {
+                CHECK(st.error().code == "invalid_state");
+                CHECK(st.error().message.find(std::string("is ") + to_string(s)) != std::string::npos);
+            }
+        }
+}
+
+TEST_CASE("states round-trip through their names")
+{
+    for (auto s : all_states) {
+        state back;
+        REQUIRE(parse_state(to_string(s), back));
+        CHECK(back == s);
+    }
+    state x;
+    CHECK_FALSE(parse_state("exploded", x));
+}
+
+TEST_CASE("a full spec is read; defaults fill the rest")
+{
+    auto s = parse_spec(R"({"name":"web-1","cpus":2,"memory_mib":1024,"image":"debian.qcow2","disk_gib":20,
+                           "mac":"52:54:00:AA:BB:CC","ip":"192.168.26.40","start":true})");
+    REQUIRE(s.ok());
+    CHECK(s->name == "web-1");
+    CHECK(s->cpus == 2);
+    CHECK(s->memory_mib == 1024);
+    CHECK(s->disk_gib == 20);
+    CHECK(s->mac == "52:54:00:aa:bb:cc");
+    CHECK(s->start);
+    auto k = parse_spec(R"({"name":"k","kernel":"vmlinuz","initrd":"initrd","cmdline":"quiet"})");
+    REQUIRE(k.ok());
+    CHECK(k->cpus == 1);
+    CHECK(k->memory_mib == 512);
+    auto back = parse_spec(spec_to_json(*s));
+    REQUIRE(back.ok());
+    CHECK(spec_to_json(*back) == spec_to_json(*s));
+}
+
+TEST_CASE("bad specs are rejected naming the field")
+{
+    struct row { const char* body; const char* prefix; };
+    row rows[] = {
+        {R"({"kernel":"k"})", "name:"},
+        {R"({"name":"Web","kernel":"k"})", "name:"},
+        {R"({"name":"1web","kernel":"k"})", "name:"},
+        {R"({"name":"a-name-that-is-far-too-long-for-paddock","kernel":"k"})", "name:"},
+        {R"({"name":"../x","kernel":"k"})", "name:"},
+        {R"({"name":"a","kernel":"k","cpus":0})", "cpus:"},
+        {R"({"name":"a","kernel":"k","cpus":65})", "cpus:"},
+        {R"({"name":"a","kernel":"k","cpus":"2"})", "cpus:"},
+        {R"({"name":"a","kernel":"k","memory_mib":32})", "memory_mib:"},
+        {R"({"name":"a","kernel":"k","memory_mib":262145})", "memory_mib:"},
+        {R"({"name":"a","kernel":"../../etc/shadow"})", "kernel:"},
+        {R"({"name":"a","kernel":"/abs"})", "kernel:"},
+        {R"({"name":"a","image":".hidden"})", "image:"},
+        {R"({"name":"a","image":"i","kernel":"k"})", "image:"},
+        {R"({"name":"a"})", "image:"},
+        {R"({"name":"a","image":"i","initrd":"r"})", "initrd:"},
+        {R"({"name":"a","kernel":"k","disk_gib":10})", "disk_gib:"},
+        {R"({"name":"a","kernel":"k","mac":"01:00:5e:00:00:01"})", "mac:"},
+        {R"({"name":"a","kernel":"k","mac":"zz"})", "mac:"},
+        {R"({"name":"a","kernel":"k","start":"yes"})", "start:"},
+        {R"({"name":"a","kernel":"k","colour":"red"})", "colour:"},
+        {R"({"name":"a","kernel":"k","cloud_init":{}})", "cloud_init:"},
+    };
+    for (auto& r : rows) {
+        auto s = parse_spec(r.body);
+        REQUIRE_MESSAGE(!s.ok(), r.body);
+        CHECK_MESSAGE(s.error().message.rfind(r.prefix, 0) == 0, r.body, " -> ", s.error().message);
+    }
+    CHECK(parse_spec("{").error().code == "invalid_json");
+    CHECK(parse_spec("[]").error().code == "invalid_json");
+}
+
+TEST_CASE("TAP names fit in 15 bytes and stay distinct for long names with a common prefix")
+{
+    CHECK(tap_name("web1") == "tap-web1");
+    CHECK(tap_name("abcdefghijk") == "tap-abcdefghijk");
+    auto a = tap_name("database-primary-1");
+    auto b = tap_name("database-primary-2");
+    CHECK(a.size() <= 15);
+    CHECK(b.size() <= 15);
+    CHECK(a != b);
+    CHECK(make_mac(0x123456) == "52:54:00:12:34:56");
+    CHECK(valid_unicast_mac("52:54:00:12:34:56"));
+    CHECK_FALSE(valid_unicast_mac("00:00:00:00:00:00"));
+}
+
+namespace {
+std::string golden(const char* name)
+{
+    std::ifstream f(std::string(PADDOCK_SOURCE_ROOT "/tests/fixtures/") + name);
+    REQUIRE(f);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+std::string lines(const std::vector<std::string>& argv)
+{
+    std::string out;
+    for (auto& a : argv)
+        out += a + "\n";
+    return out;
+}
+} // namespace
+
+TEST_CASE("QEMU argv for direct kernel boot matches the golden file")
+{
+    auto s = *parse_spec(R"({"name":"vm1","kernel":"k","initrd":"i","cmdline":"quiet panic=-1","memory_mib":256})");
+    launch_params p;
+    p.vm_dir = "/var/lib/paddock/vms/vm1";
+    p.mac = "52:54:00:12:34:56";
+    p.kernel_path = "/var/lib/paddock/images/k";
+    p.initrd_path = "/var/lib/paddock/images/i";
+    p.runas = "nobody";
+    CHECK(lines(qemu_argv(s, p)) == golden("qemu_argv_kernel.txt"));
+}
+
+TEST_CASE("QEMU argv for disk boot with KVM matches the golden file; commas in paths are escaped")
+{
+    auto s = *parse_spec(R"({"name":"db","image":"debian.qcow2","cpus":4,"memory_mib":4096,"disk_gib":40})");
+    launch_params p;
+    p.accel = "kvm";
+    p.vm_dir = "/srv/pd,1/vms/db";
+    p.mac = "52:54:00:00:00:01";
+    p.disk_path = "/srv/pd,1/vms/db/disk.qcow2";
+    CHECK(lines(qemu_argv(s, p)) == golden("qemu_argv_disk_kvm.txt"));
+}
