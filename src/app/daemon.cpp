@@ -32,6 +32,7 @@
 #include "net/fabric.hpp"
 #include "net/link_watch.hpp"
 #include "vm/manager.hpp"
+#include "vm/teardown.hpp"
 #include "store/db.hpp"
 
 namespace paddock::app {
@@ -390,6 +391,8 @@ int run_teardown(const config& cfg)
         log::error("store", db.error().message);
         return 1;
     }
+    for (auto& line : vm::stop_all(*db, cfg.state_dir, std::chrono::seconds(30)))
+        log::info("teardown", line);
     auto r = net::fabric::teardown(cfg.network, *db);
     if (!r) {
         log::error("teardown", r.error().message);

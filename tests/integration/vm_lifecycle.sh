@@ -107,3 +107,15 @@ pgrep -f "process=paddock-vm" >/dev/null && fail "a QEMU is still running"
 [ "$(api /api/v1/vms | jget vms)" = "[]" ] || fail "VMs still listed"
 grep -q "event: vm.removed" "$WORK/daemon.log" || fail "no vm.removed event"
 pass "remove: QEMU, TAP, folder, lease and reservation gone; vm.removed published"
+
+# teardown with a VM running: the guest gets the power button, then everything is gone.
+code=$(api_status /api/v1/vms -X POST -d '{"name":"vm3","kernel":"test-kernel","initrd":"test-initrd","memory_mib":256,"start":true}')
+[ "$code" = 201 ] || fail "create vm3: $code"
+wait_for 90 console_has vm3 "PADDOCK: ready" >/dev/null || fail "vm3 did not come up"
+pid3=$(vm_field vm3 pid)
+inh "$PADDOCKD" teardown --config "$WORK/config.json" > "$WORK/teardown.log" 2>&1 || fail "teardown: $(cat "$WORK/teardown.log")"
+wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
+grep -q "stopped VM vm3 (powered off)" "$WORK/teardown.log" || fail "teardown did not power vm3 off: $(cat "$WORK/teardown.log")"
+kill -0 "$pid3" 2>/dev/null && [ "$(awk '/^State:/{print $2}' /proc/$pid3/status 2>/dev/null)" != Z ] && fail "vm3's QEMU survived teardown"
+ip netns list | grep -qw "$PD_NS" && fail "namespace survived teardown"
+pass "teardown powers running VMs off (ACPI), then removes the fabric"
