@@ -225,7 +225,11 @@ int run_daemon(const config& cfg, const run_options& opt)
 
     asio::io_context ioc{1};
     event_bus bus;
-    bus.subscribe([](const event& e) { log::debug("event", e.type, " #", e.seq); });
+    bus.subscribe([](const event& e) {
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(e.time.time_since_epoch()).count();
+        log::debug("event", e.type, " #", e.seq, e.vm.empty() ? "" : " vm " + e.vm, " at ", us / 1000000, ".",
+                   std::to_string(1000000 + us % 1000000).substr(1));
+    });
 
     net::fabric fabric(cfg.network, cfg.listen_port, *db);
     if (auto r = fabric.ensure(); !r) {
