@@ -51,6 +51,14 @@ std::int64_t unix_now()
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// (A helper, not a braced list: g++ 12 rejects those inside coroutine bodies.)
+std::vector<store_op> one(store_op op)
+{
+    std::vector<store_op> v;
+    v.push_back(std::move(op));
+    return v;
+}
+
 std::string iso(std::int64_t t)
 {
     std::time_t s = static_cast<std::time_t>(t);
@@ -351,50 +359,48 @@ void server::committed(batch& b, const status& st)
         w->t.cancel();
 }
 
+asio::awaitable<status> server::durable(std::vector<store_op> ops)
+{
+    auto w = std::make_shared<waiter>(ex_);
+    for (auto& op : ops)
+        pending_->ops.push_back(std::move(op));
+    pending_->waiters.push_back(w);
+    flush();
+    co_await w->t.async_wait(use_tuple); // cancelled once the batch holding `ops` is committed
+    co_return w->st;
+}
+
 asio::awaitable<status> server::reserve(reservation r)
 {
     auto before = engine_.reservations();
     if (auto st = engine_.reserve(r); !st)
         co_return st;
-    auto w = std::make_shared<waiter>(ex_);
-    pending_->ops.push_back(put_reservation{r});
-    pending_->waiters.push_back(w);
-    flush();
-    co_await w->t.async_wait(use_tuple);
-    if (!w->st) {
+    auto st = co_await durable(one(put_reservation{r}));
+    if (!st) {
         engine_.unreserve(r.mac);
         if (auto old = before.find(r.mac); old != before.end())
             engine_.reserve(old->second);
     }
-    co_return w->st;
+    co_return st;
 }
 
 asio::awaitable<bool> server::unreserve(std::string mac)
 {
     if (!engine_.unreserve(mac))
         co_return false;
-    auto w = std::make_shared<waiter>(ex_);
-    pending_->ops.push_back(delete_reservation{mac});
-    pending_->waiters.push_back(w);
-    flush();
-    co_await w->t.async_wait(use_tuple);
+    co_await durable(one(delete_reservation{mac}));
     co_return true;
 }
 
 asio::awaitable<void> server::forget(std::string mac)
 {
-    bool had = engine_.unreserve(mac);
-    auto changes = engine_.forget(mac);
-    if (!had && changes.empty())
-        co_return;
-    auto w = std::make_shared<waiter>(ex_);
-    if (had)
-        pending_->ops.push_back(delete_reservation{mac});
-    for (auto& c : changes)
-        pending_->ops.push_back(c);
-    pending_->waiters.push_back(w);
-    flush();
-    co_await w->t.async_wait(use_tuple);
+    std::vector<store_op> ops;
+    if (engine_.unreserve(mac))
+        ops.push_back(delete_reservation{mac});
+    for (auto& c : engine_.forget(mac))
+        ops.push_back(c);
+    if (!ops.empty())
+        co_await durable(std::move(ops));
 }
 
 json::object server::lease_json(const lease& l) const

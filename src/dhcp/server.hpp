@@ -69,6 +69,8 @@ private:
     void process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t now);
     void send(const reply& r, int ifindex);
     void flush();
+    // Queues `ops` for the next group commit and waits until they are durable.
+    boost::asio::awaitable<status> durable(std::vector<store_op> ops);
     void committed(batch& b, const status& st);
 
     boost::asio::any_io_executor ex_;

@@ -36,6 +36,7 @@
 #include "net/fabric.hpp"
 #include "qmp/client.hpp"
 #include "store/db.hpp"
+#include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
 
 extern char** environ;
@@ -86,19 +87,6 @@ json::value iso(std::int64_t t)
     return json::string(buf);
 }
 
-// True when `pid` is a QEMU started for VM `name` (its command line carries our marker).
-bool process_matches(int pid, const std::string& name)
-{
-    if (pid <= 0)
-        return false;
-    std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    for (auto& c : cmd)
-        if (c == '\0')
-            c = ' ';
-    return cmd.find("guest=" + name + ",process=paddock-" + name + " ") != std::string::npos;
-}
-
 // Argument vectors and aggregates are built outside coroutines: g++ 12 rejects braced lists of
 // string literals in coroutine bodies ("array used as initializer").
 std::vector<std::pair<std::string, std::string>> boot_images(const spec& s)
@@ -122,7 +110,6 @@ bool is_regular_file(const std::string& path)
     return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 // Starts argv[0] detached (own session, stdin/stdout /dev/null, stderr to `log`), with `keep_fd`
 // as fd 3 and nothing else inherited. Returns the pid.

@@ -15,21 +15,12 @@
 #include <sqlite3.h>
 
 #include "store/db.hpp"
+#include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
 
 namespace paddock::vm {
 
 namespace {
-bool is_vm_process(int pid, const std::string& name)
-{
-    std::ifstream f("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    for (auto& c : cmd)
-        if (c == '\0')
-            c = ' ';
-    return cmd.find("guest=" + name + ",process=paddock-" + name + " ") != std::string::npos;
-}
-
 // Best effort, blocking, bounded by socket timeouts: greeting, negotiation, power button.
 void press_power_button(const std::string& sock_path)
 {
@@ -80,9 +71,9 @@ std::vector<std::string> stop_all(store::db& db, const std::string& state_dir, s
     while (sqlite3_step(q) == SQLITE_ROW) {
         std::string name = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
         int pid = sqlite3_column_int(q, 1);
-        if (!is_vm_process(pid, name))
+        if (!process_matches(pid, name))
             continue;
-        int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+        int pfd = pidfd_open(pid);
         if (pfd < 0)
             continue;
         press_power_button(state_dir + "/vms/" + name + "/" + qmp_socket);

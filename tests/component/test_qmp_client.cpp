@@ -65,6 +65,16 @@ asio::awaitable<json::object> recv_cmd(stream::socket& s, std::string& buf, fake
     co_return o;
 }
 
+// Accepts the client, sends the greeting and answers its qmp_capabilities.
+asio::awaitable<stream::socket> accept_negotiated(fake_server& f, std::string& buf)
+{
+    auto s = co_await f.acc.async_accept(asio::use_awaitable);
+    co_await send(s, greeting);
+    co_await recv_cmd(s, buf, f);
+    co_await send(s, R"({"return": {}})");
+    co_return s;
+}
+
 std::string id_of(const json::object& o) { return o.contains("id") ? std::string(o.at("id").as_string()) : ""; }
 
 template <class F>
@@ -126,11 +136,8 @@ TEST_CASE("an error reply carries QEMU's class and description")
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         fake_server f(ioc);
         asio::co_spawn(ioc, [&f]() -> asio::awaitable<void> {
-            auto s = co_await f.acc.async_accept(asio::use_awaitable);
             std::string buf;
-            co_await send(s, greeting);
-            co_await recv_cmd(s, buf, f);
-            co_await send(s, R"({"return": {}})");
+            auto s = co_await accept_negotiated(f, buf);
             auto a = co_await recv_cmd(s, buf, f);
             co_await send(s, R"({"error": {"class": "CommandNotFound", "desc": "The command nope has not been found"}, "id": ")" + id_of(a) + "\"}");
             asio::steady_timer t(s.get_executor(), 200ms);
@@ -152,11 +159,8 @@ TEST_CASE("a disconnect in the middle of a command fails it at once")
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         fake_server f(ioc);
         asio::co_spawn(ioc, [&f]() -> asio::awaitable<void> {
-            auto s = co_await f.acc.async_accept(asio::use_awaitable);
             std::string buf;
-            co_await send(s, greeting);
-            co_await recv_cmd(s, buf, f);
-            co_await send(s, R"({"return": {}})");
+            auto s = co_await accept_negotiated(f, buf);
             co_await recv_cmd(s, buf, f);
             s.close(); // gone before replying
         }, asio::detached);
@@ -178,11 +182,8 @@ TEST_CASE("a silent server times the command out; other traffic is unaffected")
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         fake_server f(ioc);
         asio::co_spawn(ioc, [&f]() -> asio::awaitable<void> {
-            auto s = co_await f.acc.async_accept(asio::use_awaitable);
             std::string buf;
-            co_await send(s, greeting);
-            co_await recv_cmd(s, buf, f);
-            co_await send(s, R"({"return": {}})");
+            auto s = co_await accept_negotiated(f, buf);
             co_await recv_cmd(s, buf, f); // and never answer
             asio::steady_timer t(s.get_executor(), 2s);
             co_await t.async_wait(use_tuple);
@@ -224,11 +225,8 @@ TEST_CASE("an error without an id ends the session (QEMU could not parse our inp
     run([](asio::io_context& ioc) -> asio::awaitable<void> {
         fake_server f(ioc);
         asio::co_spawn(ioc, [&f]() -> asio::awaitable<void> {
-            auto s = co_await f.acc.async_accept(asio::use_awaitable);
             std::string buf;
-            co_await send(s, greeting);
-            co_await recv_cmd(s, buf, f);
-            co_await send(s, R"({"return": {}})");
+            auto s = co_await accept_negotiated(f, buf);
             co_await recv_cmd(s, buf, f);
             co_await send(s, R"({"error": {"class": "GenericError", "desc": "JSON parse error"}})");
             asio::steady_timer t(s.get_executor(), 1s);
