@@ -375,7 +375,9 @@ asio::awaitable<status> server::reserve(reservation r)
     auto before = engine_.reservations();
     if (auto st = engine_.reserve(r); !st)
         co_return st;
-    auto st = co_await durable(one(put_reservation{r}));
+    // Named first: g++ 12 mishandles aggregate temporaries inside a co_await expression.
+    auto ops = one(put_reservation{r});
+    auto st = co_await durable(std::move(ops));
     if (!st) {
         engine_.unreserve(r.mac);
         if (auto old = before.find(r.mac); old != before.end())
@@ -388,7 +390,8 @@ asio::awaitable<bool> server::unreserve(std::string mac)
 {
     if (!engine_.unreserve(mac))
         co_return false;
-    co_await durable(one(delete_reservation{mac}));
+    auto ops = one(delete_reservation{mac});
+    co_await durable(std::move(ops));
     co_return true;
 }
 

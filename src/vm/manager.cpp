@@ -253,6 +253,9 @@ status manager::load()
         vm->accel = text(10);
         vms_[vm->s.name] = vm;
     }
+    for (auto& [ip, l] : dhcp_.core().leases())
+        if (l.state == dhcp::lease_state::bound && vms_.count(l.vm) && vms_.at(l.vm)->mac == l.mac)
+            vms_.at(l.vm)->ip_leased = true;
     for (auto& [name, vm] : vms_) {
         if (!has_process(vm->st))
             continue;
@@ -267,6 +270,13 @@ status manager::load()
             else
                 log::info("vm", name, ": re-attached to its running QEMU");
         });
+    }
+    // A reservation made for a VM that has no record (a crash between the two writes) is dropped.
+    for (auto& [mac, r] : dhcp_.core().reservations()) {
+        if (r.vm.empty() || (vms_.count(r.vm) && vms_.at(r.vm)->mac == mac))
+            continue;
+        log::warn("vm", "dropping the reservation of ", mac, " (", net::to_string(r.ip), ") for VM ", r.vm, ", which does not exist");
+        asio::co_spawn(ex_, dhcp_.forget(mac), [](std::exception_ptr) {});
     }
     log::info("vm", "loaded ", vms_.size(), " VM(s)");
     return ok();
@@ -551,7 +561,8 @@ asio::awaitable<status> manager::attach(std::shared_ptr<instance> vm, bool fresh
             log::error("vm", name, ": exit watcher threw");
     });
     auto qmp = std::make_shared<qmp::client>(ex_);
-    auto st = co_await qmp->connect(dir + "/" + qmp_socket, fresh ? 20s : 5s);
+    const std::string qmp_path = dir + "/" + qmp_socket;
+    auto st = co_await qmp->connect(qmp_path, fresh ? 20s : 5s);
     if (vm->gen != gen)
         co_return fail("vm_gone", name + ": QEMU went away during start-up");
     if (!st) {
@@ -766,8 +777,9 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
     if (!s.image.empty()) {
         // A copy-on-write overlay on the image, never a copy; grown to disk_gib when given.
         const std::string base = image_path(s.image);
-        auto info = co_await asio::co_spawn(tools_.get_executor(), run_tool(qemu_img_info(base), dir + "/qemu-img.log", 60),
-                                            asio::use_awaitable);
+        const std::string tool_log = dir + "/qemu-img.log";
+        auto info_task = run_tool(qemu_img_info(base), tool_log, 60);
+        auto info = co_await asio::co_spawn(tools_.get_executor(), std::move(info_task), asio::use_awaitable);
         std::string fmt = "raw";
         if (info) {
             boost::system::error_code jec;
@@ -776,8 +788,13 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
                 fmt = std::string(j.as_object().at("format").as_string());
         }
         auto argv = qemu_img_create(fmt, base, dir + "/" + disk_file, s.disk_gib);
-        auto made = info ? co_await asio::co_spawn(tools_.get_executor(), run_tool(argv, dir + "/qemu-img.log", 60), asio::use_awaitable)
-                         : result<std::string>(info.error());
+        result<std::string> made = failure{"tool_failed", "qemu-img info failed"};
+        if (info) {
+            auto create_task = run_tool(argv, tool_log, 60);
+            made = co_await asio::co_spawn(tools_.get_executor(), std::move(create_task), asio::use_awaitable);
+        }
+        else
+            made = info.error();
         if (!made) {
             fs::remove_all(dir, fec);
             co_await dhcp_.forget(vm->mac);
