@@ -226,6 +226,8 @@ int run_daemon(const config& cfg, const run_options& opt)
     asio::io_context ioc{1};
     event_bus bus;
     bus.subscribe([](const event& e) {
+        if (log::current_level() > log::level::debug)
+            return; // formatting below is not free: skip it on the DHCP hot path
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(e.time.time_since_epoch()).count();
         log::debug("event", e.type, " #", e.seq, e.vm.empty() ? "" : " vm " + e.vm, " at ", us / 1000000, ".",
                    std::to_string(1000000 + us % 1000000).substr(1));
@@ -261,6 +263,7 @@ int run_daemon(const config& cfg, const run_options& opt)
     mcfg.state_dir = cfg.state_dir;
     mcfg.qemu_binary = cfg.qemu.binary;
     mcfg.accel = detect_accel(cfg.qemu.accel);
+    mcfg.bridge = cfg.network.bridge;
     // QEMU drops to "nobody" once its devices are open (it needs no privilege after that).
     mcfg.runas = ::getpwnam("nobody") ? "nobody" : "";
     vm::manager vms(ioc.get_executor(), mcfg, fabric, dhcp, bus, *db);

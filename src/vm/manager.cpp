@@ -726,6 +726,8 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
     for (auto& [n, other] : vms_)
         if (other->tap == vm->tap)
             co_return fail("conflict", "name: \"" + s.name + "\" maps to TAP " + vm->tap + ", already used by VM " + n);
+    if (vm->tap == cfg_.bridge)
+        co_return fail("conflict", "name: \"" + s.name + "\" maps to TAP " + vm->tap + ", the bridge's name");
     for (const auto& [field, img] : boot_images(s)) {
         if (!img.empty() && !is_regular_file(image_path(img)))
             co_return fail("invalid_field", field + ": no image named \"" + img + "\" in " + cfg_.state_dir + "/images");

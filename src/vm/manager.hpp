@@ -35,6 +35,7 @@ struct manager_config {
     std::string accel = "tcg";      // resolved: kvm | tcg
     std::string runas = "nobody";   // QEMU drops to this user after start-up ("" = stays root)
     std::size_t console_cap = 1 << 20;
+    std::string bridge = "br0";     // TAP names must not collide with it
 };
 
 class manager {

@@ -108,9 +108,28 @@ pgrep -f "process=paddock-vm" >/dev/null && fail "a QEMU is still running"
 grep -q "event: vm.removed" "$WORK/daemon.log" || fail "no vm.removed event"
 pass "remove: QEMU, TAP, folder, lease and reservation gone; vm.removed published"
 
-# teardown with a VM running: the guest gets the power button, then everything is gone.
+# Disk boot: a qcow2 overlay on the image (never a copy), grown to disk_gib.
+qemu-img create -q -f qcow2 "$STATE/images/blank.qcow2" 1G
+r=$(api /api/v1/vms -X POST -d '{"name":"disk1","image":"blank.qcow2","disk_gib":2,"memory_mib":128}')
+[ "$(echo "$r" | jget state)" = stopped ] || fail "create disk1: $r"
+info=$(qemu-img info --output=json "$STATE/vms/disk1/disk.qcow2")
+echo "$info" | grep -q "\"backing-filename\": \"$STATE/images/blank.qcow2\"" || fail "overlay has no backing file: $info"
+echo "$info" | grep -q '"virtual-size": 2147483648' || fail "overlay not grown to 2 GiB: $info"
+[ "$(stat -c %s "$STATE/vms/disk1/disk.qcow2")" -lt 1048576 ] || fail "overlay is not thin"
+r=$(api /api/v1/vms/disk1/start -X POST); [ "$(echo "$r" | jget state)" = running ] || fail "disk boot start: $r"
+[ "$(api_status /api/v1/vms/disk1 -X DELETE)" = 204 ] || fail "delete disk1"
+[ -e "$STATE/images/blank.qcow2" ] || fail "removing the VM removed its image"
+pass "disk boot: a thin qcow2 overlay on the image, grown to 2 GiB; QEMU runs it; removal keeps the image"
+
+# teardown with a VM running: the guest gets the power button, then everything is gone. Alongside,
+# a guest that powers itself off is reported as stopped by the guest.
 code=$(api_status /api/v1/vms -X POST -d '{"name":"vm3","kernel":"test-kernel","initrd":"test-initrd","memory_mib":256,"start":true}')
 [ "$code" = 201 ] || fail "create vm3: $code"
+code=$(api_status /api/v1/vms -X POST -d '{"name":"vm4","kernel":"test-kernel","initrd":"test-initrd","cmdline":"paddock.mode=oneshot","memory_mib":256,"start":true}')
+[ "$code" = 201 ] || fail "create vm4: $code"
+wait_for 90 state_is vm4 stopped >/dev/null || fail "vm4 did not power itself off: $(vm vm4)"
+vm_field vm4 state_reason | grep -q "guest powered off" || fail "guest poweroff reason: $(vm_field vm4 state_reason)"
+pass "a guest that powers itself off: stopped, reason '$(vm_field vm4 state_reason)'"
 wait_for 90 console_has vm3 "PADDOCK: ready" >/dev/null || fail "vm3 did not come up"
 pid3=$(vm_field vm3 pid)
 inh "$PADDOCKD" teardown --config "$WORK/config.json" > "$WORK/teardown.log" 2>&1 || fail "teardown: $(cat "$WORK/teardown.log")"
