@@ -65,6 +65,13 @@ r=$(api /api/v1/vms/vm1/pause -X POST); [ "$(echo "$r" | jget state)" = paused ]
 r=$(api /api/v1/vms/vm1/resume -X POST); [ "$(echo "$r" | jget state)" = running ] || fail "resume: $r"
 pass "pause and resume"
 
+old=$(vm_field vm1 pid)
+r=$(api /api/v1/vms/vm1/restart -X POST -d '{"timeout_s":20}' --max-time 60)
+[ "$(echo "$r" | jget state)" = running ] || fail "restart: $r"
+[ "$(echo "$r" | jget pid)" != "$old" ] || fail "restart kept the old QEMU"
+[ "$(echo "$r" | jget ip)" = "$ip1" ] || fail "restart changed the address"
+pass "restart: graceful stop, new QEMU (pid $old -> $(echo "$r" | jget pid)), same address $ip1"
+
 t0=$(date +%s%N)
 r=$(api /api/v1/vms/vm2/stop -X POST -d '{"timeout_s":30}' --max-time 60); [ "$(echo "$r" | jget state)" = stopped ] || fail "graceful stop: $r"
 console_has vm2 "power button -> poweroff" || fail "vm2 did not see the ACPI power button"
