@@ -191,8 +191,7 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     if (path == "/api/v1/health") {
         if (req.method != "GET")
             co_return method_not_allowed(req, path, "GET");
-        auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - ctx.started);
-        co_return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", up.count()}, {"accel", ctx.accel}});
+        co_return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", ctx.uptime_s()}, {"accel", ctx.accel}});
     }
     if (path == "/api/v1/network") {
         if (req.method != "GET")

@@ -43,7 +43,7 @@ struct reservation_request {
 // status_for() maps to HTTP (the one place for that mapping).
 struct context {
     std::string version;
-    std::chrono::steady_clock::time_point started;
+    std::function<std::int64_t()> uptime_s; // the daemon's clock, not the handler's
     std::string accel;        // "kvm" | "tcg"
     std::string token;        // empty = auth disabled ("auth": "none")
     std::string www_dir;      // static dashboard files

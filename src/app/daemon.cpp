@@ -274,7 +274,10 @@ int run_daemon(const config& cfg, const run_options& opt)
 
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
-    ctx.started = t0;
+    ctx.uptime_s = [t0] {
+        return static_cast<std::int64_t>(
+            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count());
+    };
     ctx.accel = detect_accel(cfg.qemu.accel);
     ctx.token = token;
     ctx.www_dir = opt.www_dir;
