@@ -44,6 +44,12 @@ ip2=$(vm_field vm2 ip)
 wait_for 90 console_has vm2 "PADDOCK: PING_OK $ip1" >/dev/null || fail "vm2 cannot ping vm1: $(api /api/v1/vms/vm2/console/log | grep PADDOCK)"
 pass "vm2 ($ip2) pinged vm1 ($ip1) over the bridge"
 
+# The bridge deleted under running VMs: rebuilt, and both TAPs plugged back in.
+ip -n "$PD_NS" link del br0
+taps_back() { ip -n "$PD_NS" link show tap-vm1 | grep -q "master br0" && ip -n "$PD_NS" link show tap-vm2 | grep -q "master br0"; }
+ms=$(wait_for 1 taps_back) || fail "VM TAPs not re-attached to the rebuilt bridge"
+pass "bridge deleted under running VMs: rebuilt with both TAPs re-attached in ${ms} ms"
+
 # API errors.
 [ "$(api_status /api/v1/vms -X POST -d '{"name":"vm1","kernel":"test-kernel"}')" = 409 ] || fail "duplicate name not 409"
 r=$(api /api/v1/vms -X POST -d '{"name":"Bad_Name","kernel":"test-kernel"}'); echo "$r" | jget error.message | grep -q "^name:" || fail "bad name: $r"
