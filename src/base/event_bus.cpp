@@ -2,25 +2,11 @@
 // The daemon's internal event bus.
 #include "base/event_bus.hpp"
 
-#include <ctime>
+#include "base/time.hpp"
+
 
 namespace paddock {
 
-namespace {
-std::string iso8601_ms(std::chrono::system_clock::time_point t)
-{
-    using namespace std::chrono;
-    auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[40];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-    char out[48];
-    std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-    return out;
-}
-} // namespace
 
 boost::json::object to_json(const event& e)
 {

@@ -22,6 +22,7 @@
 
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
+#include "base/time.hpp"
 #include "dhcp/frame.hpp"
 #include "net/netns.hpp"
 
@@ -46,11 +47,6 @@ struct server::batch {
 };
 
 namespace {
-std::int64_t unix_now()
-{
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // (A helper, not a braced list: g++ 12 rejects those inside coroutine bodies.)
 std::vector<store_op> one(store_op op)
 {
@@ -59,15 +55,6 @@ std::vector<store_op> one(store_op op)
     return v;
 }
 
-std::string iso(std::int64_t t)
-{
-    std::time_t s = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&s, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
 } // namespace
 
 server::server(asio::any_io_executor ex, engine_config cfg, lease_store store, event_bus& bus)
@@ -412,7 +399,7 @@ json::object server::lease_json(const lease& l) const
                    {"ip", net::to_string(l.ip)},
                    {"hostname", l.hostname},
                    {"vm", l.vm.empty() ? json::value(nullptr) : json::value(l.vm)},
-                   {"expires_at", iso(l.expires_at)},
+                   {"expires_at", iso8601(l.expires_at)},
                    {"state", to_string(l.state)}};
     if (!l.client_id.empty())
         o["client_id"] = l.client_id;

@@ -32,6 +32,7 @@
 
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
+#include "base/time.hpp"
 #include "dhcp/server.hpp"
 #include "net/fabric.hpp"
 #include "qmp/client.hpp"
@@ -70,22 +71,8 @@ struct manager::instance {
 
 namespace {
 
-std::int64_t unix_now()
-{
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-json::value iso(std::int64_t t)
-{
-    if (t <= 0)
-        return nullptr;
-    std::time_t s = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&s, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json::string(buf);
-}
+// A timestamp, or null when it was never set.
+json::value iso(std::int64_t t) { return t > 0 ? json::value(json::string(iso8601(t))) : json::value(nullptr); }
 
 // Argument vectors and aggregates are built outside coroutines: g++ 12 rejects braced lists of
 // string literals in coroutine bodies ("array used as initializer").
