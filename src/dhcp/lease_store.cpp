@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Durable leases and reservations.
 #include "dhcp/lease_store.hpp"
+#include "store/statement.hpp"
 
 #include <sqlite3.h>
 
 namespace paddock::dhcp {
 
 namespace {
-struct stmt {
-    sqlite3_stmt* s = nullptr;
-    ~stmt() { sqlite3_finalize(s); }
-};
 
 failure sql_fail(sqlite3* h, const std::string& what) { return fail("store_failed", what + ": " + sqlite3_errmsg(h)); }
 
@@ -69,7 +66,7 @@ lease_store::~lease_store()
 
 result<std::vector<lease>> lease_store::load_leases()
 {
-    stmt s;
+    store::statement s;
     if (sqlite3_prepare_v2(h_, "SELECT ip, mac, client_id, hostname, vm, state, expires_at FROM leases", -1, &s.s,
                            nullptr) != SQLITE_OK)
         return sql_fail(h_, "load leases");
@@ -90,7 +87,7 @@ result<std::vector<lease>> lease_store::load_leases()
 
 result<std::vector<reservation>> lease_store::load_reservations()
 {
-    stmt s;
+    store::statement s;
     if (sqlite3_prepare_v2(h_, "SELECT mac, ip, hostname, vm FROM reservations", -1, &s.s, nullptr) != SQLITE_OK)
         return sql_fail(h_, "load reservations");
     std::vector<reservation> out;
@@ -111,7 +108,7 @@ status lease_store::commit(const std::vector<store_op>& ops)
         return ok();
     if (auto st = exec(h_, "BEGIN IMMEDIATE"); !st)
         return st;
-    stmt put_lease, del_lease, put_resv, del_resv;
+    store::statement put_lease, del_lease, put_resv, del_resv;
     bool good = sqlite3_prepare_v2(h_,
                                    "INSERT OR REPLACE INTO leases(ip, mac, client_id, hostname, vm, state, expires_at) "
                                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The embedded SQLite store.
 #include "store/db.hpp"
+#include "store/statement.hpp"
 
 #include <sqlite3.h>
 
@@ -14,10 +15,6 @@ failure sql_fail(sqlite3* h, const std::string& what)
 
 constexpr int schema_version = 1;
 
-struct stmt {
-    sqlite3_stmt* s = nullptr;
-    ~stmt() { sqlite3_finalize(s); }
-};
 } // namespace
 
 result<db> db::open(const std::string& path)
@@ -65,7 +62,7 @@ status db::exec(const std::string& sql)
 
 std::optional<std::string> db::get(const std::string& key)
 {
-    stmt s;
+    statement s;
     if (sqlite3_prepare_v2(h_, "SELECT value FROM meta WHERE key = ?1", -1, &s.s, nullptr) != SQLITE_OK)
         return std::nullopt;
     sqlite3_bind_text(s.s, 1, key.c_str(), -1, SQLITE_TRANSIENT);
@@ -77,7 +74,7 @@ std::optional<std::string> db::get(const std::string& key)
 
 status db::put(const std::string& key, const std::string& value)
 {
-    stmt s;
+    statement s;
     if (sqlite3_prepare_v2(h_, "INSERT INTO meta(key, value) VALUES(?1, ?2) "
                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                            -1, &s.s, nullptr) != SQLITE_OK)
@@ -91,7 +88,7 @@ status db::put(const std::string& key, const std::string& value)
 
 status db::erase(const std::string& key)
 {
-    stmt s;
+    statement s;
     if (sqlite3_prepare_v2(h_, "DELETE FROM meta WHERE key = ?1", -1, &s.s, nullptr) != SQLITE_OK)
         return sql_fail(h_, "prepare erase");
     sqlite3_bind_text(s.s, 1, key.c_str(), -1, SQLITE_TRANSIENT);

@@ -37,6 +37,7 @@
 #include "net/fabric.hpp"
 #include "qmp/client.hpp"
 #include "store/db.hpp"
+#include "store/statement.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
 
@@ -170,10 +171,6 @@ std::string describe_wait_status(int st, bool have)
     return "status " + std::to_string(st);
 }
 
-struct stmt {
-    sqlite3_stmt* s = nullptr;
-    ~stmt() { sqlite3_finalize(s); }
-};
 
 } // namespace
 
@@ -212,7 +209,7 @@ status manager::load()
                            "created_at INTEGER NOT NULL, started_at INTEGER NOT NULL, pid INTEGER NOT NULL, accel TEXT NOT NULL)");
         !st)
         return st;
-    stmt q;
+    store::statement q;
     if (sqlite3_prepare_v2(db_.handle(), "SELECT name, spec, mac, ip, tap, state, reason, created_at, started_at, pid, accel FROM vms",
                            -1, &q.s, nullptr) != SQLITE_OK)
         return fail("store_failed", sqlite3_errmsg(db_.handle()));
@@ -296,7 +293,7 @@ void manager::detach_all()
 
 void manager::persist(const instance& vm)
 {
-    stmt q;
+    store::statement q;
     if (sqlite3_prepare_v2(db_.handle(),
                            "INSERT OR REPLACE INTO vms(name, spec, mac, ip, tap, state, reason, created_at, started_at, pid, accel) "
                            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -883,7 +880,7 @@ asio::awaitable<status> manager::remove(std::string name)
     fabric_.delete_tap(vm->tap); // normally gone with QEMU already
     std::error_code ec;
     fs::remove_all(vm_dir(name), ec);
-    stmt q;
+    store::statement q;
     if (sqlite3_prepare_v2(db_.handle(), "DELETE FROM vms WHERE name = ?1", -1, &q.s, nullptr) == SQLITE_OK) {
         sqlite3_bind_text(q.s, 1, name.c_str(), -1, SQLITE_TRANSIENT);
         sqlite3_step(q.s);

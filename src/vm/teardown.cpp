@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "store/db.hpp"
+#include "store/statement.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
 
@@ -54,32 +55,38 @@ void press_power_button(const std::string& sock_path)
     }
     ::close(fd);
 }
-} // namespace
 
-std::vector<std::string> stop_all(store::db& db, const std::string& state_dir, std::chrono::seconds grace)
+struct live_vm {
+    std::string name;
+    int pidfd;
+};
+
+// Every recorded VM whose QEMU is still running, each pressed on its power button.
+std::vector<live_vm> power_off_running(store::db& db, const std::string& state_dir)
 {
-    std::vector<std::string> done;
-    struct row {
-        std::string name;
-        int pid;
-        int pidfd;
-    };
-    std::vector<row> live;
-    sqlite3_stmt* q = nullptr;
-    if (sqlite3_prepare_v2(db.handle(), "SELECT name, pid FROM vms WHERE pid > 0", -1, &q, nullptr) != SQLITE_OK)
-        return done; // no VMs table yet: nothing ever ran
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        std::string name = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
-        int pid = sqlite3_column_int(q, 1);
+    std::vector<live_vm> live;
+    store::statement q;
+    if (sqlite3_prepare_v2(db.handle(), "SELECT name, pid FROM vms WHERE pid > 0", -1, &q.s, nullptr) != SQLITE_OK)
+        return live; // no VMs table yet: nothing ever ran
+    while (sqlite3_step(q.s) == SQLITE_ROW) {
+        std::string name = reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0));
+        int pid = sqlite3_column_int(q.s, 1);
         if (!process_matches(pid, name))
             continue;
         int pfd = pidfd_open(pid);
         if (pfd < 0)
             continue;
         press_power_button(state_dir + "/vms/" + name + "/" + qmp_socket);
-        live.push_back({name, pid, pfd});
+        live.push_back({name, pfd});
     }
-    sqlite3_finalize(q);
+    return live;
+}
+} // namespace
+
+std::vector<std::string> stop_all(store::db& db, const std::string& state_dir, std::chrono::seconds grace)
+{
+    std::vector<std::string> done;
+    auto live = power_off_running(db, state_dir);
     auto deadline = std::chrono::steady_clock::now() + grace;
     for (auto& r : live) {
         pollfd p{r.pidfd, POLLIN, 0};
