@@ -27,7 +27,6 @@ struct http_server::state {
     tcp::acceptor acceptor;
     const context& ctx;
     http_limits limits;
-    std::size_t open = 0;
     std::set<beast::tcp_stream*> sessions;
 
     state(asio::any_io_executor e, const context& c, http_limits l) : ex(e), acceptor(e), ctx(c), limits(l) {}
@@ -68,7 +67,6 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
 {
     beast::tcp_stream stream(std::move(sock));
     st->sessions.insert(&stream);
-    ++st->open;
     beast::flat_buffer buf;
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -104,7 +102,6 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     st->sessions.erase(&stream);
-    --st->open;
 }
 
 } // namespace
@@ -135,7 +132,7 @@ asio::awaitable<void> http_server::run()
             co_await t.async_wait(use_tuple);
             continue;
         }
-        if (st->open >= st->limits.max_connections) {
+        if (st->sessions.size() >= st->limits.max_connections) {
             log::warn("http", "connection limit ", st->limits.max_connections, " reached; closing a new connection");
             continue; // sock closes here
         }

@@ -23,12 +23,8 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 namespace {
-int count_message(nl_msg*, void* arg)
-{
-    if (arg)
-        ++*static_cast<int*>(arg);
-    return NL_OK;
-}
+// We only need to know that something changed: every message is accepted and dropped.
+int accept_message(nl_msg*, void*) { return NL_OK; }
 } // namespace
 
 // One subscribed libnl socket, read through a posix::stream_descriptor on the io_context.
@@ -36,7 +32,6 @@ struct link_watch::source {
     const char* what;
     nl_sock* sk = nullptr;
     asio::posix::stream_descriptor sd;
-    int messages = 0;
 
     source(asio::any_io_executor ex, const char* w) : what(w), sd(ex) {}
     ~source()
@@ -55,13 +50,13 @@ struct link_watch::source {
 
 namespace {
 // Opens a libnl socket for `protocol` subscribed to `groups`, in the calling thread's namespace.
-nl_sock* subscribe(int protocol, std::initializer_list<int> groups, int* counter)
+nl_sock* subscribe(int protocol, std::initializer_list<int> groups)
 {
     nl_sock* sk = nl_socket_alloc();
     if (!sk)
         return nullptr;
     nl_socket_disable_seq_check(sk);
-    nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, count_message, counter);
+    nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, accept_message, nullptr);
     if (nl_connect(sk, protocol) < 0) {
         nl_socket_free(sk);
         return nullptr;
@@ -108,13 +103,13 @@ void link_watch::open_sources()
     };
     if (!host_links_)
         start(host_links_, "host rtnetlink",
-              subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_NETCONF}, nullptr));
+              subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_NETCONF}));
     if (!host_nft_)
-        start(host_nft_, "nftables", subscribe(NETLINK_NETFILTER, {NFNLGRP_NFTABLES}, nullptr));
+        start(host_nft_, "nftables", subscribe(NETLINK_NETFILTER, {NFNLGRP_NFTABLES}));
     if (fabric_.ns_fd() >= 0 && ns_generation_ != fabric_.generation()) {
         nl_sock* sk = nullptr;
         run_in_netns(fabric_.ns_fd(), [&]() -> status {
-            sk = subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR}, nullptr);
+            sk = subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR});
             return ok();
         });
         start(ns_links_, "namespace rtnetlink", sk);
@@ -124,8 +119,6 @@ void link_watch::open_sources()
 
 asio::awaitable<void> link_watch::read_loop(std::shared_ptr<source> s)
 {
-    // The callback counts into s->messages; point it there now that the source exists.
-    nl_socket_modify_cb(s->sk, NL_CB_VALID, NL_CB_CUSTOM, count_message, &s->messages);
     for (;;) {
         auto [ec] = co_await s->sd.async_wait(asio::posix::stream_descriptor::wait_read,
                                               asio::as_tuple(asio::use_awaitable));
