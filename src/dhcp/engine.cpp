@@ -267,6 +267,7 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
         auto ip = choose(m, key);
         if (!ip) {
             d.note = "pool exhausted: no address for " + mac;
+            d.pool_exhausted = true;
             return d;
         }
         lease& l = by_ip_[ip->value];

@@ -80,6 +80,7 @@ struct decision {
     std::optional<reply> out;
     std::vector<change> changes;
     std::string note; // why, for the debug log
+    bool pool_exhausted = false; // no address was left for a DISCOVER (worth a warning)
 };
 
 struct packet_meta {

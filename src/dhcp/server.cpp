@@ -225,10 +225,10 @@ void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_bro
         return;
     }
     decision d = engine_.handle(*m, packet_meta{to_broadcast}, now);
-    if (!d.note.empty())
-        log::debug("dhcp", d.note);
-    if (d.note.rfind("pool exhausted", 0) == 0)
+    if (d.pool_exhausted)
         log::warn("dhcp", d.note);
+    else if (!d.note.empty())
+        log::debug("dhcp", d.note);
     for (auto& c : d.changes)
         pending_->ops.push_back(std::move(c));
     if (!d.out)

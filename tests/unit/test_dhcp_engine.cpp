@@ -259,6 +259,7 @@ TEST_CASE("the pool running out means no offer")
     auto d = e.handle(req(msg_type::discover, 4), {}, 1000);
     CHECK_FALSE(d.out);
     CHECK(d.note.find("pool exhausted") == 0);
+    CHECK(d.pool_exhausted);
     CHECK(e.pool_used() == 3);
     CHECK(e.pool_size() == 3);
     CHECK_FALSE(e.free_address());
