@@ -104,7 +104,7 @@ result<reservation_request> parse_reservation(const std::string& mac_in, const s
     reservation_request r;
     auto mac = dhcp::parse_mac(mac_in);
     if (!mac)
-        return fail("invalid_mac", "\"" + mac_in + "\" in the path is not a MAC address like 52:54:00:12:34:56");
+        return fail(errc::invalid_mac, "\"" + mac_in + "\" in the path is not a MAC address like 52:54:00:12:34:56");
     char buf[18];
     std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", (*mac)[0], (*mac)[1], (*mac)[2], (*mac)[3], (*mac)[4], (*mac)[5]);
     r.mac = buf;
@@ -113,9 +113,9 @@ result<reservation_request> parse_reservation(const std::string& mac_in, const s
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);
     if (ec)
-        return fail("invalid_json", "request body is not valid JSON: " + ec.message());
+        return fail(errc::invalid_json, "request body is not valid JSON: " + ec.message());
     if (!v.is_object())
-        return fail("invalid_json", "request body must be a JSON object");
+        return fail(errc::invalid_json, "request body must be a JSON object");
     for (auto& [k, val] : v.get_object()) {
         if (k == "ip" && val.is_string())
             r.ip = std::string(val.get_string());
@@ -125,35 +125,43 @@ result<reservation_request> parse_reservation(const std::string& mac_in, const s
             for (char c : r.hostname)
                 okh = okh && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-');
             if (!okh)
-                return fail("invalid_field", "hostname: \"" + r.hostname + "\" is not a host name (1 to 63 of a-z A-Z 0-9 -)");
+                return fail(errc::invalid_field, "hostname: \"" + r.hostname + "\" is not a host name (1 to 63 of a-z A-Z 0-9 -)");
         }
         else if (k == "ip" || k == "hostname")
-            return fail("invalid_field", std::string(k) + ": expected a string");
+            return fail(errc::invalid_field, std::string(k) + ": expected a string");
         else
-            return fail("invalid_field", std::string(k) + ": unknown field");
+            return fail(errc::invalid_field, std::string(k) + ": unknown field");
     }
     return r;
 }
 
-response from_failure(const failure& f) { return error(status_for(f.code), f.code, f.message); }
+response from_failure(const failure& f) { return error(status_for(f.code), to_string(f.code), f.message); }
 
 } // namespace
 
-int status_for(const std::string& code)
+int status_for(errc code)
 {
-    if (code == "invalid_state")
-        return 409;
-    if (code.rfind("invalid_", 0) == 0 || code.rfind("unsupported_", 0) == 0)
-        return 400;
-    if (code == "not_found")
-        return 404;
-    if (code == "ip_in_use" || code == "conflict" || code == "pool_exhausted")
-        return 409;
-    if (code.rfind("qmp_", 0) == 0)
-        return 502;
-    if (code == "timeout")
-        return 504;
-    return 500;
+    switch (code) {
+    case errc::invalid_json:
+    case errc::invalid_field:
+    case errc::unsupported_field:
+    case errc::invalid_ip:
+    case errc::invalid_mac:
+    case errc::invalid_config: return 400;
+    case errc::not_found: return 404;
+    case errc::conflict:
+    case errc::invalid_state:
+    case errc::ip_in_use:
+    case errc::pool_exhausted:
+    case errc::vm_gone: return 409;
+    case errc::qmp_protocol:
+    case errc::qmp_error:
+    case errc::qmp_disconnected: return 502;
+    case errc::store_failed: return 503;
+    case errc::qmp_timeout:
+    case errc::timeout: return 504;
+    default: return 500;
+    }
 }
 
 response error(int status, const std::string& code, const std::string& message)

@@ -62,9 +62,9 @@ struct context {
     std::function<boost::asio::awaitable<status>(std::string name)> remove_vm;
 };
 
-// Failure code → HTTP status: invalid_* / unsupported_* 400, not_found 404, conflicts and
-// invalid_state 409, qmp_* 502, timeout 504, else 500.
-int status_for(const std::string& code);
+// The one failure code → HTTP status mapping: bad input 400, not_found 404, conflicts and
+// invalid_state 409, QMP failures 502, store failures 503 (nothing was kept), timeouts 504, else 500.
+int status_for(errc code);
 
 response error(int status, const std::string& code, const std::string& message);
 boost::asio::awaitable<response> handle(const context& ctx, request req);

@@ -15,7 +15,7 @@ bool valid_domain(std::string_view s);
 
 failure bad(std::string_view field, std::string_view what)
 {
-    return fail("invalid_config", std::string(field) + ": " + std::string(what));
+    return fail(errc::invalid_config, std::string(field) + ": " + std::string(what));
 }
 
 std::string quoted(const json::value& v) { return json::serialize(v); }
@@ -314,9 +314,9 @@ result<config> parse_config(std::string_view text)
     boost::system::error_code ec;
     json::value root = json::parse(text, ec, {}, opt);
     if (ec)
-        return fail("invalid_config", "not valid JSON: " + ec.message());
+        return fail(errc::invalid_config, "not valid JSON: " + ec.message());
     if (!root.is_object())
-        return fail("invalid_config", "the top level must be a JSON object");
+        return fail(errc::invalid_config, "the top level must be a JSON object");
     config c = defaults();
     for (auto& [k, val] : root.get_object()) {
         status st = ok();

@@ -48,11 +48,11 @@ status make_state_dir(const std::string& dir)
             continue;
         std::string part = dir.substr(0, i);
         if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
-            return fail("state_dir", "create " + part + ": " + std::strerror(errno));
+            return fail(errc::state_dir, "create " + part + ": " + std::strerror(errno));
     }
     struct stat st{};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        return fail("state_dir", dir + " is not a directory");
+        return fail(errc::state_dir, dir + " is not a directory");
     return ok();
 }
 
@@ -98,7 +98,7 @@ result<std::string> api_token(const std::string& dir)
         return tok;
     unsigned char raw[32];
     if (::getrandom(raw, sizeof raw, 0) != sizeof raw)
-        return fail("token", std::string("getrandom: ") + std::strerror(errno));
+        return fail(errc::token, std::string("getrandom: ") + std::strerror(errno));
     static const char* hex = "0123456789abcdef";
     tok.clear();
     for (unsigned char c : raw) {
@@ -108,12 +108,12 @@ result<std::string> api_token(const std::string& dir)
     const std::string tmp = path + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return fail("token", "create " + tmp + ": " + std::strerror(errno));
+        return fail(errc::token, "create " + tmp + ": " + std::strerror(errno));
     std::string line = tok + "\n";
     bool wrote = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
     ::close(fd);
     if (!wrote || ::rename(tmp.c_str(), path.c_str()) != 0)
-        return fail("token", "write " + path + ": " + std::strerror(errno));
+        return fail(errc::token, "write " + path + ": " + std::strerror(errno));
     return tok;
 }
 
@@ -141,7 +141,7 @@ asio::awaitable<result<boost::json::object>> reserve(dhcp::server* srv, api::res
     if (!rq.ip.empty()) {
         auto a = net::parse_ipv4(rq.ip);
         if (!a)
-            co_return fail("invalid_ip", "ip: \"" + rq.ip + "\" is not an IPv4 address");
+            co_return fail(errc::invalid_ip, "ip: \"" + rq.ip + "\" is not an IPv4 address");
         r.ip = *a;
     }
     else if (auto cur = srv->core().reservations().find(rq.mac); cur != srv->core().reservations().end()) {
@@ -151,7 +151,7 @@ asio::awaitable<result<boost::json::object>> reserve(dhcp::server* srv, api::res
         r.ip = *f;
     }
     else {
-        co_return fail("pool_exhausted", "no free address left in the DHCP pool");
+        co_return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
     }
     if (auto st = co_await srv->reserve(r); !st)
         co_return st.error();

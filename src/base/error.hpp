@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Error values at module boundaries: result<T> carries either a value or a human-readable failure.
+// Error values at module boundaries: result<T> carries either a value or a failure, which is a
+// code from one enum (comparable, switchable, the HTTP mapping's input) plus a sentence for people.
 #pragma once
 
 #include <string>
@@ -8,20 +9,69 @@
 
 namespace paddock {
 
-// A failure: a short snake_case code (stable, comparable; becomes the HTTP error code) and a
-// sentence for people. Codes stay small, text stays rich (Boost.MySQL's diagnostics idea).
+// Every failure the daemon reports. The wire name (to_string) is the snake_case of the value and
+// is what API clients see as error.code; the HTTP status is chosen in one place (api/errors).
+enum class errc {
+    no_value,
+    // Bad input from a client.
+    invalid_json,
+    invalid_field,
+    unsupported_field,
+    invalid_ip,
+    invalid_mac,
+    invalid_config,
+    // Resource state.
+    not_found,
+    conflict,
+    invalid_state,
+    ip_in_use,
+    pool_exhausted,
+    vm_gone,
+    // DHCP codec.
+    truncated,
+    bad_op,
+    bad_hlen,
+    bad_cookie,
+    bad_option,
+    // QMP.
+    qmp_protocol,
+    qmp_error,
+    qmp_timeout,
+    qmp_disconnected,
+    // The host and its tools.
+    store_failed,
+    spawn_failed,
+    tool_failed,
+    tap_failed,
+    netlink_failed,
+    netns_failed,
+    nft_failed,
+    sysctl_failed,
+    link_conflict,
+    fabric_down,
+    dhcp_socket,
+    setns,
+    state_dir,
+    token,
+    timeout,
+};
+
+// The wire name, e.g. "invalid_field".
+const char* to_string(errc c);
+
+// A failure: the code, and a sentence for people. Codes stay small, text stays rich
+// (Boost.MySQL's diagnostics idea).
 struct failure {
-    std::string code;
+    errc code = errc::no_value;
     std::string message;
 };
 
-// Minimal result<T> (no std::expected in C++20). Cheap to move, never throws on access misuse
-// in release builds because callers check ok() first.
+// Minimal result<T> (no std::expected in C++20). Callers check ok() before value().
 template <class T>
 class result {
 public:
     // Default: a failure (co_spawn needs a default for the exception path).
-    result() : v_(failure{"no_value", "no value"}) {}
+    result() : v_(failure{errc::no_value, "no value"}) {}
     result(T v) : v_(std::move(v)) {}
     result(failure f) : v_(std::move(f)) {}
     bool ok() const { return v_.index() == 0; }
@@ -42,6 +92,6 @@ struct ok_t {};
 using status = result<ok_t>;
 inline status ok() { return ok_t{}; }
 
-inline failure fail(std::string code, std::string message) { return {std::move(code), std::move(message)}; }
+inline failure fail(errc code, std::string message) { return {code, std::move(message)}; }
 
 } // namespace paddock

@@ -414,13 +414,13 @@ std::vector<change> engine::expire(std::int64_t now)
 status engine::reserve(const reservation& r)
 {
     if (!parse_mac(r.mac))
-        return fail("invalid_mac", "\"" + r.mac + "\" is not a MAC address like 52:54:00:12:34:56");
+        return fail(errc::invalid_mac, "\"" + r.mac + "\" is not a MAC address like 52:54:00:12:34:56");
     if (!cfg_.subnet.is_host(r.ip) || r.ip == cfg_.server_id || r.ip == cfg_.router)
-        return fail("invalid_ip", net::to_string(r.ip) + " is not a usable host address in " + net::to_string(cfg_.subnet));
+        return fail(errc::invalid_ip, net::to_string(r.ip) + " is not a usable host address in " + net::to_string(cfg_.subnet));
     if (auto it = resv_by_ip_.find(r.ip.value); it != resv_by_ip_.end() && it->second != r.mac)
-        return fail("ip_in_use", net::to_string(r.ip) + " is reserved for " + it->second);
+        return fail(errc::ip_in_use, net::to_string(r.ip) + " is reserved for " + it->second);
     if (auto it = by_ip_.find(r.ip.value); it != by_ip_.end() && it->second.mac != r.mac)
-        return fail("ip_in_use", net::to_string(r.ip) + " is leased to " +
+        return fail(errc::ip_in_use, net::to_string(r.ip) + " is leased to " +
                                      (it->second.mac.empty() ? std::string("nobody (declined)") : it->second.mac));
     unreserve(r.mac);
     resv_by_mac_[r.mac] = r;

@@ -9,7 +9,7 @@ namespace paddock::dhcp {
 
 namespace {
 
-failure sql_fail(sqlite3* h, const std::string& what) { return fail("store_failed", what + ": " + sqlite3_errmsg(h)); }
+failure sql_fail(sqlite3* h, const std::string& what) { return fail(errc::store_failed, what + ": " + sqlite3_errmsg(h)); }
 
 status exec(sqlite3* h, const char* sql)
 {
@@ -17,7 +17,7 @@ status exec(sqlite3* h, const char* sql)
     if (sqlite3_exec(h, sql, nullptr, nullptr, &err) != SQLITE_OK) {
         std::string m = err ? err : "?";
         sqlite3_free(err);
-        return fail("store_failed", m);
+        return fail(errc::store_failed, m);
     }
     return ok();
 }
@@ -41,7 +41,7 @@ result<lease_store> lease_store::open(const std::string& path)
     sqlite3* h = nullptr;
     if (sqlite3_open_v2(path.c_str(), &h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
         SQLITE_OK) {
-        auto f = fail("store_failed", "open " + path + ": " + (h ? sqlite3_errmsg(h) : "out of memory"));
+        auto f = fail(errc::store_failed, "open " + path + ": " + (h ? sqlite3_errmsg(h) : "out of memory"));
         sqlite3_close(h);
         return f;
     }

@@ -175,7 +175,7 @@ result<message> decode(std::span<const std::uint8_t> bytes)
 {
     reader r(bytes);
     if (!r.can(fixed_header + 4))
-        return fail("truncated", "packet of " + std::to_string(bytes.size()) + " bytes is shorter than a DHCP header");
+        return fail(errc::truncated, "packet of " + std::to_string(bytes.size()) + " bytes is shorter than a DHCP header");
     message m;
     m.op = r.u8();
     m.htype = r.u8();
@@ -193,30 +193,30 @@ result<message> decode(std::span<const std::uint8_t> bytes)
     auto sname = r.bytes(64);
     auto file = r.bytes(128);
     if (m.op != 1 && m.op != 2)
-        return fail("bad_op", "op " + std::to_string(m.op) + " is neither BOOTREQUEST nor BOOTREPLY");
+        return fail(errc::bad_op, "op " + std::to_string(m.op) + " is neither BOOTREQUEST nor BOOTREPLY");
     if (m.hlen > 16)
-        return fail("bad_hlen", "hardware address length " + std::to_string(m.hlen) + " exceeds 16");
+        return fail(errc::bad_hlen, "hardware address length " + std::to_string(m.hlen) + " exceeds 16");
     if (r.u32() != magic_cookie)
-        return fail("bad_cookie", "no DHCP magic cookie");
+        return fail(errc::bad_cookie, "no DHCP magic cookie");
     if (!parse_options(r.rest(), m.options))
-        return fail("bad_option", "an option runs past the end of the packet");
+        return fail(errc::bad_option, "an option runs past the end of the packet");
     // Option overload (RFC 2132 §9.3): 1 = file, 2 = sname, 3 = both carry more options.
     std::uint8_t overload = 0;
     if (auto it = m.options.find(opt::overload); it != m.options.end()) {
         if (it->second.size() != 1 || it->second[0] < 1 || it->second[0] > 3)
-            return fail("bad_option", "malformed option overload (52)");
+            return fail(errc::bad_option, "malformed option overload (52)");
         overload = it->second[0];
         m.options.erase(it);
     }
     if (overload & 1) {
         if (!parse_options(file, m.options))
-            return fail("bad_option", "an option in the file field runs past its end");
+            return fail(errc::bad_option, "an option in the file field runs past its end");
     }
     else
         m.file = field_string(file);
     if (overload & 2) {
         if (!parse_options(sname, m.options))
-            return fail("bad_option", "an option in the sname field runs past its end");
+            return fail(errc::bad_option, "an option in the sname field runs past its end");
     }
     else
         m.sname = field_string(sname);

@@ -93,7 +93,7 @@ status server::open(int ns_fd)
     auto st = net::run_in_netns(ns_fd, [&]() -> status {
         udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (udp < 0)
-            return fail("dhcp_socket", std::string("socket: ") + std::strerror(errno));
+            return fail(errc::dhcp_socket, std::string("socket: ") + std::strerror(errno));
         int one = 1;
         int buf = 4 << 20;
         ::setsockopt(udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -107,11 +107,11 @@ status server::open(int ns_fd)
         a.sin_port = htons(67);
         a.sin_addr.s_addr = htonl(INADDR_ANY);
         if (::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-            return fail("dhcp_socket", std::string("bind 0.0.0.0:67 in the namespace: ") + std::strerror(errno));
+            return fail(errc::dhcp_socket, std::string("bind 0.0.0.0:67 in the namespace: ") + std::strerror(errno));
         // Protocol 0: a send-only packet socket (it receives nothing, so costs nothing).
         raw = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (raw < 0)
-            return fail("dhcp_socket", std::string("packet socket: ") + std::strerror(errno));
+            return fail(errc::dhcp_socket, std::string("packet socket: ") + std::strerror(errno));
         return ok();
     });
     if (!st) {
@@ -128,7 +128,7 @@ status server::open(int ns_fd)
     if (ec) {
         ::close(udp);
         ::close(raw);
-        return fail("dhcp_socket", "assign: " + ec.message());
+        return fail(errc::dhcp_socket, "assign: " + ec.message());
     }
     if (raw_fd_ >= 0)
         ::close(raw_fd_);

@@ -96,7 +96,7 @@ status fabric::ensure_namespace(std::vector<std::string>& done)
     }
     ns_fd_ = open_netns(cfg_.namespace_name);
     if (ns_fd_ < 0)
-        return fail("netns_failed", "open namespace " + cfg_.namespace_name);
+        return fail(errc::netns_failed, "open namespace " + cfg_.namespace_name);
     auto s = rtnl::connect_in(ns_fd_);
     if (!s) {
         close_namespace();
@@ -132,7 +132,7 @@ status fabric::ensure_links(std::vector<std::string>& done)
     // The veth pair: both ends must exist, the host end here and its peer in the namespace.
     auto host_end = host_->get_link(hv);
     if (host_end && host_end->type != "veth")
-        return fail("link_conflict", "network.host_veth: " + hv + " already exists in the host and is a " +
+        return fail(errc::link_conflict, "network.host_veth: " + hv + " already exists in the host and is a " +
                                          (host_end->type.empty() ? "device" : host_end->type) +
                                          ", not a veth; choose another name");
     auto ns_end = ns_->get_link(nv);
@@ -152,7 +152,7 @@ status fabric::ensure_links(std::vector<std::string>& done)
         host_end = host_->get_link(hv);
         ns_end = ns_->get_link(nv);
         if (!host_end || !ns_end)
-            return fail("netlink_failed", "veth " + hv + " vanished right after its creation");
+            return fail(errc::netlink_failed, "veth " + hv + " vanished right after its creation");
     }
 
     // The bridge inside the namespace.
@@ -168,7 +168,7 @@ status fabric::ensure_links(std::vector<std::string>& done)
         done.push_back("created bridge " + cfg_.namespace_name + "/" + br);
         bridge = ns_->get_link(br);
         if (!bridge)
-            return fail("netlink_failed", "bridge " + br + " vanished right after its creation");
+            return fail(errc::netlink_failed, "bridge " + br + " vanished right after its creation");
     }
     if (ns_end->master != bridge->ifindex) {
         if (auto st = ns_->set_master(nv, bridge->ifindex); !st)
@@ -223,12 +223,12 @@ status fabric::ensure_nft(std::vector<std::string>& done)
 result<int> fabric::open_tap(const std::string& name)
 {
     if (ns_fd_ < 0 || !ns_)
-        return fail("fabric_down", "the network namespace is not up");
+        return fail(errc::fabric_down, "the network namespace is not up");
     auto fd = net::open_tap(ns_fd_, name);
     if (!fd)
         return fd;
     auto br = ns_->get_link(cfg_.bridge);
-    status st = br ? ns_->set_master(name, br->ifindex) : status(fail("fabric_down", "bridge " + cfg_.bridge + " is missing"));
+    status st = br ? ns_->set_master(name, br->ifindex) : status(fail(errc::fabric_down, "bridge " + cfg_.bridge + " is missing"));
     if (st)
         st = ns_->set_up(name);
     if (!st) {
@@ -241,7 +241,7 @@ result<int> fabric::open_tap(const std::string& name)
 status fabric::delete_tap(const std::string& name)
 {
     if (!ns_)
-        return fail("fabric_down", "the network namespace is not up");
+        return fail(errc::fabric_down, "the network namespace is not up");
     return ns_->delete_link(name);
 }
 

@@ -24,7 +24,7 @@ namespace paddock::net {
 namespace {
 failure nl_fail(const std::string& what, int err)
 {
-    return fail("netlink_failed", what + ": " + nl_geterror(err));
+    return fail(errc::netlink_failed, what + ": " + nl_geterror(err));
 }
 
 struct link_ptr {
@@ -59,7 +59,7 @@ result<rtnl> rtnl::connect()
 {
     nl_sock* sk = nl_socket_alloc();
     if (!sk)
-        return fail("netlink_failed", "nl_socket_alloc failed");
+        return fail(errc::netlink_failed, "nl_socket_alloc failed");
     if (int err = nl_connect(sk, NETLINK_ROUTE); err < 0) {
         nl_socket_free(sk);
         return nl_fail("connect NETLINK_ROUTE", err);
@@ -159,7 +159,7 @@ status rtnl::create_veth(const std::string& name, const std::string& peer_name, 
 {
     link_ptr l{rtnl_link_veth_alloc()};
     if (!l.p)
-        return fail("netlink_failed", "rtnl_link_veth_alloc failed");
+        return fail(errc::netlink_failed, "rtnl_link_veth_alloc failed");
     rtnl_link_set_name(l.p, name.c_str());
     link_ptr peer{rtnl_link_veth_get_peer(l.p)};
     rtnl_link_set_name(peer.p, peer_name.c_str());
@@ -193,7 +193,7 @@ status rtnl::set_master(const std::string& name, int master_ifindex)
 {
     auto i = get_link(name);
     if (!i)
-        return fail("netlink_failed", "set master of " + name + ": no such link");
+        return fail(errc::netlink_failed, "set master of " + name + ": no such link");
     if (int err = rtnl_link_enslave_ifindex(sk_, master_ifindex, i->ifindex); err < 0)
         return nl_fail("enslave " + name, err);
     return ok();
@@ -230,12 +230,12 @@ result<int> open_tap(int ns_fd, const std::string& name)
     auto st = run_in_netns(ns_fd, [&]() -> status {
         fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
         if (fd < 0)
-            return fail("tap_failed", std::string("open /dev/net/tun: ") + std::strerror(errno));
+            return fail(errc::tap_failed, std::string("open /dev/net/tun: ") + std::strerror(errno));
         ifreq ifr{};
         ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
         std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
         if (::ioctl(fd, TUNSETIFF, &ifr) != 0) {
-            auto f = fail("tap_failed", "create tap " + name + ": " + std::strerror(errno));
+            auto f = fail(errc::tap_failed, "create tap " + name + ": " + std::strerror(errno));
             ::close(fd);
             fd = -1;
             return f;
@@ -251,12 +251,12 @@ result<int> read_ip_forward()
 {
     int fd = ::open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail("sysctl_failed", std::string("read net.ipv4.ip_forward: ") + std::strerror(errno));
+        return fail(errc::sysctl_failed, std::string("read net.ipv4.ip_forward: ") + std::strerror(errno));
     char c = '0';
     ssize_t n = ::read(fd, &c, 1);
     ::close(fd);
     if (n != 1)
-        return fail("sysctl_failed", "read net.ipv4.ip_forward: empty");
+        return fail(errc::sysctl_failed, "read net.ipv4.ip_forward: empty");
     return c == '1' ? 1 : 0;
 }
 
@@ -264,12 +264,12 @@ status write_ip_forward(int value)
 {
     int fd = ::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail("sysctl_failed", std::string("write net.ipv4.ip_forward: ") + std::strerror(errno));
+        return fail(errc::sysctl_failed, std::string("write net.ipv4.ip_forward: ") + std::strerror(errno));
     const char* v = value ? "1\n" : "0\n";
     ssize_t n = ::write(fd, v, 2);
     ::close(fd);
     if (n != 2)
-        return fail("sysctl_failed", std::string("write net.ipv4.ip_forward: ") + std::strerror(errno));
+        return fail(errc::sysctl_failed, std::string("write net.ipv4.ip_forward: ") + std::strerror(errno));
     return ok();
 }
 

@@ -17,7 +17,7 @@ namespace paddock::net {
 namespace {
 failure sys_fail(const std::string& what)
 {
-    return fail("netns_failed", what + ": " + std::strerror(errno));
+    return fail(errc::netns_failed, what + ": " + std::strerror(errno));
 }
 
 // /run/netns must be a shared mount so that namespace mounts made here propagate to other
@@ -98,7 +98,7 @@ status run_in_netns(int ns_fd, const std::function<status()>& fn)
     status result = ok();
     std::thread t([&] {
         if (::setns(ns_fd, CLONE_NEWNET) != 0) {
-            result = sys_fail("setns");
+            result = fail(errc::setns, std::string("setns: ") + std::strerror(errno));
             return;
         }
         result = fn();

@@ -31,7 +31,7 @@ result<std::string> nft::run(const std::string& command)
     if (rc != 0) {
         while (!err.empty() && (err.back() == '\n' || err.back() == ' '))
             err.pop_back();
-        return fail("nft_failed", err.empty() ? "nftables command failed" : err);
+        return fail(errc::nft_failed, err.empty() ? "nftables command failed" : err);
     }
     return out;
 }

@@ -23,7 +23,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 struct client::pending {
     asio::steady_timer t;
     bool done = false;
-    result<json::value> r = failure{"qmp_timeout", "no reply"};
+    result<json::value> r = failure{errc::qmp_timeout, "no reply"};
     explicit pending(asio::any_io_executor ex) : t(ex) {}
 };
 
@@ -49,7 +49,7 @@ void client::fail_all(const std::string& why)
     pending_.clear();
     for (auto& [id, pe] : p) {
         pe->done = true;
-        pe->r = failure{"qmp_disconnected", "QMP " + why + " before the reply to command " + id};
+        pe->r = failure{errc::qmp_disconnected, "QMP " + why + " before the reply to command " + id};
         pe->t.cancel();
     }
 }
@@ -64,13 +64,13 @@ asio::awaitable<status> client::read_line(std::string& out, std::chrono::millise
             co_return ok();
         }
         if (lines_.overflow())
-            co_return fail("qmp_protocol", "line longer than the limit");
+            co_return fail(errc::qmp_protocol, "line longer than the limit");
         auto r = co_await (sock_.async_read_some(asio::buffer(buf), use_tuple) || t.async_wait(use_tuple));
         if (r.index() == 1)
-            co_return fail("qmp_timeout", "no data from QEMU within " + std::to_string(timeout.count()) + " ms");
+            co_return fail(errc::qmp_timeout, "no data from QEMU within " + std::to_string(timeout.count()) + " ms");
         auto [ec, n] = std::get<0>(r);
         if (ec)
-            co_return fail("qmp_disconnected", "QMP socket: " + ec.message());
+            co_return fail(errc::qmp_disconnected, "QMP socket: " + ec.message());
         lines_.feed(std::string_view(buf, n));
     }
 }
@@ -89,7 +89,7 @@ asio::awaitable<status> client::connect(std::string path, std::chrono::milliseco
             break;
         last = cec;
         if (std::chrono::steady_clock::now() >= deadline)
-            co_return fail("qmp_timeout", "cannot connect to " + path + ": " + last.message());
+            co_return fail(errc::qmp_timeout, "cannot connect to " + path + ": " + last.message());
         asio::steady_timer t(ex_, 20ms);
         co_await t.async_wait(use_tuple);
     }
@@ -101,12 +101,12 @@ asio::awaitable<status> client::connect(std::string path, std::chrono::milliseco
     if (auto st = co_await read_line(line, left()); !st)
         co_return st;
     if (classify(line).k != kind::greeting)
-        co_return fail("qmp_protocol", "expected the QMP greeting, got: " + line.substr(0, 200));
+        co_return fail(errc::qmp_protocol, "expected the QMP greeting, got: " + line.substr(0, 200));
     // Negotiate before the reader and writer run: execute() is not usable yet.
     std::string cmd = command_line("qmp_capabilities", {}, "");
     auto [wec, wn] = co_await asio::async_write(sock_, asio::buffer(cmd), use_tuple);
     if (wec)
-        co_return fail("qmp_disconnected", "write qmp_capabilities: " + wec.message());
+        co_return fail(errc::qmp_disconnected, "write qmp_capabilities: " + wec.message());
     for (;;) {
         if (auto st = co_await read_line(line, left()); !st)
             co_return st;
@@ -115,7 +115,7 @@ asio::awaitable<status> client::connect(std::string path, std::chrono::milliseco
             continue;
         if (m.k == kind::reply)
             break;
-        co_return fail("qmp_protocol", "qmp_capabilities failed: " + line.substr(0, 200));
+        co_return fail(errc::qmp_protocol, "qmp_capabilities failed: " + line.substr(0, 200));
     }
     connected_ = true;
     co_return ok();
@@ -178,7 +178,7 @@ asio::awaitable<void> client::run()
                 if (m.k == kind::reply)
                     p->r = m.ret;
                 else
-                    p->r = failure{"qmp_error", m.error_class + ": " + m.error_desc};
+                    p->r = failure{errc::qmp_error, m.error_class + ": " + m.error_desc};
                 p->t.cancel();
                 break;
             }
@@ -205,7 +205,7 @@ asio::awaitable<result<json::value>> client::execute(std::string cmd, json::obje
 {
     auto self = shared_from_this();
     if (!connected_)
-        co_return failure{"qmp_disconnected", "QMP is not connected"};
+        co_return failure{errc::qmp_disconnected, "QMP is not connected"};
     std::string id = "paddock-" + std::to_string(next_id_++);
     auto p = std::make_shared<pending>(ex_);
     pending_[id] = p;
@@ -216,7 +216,7 @@ asio::awaitable<result<json::value>> client::execute(std::string cmd, json::obje
     co_await p->t.async_wait(use_tuple);
     if (!p->done) {
         pending_.erase(id);
-        co_return failure{"qmp_timeout", cmd + ": no reply from QEMU within " + std::to_string(timeout.count()) + " ms"};
+        co_return failure{errc::qmp_timeout, cmd + ": no reply from QEMU within " + std::to_string(timeout.count()) + " ms"};
     }
     co_return p->r;
 }

@@ -10,7 +10,7 @@ namespace paddock::store {
 namespace {
 failure sql_fail(sqlite3* h, const std::string& what)
 {
-    return fail("store_failed", what + ": " + (h ? sqlite3_errmsg(h) : "out of memory"));
+    return fail(errc::store_failed, what + ": " + (h ? sqlite3_errmsg(h) : "out of memory"));
 }
 
 constexpr int schema_version = 1;
@@ -35,7 +35,7 @@ result<db> db::open(const std::string& path)
     }
     auto v = d.get("schema_version");
     if (v && std::stoi(*v) > schema_version)
-        return fail("store_failed", path + " has schema version " + *v + ", newer than this daemon's " +
+        return fail(errc::store_failed, path + " has schema version " + *v + ", newer than this daemon's " +
                                         std::to_string(schema_version));
     if (!v)
         if (auto st = d.put("schema_version", std::to_string(schema_version)); !st)
@@ -55,7 +55,7 @@ status db::exec(const std::string& sql)
     if (sqlite3_exec(h_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
         std::string m = err ? err : "unknown error";
         sqlite3_free(err);
-        return fail("store_failed", sql.substr(0, 40) + ": " + m);
+        return fail(errc::store_failed, sql.substr(0, 40) + ": " + m);
     }
     return ok();
 }

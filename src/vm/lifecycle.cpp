@@ -130,7 +130,7 @@ status allowed(op o, state s)
     }
     if (okay)
         return ok();
-    return fail("invalid_state", std::string("cannot ") + to_string(o) + ": the VM is " + to_string(s));
+    return fail(errc::invalid_state, std::string("cannot ") + to_string(o) + ": the VM is " + to_string(s));
 }
 
 bool has_process(state s) { return s == state::starting || s == state::running || s == state::paused || s == state::stopping; }

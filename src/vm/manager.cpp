@@ -130,7 +130,7 @@ result<int> spawn_detached(const std::vector<std::string>& argv, int keep_fd, co
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     if (rc != 0)
-        return fail("spawn_failed", "cannot run " + argv[0] + ": " + std::strerror(rc));
+        return fail(errc::spawn_failed, "cannot run " + argv[0] + ": " + std::strerror(rc));
     return static_cast<int>(pid);
 }
 
@@ -149,14 +149,14 @@ asio::awaitable<result<std::string>> run_tool(std::vector<std::string> argv, std
         if (std::chrono::steady_clock::now() > deadline) {
             ::kill(*pid, SIGKILL);
             ::waitpid(*pid, &status, 0);
-            co_return fail("tool_failed", argv[0] + " did not finish within " + std::to_string(timeout_s) + " s");
+            co_return fail(errc::tool_failed, argv[0] + " did not finish within " + std::to_string(timeout_s) + " s");
         }
         ::usleep(2000);
     }
     std::ifstream f(log);
     std::string out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        co_return fail("tool_failed", argv[0] + " failed: " + out.substr(0, 500));
+        co_return fail(errc::tool_failed, argv[0] + " failed: " + out.substr(0, 500));
     co_return out;
 }
 
@@ -203,7 +203,7 @@ status manager::load()
 {
     for (auto* d : {"/vms", "/images"})
         if (::mkdir((cfg_.state_dir + d).c_str(), 0700) != 0 && errno != EEXIST)
-            return fail("store_failed", "create " + cfg_.state_dir + d + ": " + std::strerror(errno));
+            return fail(errc::store_failed, "create " + cfg_.state_dir + d + ": " + std::strerror(errno));
     if (auto st = db_.exec("CREATE TABLE IF NOT EXISTS vms (name TEXT PRIMARY KEY, spec TEXT NOT NULL, mac TEXT NOT NULL, "
                            "ip TEXT NOT NULL, tap TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, "
                            "created_at INTEGER NOT NULL, started_at INTEGER NOT NULL, pid INTEGER NOT NULL, accel TEXT NOT NULL)");
@@ -212,7 +212,7 @@ status manager::load()
     store::statement q;
     if (sqlite3_prepare_v2(db_.handle(), "SELECT name, spec, mac, ip, tap, state, reason, created_at, started_at, pid, accel FROM vms",
                            -1, &q.s, nullptr) != SQLITE_OK)
-        return fail("store_failed", sqlite3_errmsg(db_.handle()));
+        return fail(errc::store_failed, sqlite3_errmsg(db_.handle()));
     auto text = [&](int c) {
         auto* t = reinterpret_cast<const char*>(sqlite3_column_text(q.s, c));
         return std::string(t ? t : "");
@@ -373,14 +373,14 @@ result<json::object> manager::get(const std::string& name) const
 {
     auto it = vms_.find(name);
     if (it == vms_.end())
-        return fail("not_found", "no VM named \"" + name + "\"");
+        return fail(errc::not_found, "no VM named \"" + name + "\"");
     return to_json(*it->second);
 }
 
 result<std::string> manager::console_log(const std::string& name) const
 {
     if (!vms_.count(name))
-        return fail("not_found", "no VM named \"" + name + "\"");
+        return fail(errc::not_found, "no VM named \"" + name + "\"");
     std::ifstream f(vm_dir(name) + "/" + console_log_file, std::ios::binary);
     std::string out((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     return out;
@@ -537,7 +537,7 @@ asio::awaitable<status> manager::attach(std::shared_ptr<instance> vm, bool fresh
         vm->pid = 0;
         change(*vm, expected ? event::exited_expected : event::exited,
                expected ? "stopped" : "QEMU exited while paddockd was not running");
-        co_return fail("vm_gone", name + ": its QEMU is no longer running");
+        co_return fail(errc::vm_gone, name + ": its QEMU is no longer running");
     }
     vm->pidfd = std::make_unique<asio::posix::stream_descriptor>(ex_, pfd);
     asio::co_spawn(ex_, watch_exit(vm, gen), [name](std::exception_ptr e) {
@@ -548,7 +548,7 @@ asio::awaitable<status> manager::attach(std::shared_ptr<instance> vm, bool fresh
     const std::string qmp_path = dir + "/" + qmp_socket;
     auto st = co_await qmp->connect(qmp_path, fresh ? 20s : 5s);
     if (vm->gen != gen)
-        co_return fail("vm_gone", name + ": QEMU went away during start-up");
+        co_return fail(errc::vm_gone, name + ": QEMU went away during start-up");
     if (!st) {
         if (fresh) {
             ::kill(vm->pid, SIGKILL);
@@ -567,7 +567,7 @@ asio::awaitable<status> manager::attach(std::shared_ptr<instance> vm, bool fresh
     asio::co_spawn(ex_, qmp->run(), [](std::exception_ptr) {});
     auto qs = co_await qmp->execute("query-status", {}, 5s);
     if (vm->gen != gen)
-        co_return fail("vm_gone", name + ": QEMU went away during start-up");
+        co_return fail(errc::vm_gone, name + ": QEMU went away during start-up");
     std::string status = qs && qs->is_object() && qs->as_object().contains("status")
                              ? std::string(qs->as_object().at("status").as_string())
                              : "";
@@ -608,7 +608,7 @@ asio::awaitable<status> manager::start(std::shared_ptr<instance> vm)
     for (auto* f : {&p.kernel_path, &p.initrd_path, &p.disk_path})
         if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
             change(*vm, event::start_failed, "boot file missing: " + *f);
-            co_return fail("invalid_field", "boot file missing: " + *f);
+            co_return fail(errc::invalid_field, "boot file missing: " + *f);
         }
     for (auto* f : {pid_file, qmp_socket, console_socket})
         ::unlink((dir + "/" + f).c_str());
@@ -692,7 +692,7 @@ asio::awaitable<status> manager::stop(std::shared_ptr<instance> vm, bool force, 
     }
     bool done = co_await wait_for(vm, [](state s) { return !has_process(s); }, std::chrono::seconds(timeout_s + 15));
     if (!done)
-        co_return fail("timeout", "the VM did not stop in time; it is " + std::string(to_string(vm->st)));
+        co_return fail(errc::timeout, "the VM did not stop in time; it is " + std::string(to_string(vm->st)));
     co_return ok();
 }
 
@@ -703,18 +703,18 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
         co_return sp.error();
     spec s = *sp;
     if (vms_.count(s.name))
-        co_return fail("conflict", "a VM named \"" + s.name + "\" already exists");
+        co_return fail(errc::conflict, "a VM named \"" + s.name + "\" already exists");
     auto vm = std::make_shared<instance>(ex_);
     vm->s = s;
     vm->tap = tap_name(s.name);
     for (auto& [n, other] : vms_)
         if (other->tap == vm->tap)
-            co_return fail("conflict", "name: \"" + s.name + "\" maps to TAP " + vm->tap + ", already used by VM " + n);
+            co_return fail(errc::conflict, "name: \"" + s.name + "\" maps to TAP " + vm->tap + ", already used by VM " + n);
     if (vm->tap == cfg_.bridge)
-        co_return fail("conflict", "name: \"" + s.name + "\" maps to TAP " + vm->tap + ", the bridge's name");
+        co_return fail(errc::conflict, "name: \"" + s.name + "\" maps to TAP " + vm->tap + ", the bridge's name");
     for (const auto& [field, img] : boot_images(s)) {
         if (!img.empty() && !is_regular_file(image_path(img)))
-            co_return fail("invalid_field", field + ": no image named \"" + img + "\" in " + cfg_.state_dir + "/images");
+            co_return fail(errc::invalid_field, field + ": no image named \"" + img + "\" in " + cfg_.state_dir + "/images");
     }
     // The MAC: given, or generated and unique among VMs and DHCP clients.
     std::set<std::string> used;
@@ -724,7 +724,7 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
         used.insert(l.mac);
     if (!s.mac.empty()) {
         if (used.count(s.mac))
-            co_return fail("conflict", "mac: " + s.mac + " is already used");
+            co_return fail(errc::conflict, "mac: " + s.mac + " is already used");
         vm->mac = s.mac;
     }
     else {
@@ -738,17 +738,17 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
     if (!s.ip.empty()) {
         auto a = net::parse_ipv4(s.ip);
         if (!a)
-            co_return fail("invalid_field", "ip: \"" + s.ip + "\" is not an IPv4 address");
+            co_return fail(errc::invalid_field, "ip: \"" + s.ip + "\" is not an IPv4 address");
         r.ip = *a;
     }
     else if (auto f = dhcp_.core().free_address())
         r.ip = *f;
     else
-        co_return fail("pool_exhausted", "no free address left in the DHCP pool");
+        co_return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
     if (auto st = co_await dhcp_.reserve(r); !st) {
         auto f = st.error();
-        if (f.code == "invalid_ip")
-            f.code = "invalid_field";
+        if (f.code == errc::invalid_ip)
+            f.code = errc::invalid_field;
         f.message = "ip: " + f.message;
         co_return f;
     }
@@ -758,7 +758,7 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
     fs::remove_all(dir, fec);
     if (::mkdir(dir.c_str(), 0700) != 0) {
         co_await dhcp_.forget(vm->mac);
-        co_return fail("store_failed", "create " + dir + ": " + std::strerror(errno));
+        co_return fail(errc::store_failed, "create " + dir + ": " + std::strerror(errno));
     }
     if (!s.image.empty()) {
         // A copy-on-write overlay on the image, never a copy; grown to disk_gib when given.
@@ -774,7 +774,7 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
                 fmt = std::string(j.as_object().at("format").as_string());
         }
         auto argv = qemu_img_create(fmt, base, dir + "/" + disk_file, s.disk_gib);
-        result<std::string> made = failure{"tool_failed", "qemu-img info failed"};
+        result<std::string> made = failure{errc::tool_failed, "qemu-img info failed"};
         if (info) {
             auto create_task = run_tool(argv, tool_log, 60);
             made = co_await asio::co_spawn(tools_.get_executor(), std::move(create_task), asio::use_awaitable);
@@ -784,7 +784,7 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
         if (!made) {
             fs::remove_all(dir, fec);
             co_await dhcp_.forget(vm->mac);
-            co_return fail("invalid_field", "image: cannot make an overlay on \"" + s.image + "\": " + made.error().message);
+            co_return fail(errc::invalid_field, "image: cannot make an overlay on \"" + s.image + "\": " + made.error().message);
         }
     }
     vm->created_at = unix_now();
@@ -804,7 +804,7 @@ asio::awaitable<result<json::object>> manager::act(std::string name, std::string
 {
     auto it = vms_.find(name);
     if (it == vms_.end())
-        co_return fail("not_found", "no VM named \"" + name + "\"");
+        co_return fail(errc::not_found, "no VM named \"" + name + "\"");
     auto vm = it->second;
     bool force = false;
     int timeout_s = 30;
@@ -812,7 +812,7 @@ asio::awaitable<result<json::object>> manager::act(std::string name, std::string
         boost::system::error_code ec;
         auto v = json::parse(body, ec);
         if (ec || !v.is_object())
-            co_return fail("invalid_json", "request body must be a JSON object");
+            co_return fail(errc::invalid_json, "request body must be a JSON object");
         for (auto& [k, val] : v.as_object()) {
             if (action == "stop" || action == "restart") {
                 if (k == "force" && val.is_bool() && action == "stop") {
@@ -824,11 +824,11 @@ asio::awaitable<result<json::object>> manager::act(std::string name, std::string
                     continue;
                 }
                 if (k == "timeout_s")
-                    co_return fail("invalid_field", "timeout_s: expected a whole number from 1 to 3600");
+                    co_return fail(errc::invalid_field, "timeout_s: expected a whole number from 1 to 3600");
                 if (k == "force")
-                    co_return fail("invalid_field", "force: expected true or false");
+                    co_return fail(errc::invalid_field, "force: expected true or false");
             }
-            co_return fail("invalid_field", std::string(k) + ": unknown field for " + action);
+            co_return fail(errc::invalid_field, std::string(k) + ": unknown field for " + action);
         }
     }
     status st = ok();
@@ -848,7 +848,7 @@ asio::awaitable<result<json::object>> manager::act(std::string name, std::string
     else if (action == "pause" || action == "resume") {
         st = allowed(action == "pause" ? op::pause : op::resume, vm->st);
         if (st && !vm->qmp)
-            st = fail("qmp_disconnected", "QMP of this VM is not connected");
+            st = fail(errc::qmp_disconnected, "QMP of this VM is not connected");
         if (st) {
             auto r = co_await vm->qmp->execute(action == "pause" ? "stop" : "cont", {}, 5s);
             if (!r)
@@ -858,7 +858,7 @@ asio::awaitable<result<json::object>> manager::act(std::string name, std::string
         }
     }
     else
-        co_return fail("not_found", "no action \"" + action + "\"; use start, stop, restart, pause or resume");
+        co_return fail(errc::not_found, "no action \"" + action + "\"; use start, stop, restart, pause or resume");
     if (!st)
         co_return st.error();
     co_return to_json(*vm);
@@ -868,7 +868,7 @@ asio::awaitable<status> manager::remove(std::string name)
 {
     auto it = vms_.find(name);
     if (it == vms_.end())
-        co_return fail("not_found", "no VM named \"" + name + "\"");
+        co_return fail(errc::not_found, "no VM named \"" + name + "\"");
     auto vm = it->second;
     if (has_process(vm->st) && vm->pid > 0) {
         if (auto st = co_await stop(vm, true, 5); !st)

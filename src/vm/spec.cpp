@@ -14,7 +14,7 @@ namespace json = boost::json;
 namespace {
 failure bad(std::string_view field, const std::string& what)
 {
-    return fail("invalid_field", std::string(field) + ": " + what);
+    return fail(errc::invalid_field, std::string(field) + ": " + what);
 }
 
 status read_int(const json::value& v, std::string_view field, int lo, int hi, int& out)
@@ -99,9 +99,9 @@ result<spec> parse_spec(std::string_view body)
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);
     if (ec)
-        return fail("invalid_json", "request body is not valid JSON: " + ec.message());
+        return fail(errc::invalid_json, "request body is not valid JSON: " + ec.message());
     if (!v.is_object())
-        return fail("invalid_json", "request body must be a JSON object (a VM spec)");
+        return fail(errc::invalid_json, "request body must be a JSON object (a VM spec)");
     spec s;
     bool has_name = false;
     for (auto& [k, val] : v.get_object()) {
@@ -137,7 +137,7 @@ result<spec> parse_spec(std::string_view body)
                 s.start = val.get_bool();
         }
         else if (k == "cloud_init")
-            st = fail("unsupported_field", "cloud_init: not supported yet by this paddockd; remove the field");
+            st = fail(errc::unsupported_field, "cloud_init: not supported yet by this paddockd; remove the field");
         else
             st = bad(k, "unknown field");
         if (!st)

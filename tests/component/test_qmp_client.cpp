@@ -148,7 +148,7 @@ TEST_CASE("an error reply carries QEMU's class and description")
         asio::co_spawn(ioc, c->run(), asio::detached);
         auto r = co_await c->execute("nope");
         REQUIRE_FALSE(r.ok());
-        CHECK(r.error().code == "qmp_error");
+        CHECK(r.error().code == errc::qmp_error);
         CHECK(r.error().message.find("CommandNotFound") != std::string::npos);
         c->close();
     });
@@ -169,11 +169,11 @@ TEST_CASE("a disconnect in the middle of a command fails it at once")
         asio::co_spawn(ioc, c->run(), asio::detached);
         auto t0 = std::chrono::steady_clock::now();
         auto r = co_await c->execute("system_powerdown", {}, 5s);
-        CHECK(r.error().code == "qmp_disconnected");
+        CHECK(r.error().code == errc::qmp_disconnected);
         CHECK(std::chrono::steady_clock::now() - t0 < 2s);
         CHECK_FALSE(c->connected());
         auto again = co_await c->execute("query-status");
-        CHECK(again.error().code == "qmp_disconnected");
+        CHECK(again.error().code == errc::qmp_disconnected);
     });
 }
 
@@ -194,7 +194,7 @@ TEST_CASE("a silent server times the command out; other traffic is unaffected")
         auto t0 = std::chrono::steady_clock::now();
         auto r = co_await c->execute("query-status", {}, 300ms);
         auto took = std::chrono::steady_clock::now() - t0;
-        CHECK(r.error().code == "qmp_timeout");
+        CHECK(r.error().code == errc::qmp_timeout);
         CHECK(took >= 300ms);
         CHECK(took < 1500ms);
         c->close();
@@ -212,10 +212,10 @@ TEST_CASE("no greeting: connect gives up at its deadline; no socket: too")
         }, asio::detached);
         auto c = std::make_shared<qmp::client>(ioc.get_executor());
         auto st = co_await c->connect(f.path, 300ms);
-        CHECK(st.error().code == "qmp_timeout");
+        CHECK(st.error().code == errc::qmp_timeout);
         auto d = std::make_shared<qmp::client>(ioc.get_executor());
         auto st2 = co_await d->connect("/tmp/paddock-no-such-socket", 200ms);
-        CHECK(st2.error().code == "qmp_timeout");
+        CHECK(st2.error().code == errc::qmp_timeout);
         c->close();
     });
 }
@@ -236,7 +236,7 @@ TEST_CASE("an error without an id ends the session (QEMU could not parse our inp
         REQUIRE((co_await c->connect(f.path, 2s)).ok());
         asio::co_spawn(ioc, c->run(), asio::detached);
         auto r = co_await c->execute("query-status", {}, 2s);
-        CHECK(r.error().code == "qmp_disconnected");
+        CHECK(r.error().code == errc::qmp_disconnected);
         CHECK_FALSE(c->connected());
     });
 }

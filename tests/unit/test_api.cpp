@@ -96,7 +96,7 @@ TEST_CASE("reservation requests are validated before they reach the DHCP server"
     c.reserve = [&seen](api::reservation_request r) -> boost::asio::awaitable<result<boost::json::object>> {
         seen.push_back(r);
         if (r.ip == "192.168.26.77")
-            co_return fail("ip_in_use", "192.168.26.77 is leased to 52:54:00:00:00:09");
+            co_return fail(errc::ip_in_use, "192.168.26.77 is leased to 52:54:00:00:00:09");
         co_return boost::json::object{{"mac", r.mac}};
     };
     c.unreserve = [](std::string mac) -> boost::asio::awaitable<bool> { co_return mac == "52:54:00:aa:bb:cc"; };

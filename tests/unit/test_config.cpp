@@ -15,7 +15,7 @@ std::string error_of(const std::string& text)
 {
     auto r = app::parse_config(text);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.error().code == "invalid_config");
+    CHECK(r.error().code == errc::invalid_config);
     return r.error().message;
 }
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }

@@ -237,11 +237,11 @@ TEST_CASE("reservations: the reserved client gets its address, nobody else does,
     disc.set_ip(opt::requested_ip, ip("192.168.26.40"));
     CHECK(e.handle(disc, {}, 1000).out->msg.yiaddr != ip("192.168.26.40"));
     // Reserving an address leased to someone else fails; adding one does not disturb client 2.
-    CHECK(e.reserve({mac(4), a2, "", ""}).error().code == "ip_in_use");
-    CHECK(e.reserve({mac(4), ip("192.168.26.40"), "", ""}).error().code == "ip_in_use");
-    CHECK(e.reserve({mac(4), ip("192.168.26.2"), "", ""}).error().code == "invalid_ip");
-    CHECK(e.reserve({mac(4), ip("10.0.0.9"), "", ""}).error().code == "invalid_ip");
-    CHECK(e.reserve({"zz", ip("192.168.26.60"), "", ""}).error().code == "invalid_mac");
+    CHECK(e.reserve({mac(4), a2, "", ""}).error().code == errc::ip_in_use);
+    CHECK(e.reserve({mac(4), ip("192.168.26.40"), "", ""}).error().code == errc::ip_in_use);
+    CHECK(e.reserve({mac(4), ip("192.168.26.2"), "", ""}).error().code == errc::invalid_ip);
+    CHECK(e.reserve({mac(4), ip("10.0.0.9"), "", ""}).error().code == errc::invalid_ip);
+    CHECK(e.reserve({"zz", ip("192.168.26.60"), "", ""}).error().code == errc::invalid_mac);
     CHECK(e.leases().at(a2.value).mac == mac(2));
     // A reservation outside the pool but inside the subnet is a static address.
     CHECK(e.reserve({mac(5), ip("192.168.26.251"), "", ""}).ok());

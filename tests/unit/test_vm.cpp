@@ -62,7 +62,7 @@ TEST_CASE("API operations are gated by state and a refusal names the state")
             auto st = allowed(r.o, s);
             CHECK_MESSAGE(st.ok() == want, to_string(r.o), " in ", to_string(s));
             if (!st.ok()) {
-                CHECK(st.error().code == "invalid_state");
+                CHECK(st.error().code == errc::invalid_state);
                 CHECK(st.error().message.find(std::string("is ") + to_string(s)) != std::string::npos);
             }
         }
@@ -131,8 +131,8 @@ TEST_CASE("bad specs are rejected naming the field")
         REQUIRE_MESSAGE(!s.ok(), r.body);
         CHECK_MESSAGE(s.error().message.rfind(r.prefix, 0) == 0, r.body, " -> ", s.error().message);
     }
-    CHECK(parse_spec("{").error().code == "invalid_json");
-    CHECK(parse_spec("[]").error().code == "invalid_json");
+    CHECK(parse_spec("{").error().code == errc::invalid_json);
+    CHECK(parse_spec("[]").error().code == errc::invalid_json);
 }
 
 TEST_CASE("TAP names fit in 15 bytes and stay distinct for long names with a common prefix")
