@@ -7,7 +7,7 @@
 
 #include <boost/json.hpp>
 
-#include "dhcp/message.hpp"
+#include "base/mac.hpp"
 
 namespace paddock::api {
 namespace json = boost::json;
@@ -102,12 +102,10 @@ response method_not_allowed(const request& req, const std::string& path, const c
 result<reservation_request> parse_reservation(const std::string& mac_in, const std::string& body)
 {
     reservation_request r;
-    auto mac = dhcp::parse_mac(mac_in);
+    auto mac = canonical_mac(mac_in);
     if (!mac)
         return fail(errc::invalid_mac, "\"" + mac_in + "\" in the path is not a MAC address like 52:54:00:12:34:56");
-    char buf[18];
-    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", (*mac)[0], (*mac)[1], (*mac)[2], (*mac)[3], (*mac)[4], (*mac)[5]);
-    r.mac = buf;
+    r.mac = *mac;
     if (body.empty())
         return r;
     boost::system::error_code ec;

@@ -47,12 +47,12 @@ status read_u32(const json::value& v, std::string_view path, std::uint32_t& out,
     return ok();
 }
 
-status read_ipv4(const json::value& v, std::string_view path, net::ipv4& out)
+status read_ipv4(const json::value& v, std::string_view path, ipv4& out)
 {
     std::string s;
     if (auto st = read_string(v, path, s); !st)
         return st;
-    auto a = net::parse_ipv4(s);
+    auto a = parse_ipv4(s);
     if (!a)
         return bad(path, quoted(v) + " is not an IPv4 address like 192.168.26.1");
     out = *a;
@@ -108,7 +108,7 @@ status parse_network(const json::value& v, network_config& n)
             std::string s;
             st = read_string(val, path, s);
             if (st) {
-                auto c = net::parse_cidr(s, true);
+                auto c = parse_cidr(s, true);
                 if (!c)
                     st = bad(path, quoted(val) +
                                        " is not an IPv4 subnet in CIDR form with its host bits clear, "
@@ -127,7 +127,7 @@ status parse_network(const json::value& v, network_config& n)
             else {
                 n.dns.clear();
                 for (std::size_t i = 0; st && i < val.get_array().size(); ++i) {
-                    net::ipv4 a;
+                    ipv4 a;
                     st = read_ipv4(val.get_array()[i], path + "[" + std::to_string(i) + "]", a);
                     n.dns.push_back(a);
                 }
@@ -197,9 +197,9 @@ bool valid_domain(std::string_view s)
 
 } // namespace
 
-std::vector<net::ipv4> effective_dns(const network_config& n)
+std::vector<ipv4> effective_dns(const network_config& n)
 {
-    return n.dns.empty() ? std::vector<net::ipv4>{n.gateway} : n.dns;
+    return n.dns.empty() ? std::vector<ipv4>{n.gateway} : n.dns;
 }
 
 bool valid_ifname(std::string_view s)
@@ -230,7 +230,7 @@ status set_listen(config& cfg, std::string_view value)
         cfg.listen_host = h;
     }
     else {
-        if (!net::parse_ipv4(host))
+        if (!parse_ipv4(host))
             return bad("listen", "\"" + std::string(host) +
                                      "\" is not an IPv4 address (write IPv6 as [::1]:8080)");
         cfg.listen_host = std::string(host);
@@ -276,29 +276,29 @@ status validate(const config& c)
         return bad("network.bridge", "\"" + n.bridge + "\" is reserved inside the namespace");
     if (n.subnet.prefix < 8 || n.subnet.prefix > 29)
         return bad("network.subnet", "prefix length must be from 8 to 29, got /" + std::to_string(n.subnet.prefix));
-    const std::string sub = net::to_string(n.subnet);
+    const std::string sub = to_string(n.subnet);
     if (!n.subnet.is_host(n.gateway))
-        return bad("network.gateway", net::to_string(n.gateway) + " is not a host address inside network.subnet " + sub);
+        return bad("network.gateway", to_string(n.gateway) + " is not a host address inside network.subnet " + sub);
     if (!n.subnet.is_host(n.bridge_address))
         return bad("network.bridge_address",
-                   net::to_string(n.bridge_address) + " is not a host address inside network.subnet " + sub);
+                   to_string(n.bridge_address) + " is not a host address inside network.subnet " + sub);
     if (n.bridge_address == n.gateway)
-        return bad("network.bridge_address", "must differ from network.gateway " + net::to_string(n.gateway));
+        return bad("network.bridge_address", "must differ from network.gateway " + to_string(n.gateway));
     if (!n.subnet.is_host(n.pool_start))
         return bad("network.dhcp_pool.start",
-                   net::to_string(n.pool_start) + " is not a host address inside network.subnet " + sub);
+                   to_string(n.pool_start) + " is not a host address inside network.subnet " + sub);
     if (!n.subnet.is_host(n.pool_end))
         return bad("network.dhcp_pool.end",
-                   net::to_string(n.pool_end) + " is not a host address inside network.subnet " + sub);
+                   to_string(n.pool_end) + " is not a host address inside network.subnet " + sub);
     if (n.pool_end < n.pool_start)
-        return bad("network.dhcp_pool.end", net::to_string(n.pool_end) + " is below network.dhcp_pool.start " +
-                                                 net::to_string(n.pool_start));
-    auto in_pool = [&](net::ipv4 a) { return !(a < n.pool_start) && !(n.pool_end < a); };
+        return bad("network.dhcp_pool.end", to_string(n.pool_end) + " is below network.dhcp_pool.start " +
+                                                 to_string(n.pool_start));
+    auto in_pool = [&](ipv4 a) { return !(a < n.pool_start) && !(n.pool_end < a); };
     if (in_pool(n.gateway))
-        return bad("network.dhcp_pool", "must not contain network.gateway " + net::to_string(n.gateway));
+        return bad("network.dhcp_pool", "must not contain network.gateway " + to_string(n.gateway));
     if (in_pool(n.bridge_address))
         return bad("network.dhcp_pool",
-                   "must not contain network.bridge_address " + net::to_string(n.bridge_address));
+                   "must not contain network.bridge_address " + to_string(n.bridge_address));
     if (c.qemu.binary.empty())
         return bad("qemu.binary", "must not be empty");
     if (c.qemu.accel != "auto" && c.qemu.accel != "kvm" && c.qemu.accel != "tcg")
@@ -344,7 +344,7 @@ std::string to_json_text(const config& c)
     const auto& n = c.network;
     json::array dns;
     for (auto a : n.dns)
-        dns.push_back(json::string(net::to_string(a)));
+        dns.push_back(json::string(to_string(a)));
     std::string listen = c.listen_host.find(':') != std::string::npos ? "[" + c.listen_host + "]" : c.listen_host;
     json::object o{
         {"listen", listen + ":" + std::to_string(c.listen_port)},
@@ -354,10 +354,10 @@ std::string to_json_text(const config& c)
          {{"namespace", n.namespace_name},
           {"host_veth", n.host_veth},
           {"bridge", n.bridge},
-          {"subnet", net::to_string(n.subnet)},
-          {"gateway", net::to_string(n.gateway)},
-          {"bridge_address", net::to_string(n.bridge_address)},
-          {"dhcp_pool", {{"start", net::to_string(n.pool_start)}, {"end", net::to_string(n.pool_end)}}},
+          {"subnet", to_string(n.subnet)},
+          {"gateway", to_string(n.gateway)},
+          {"bridge_address", to_string(n.bridge_address)},
+          {"dhcp_pool", {{"start", to_string(n.pool_start)}, {"end", to_string(n.pool_end)}}},
           {"lease_time_s", n.lease_time_s},
           {"dns", dns},
           {"domain", n.domain}}},

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/error.hpp"
-#include "net/ipv4.hpp"
+#include "base/ipv4.hpp"
 
 namespace paddock::app {
 
@@ -17,14 +17,14 @@ struct network_config {
     std::string namespace_name = "paddock";
     std::string host_veth = "paddock0";
     std::string bridge = "br0";
-    net::cidr subnet{{0xC0A81A00u}, 24};     // 192.168.26.0/24
-    net::ipv4 gateway{0xC0A81A01u};          // 192.168.26.1
-    net::ipv4 bridge_address{0xC0A81A02u};   // 192.168.26.2
-    net::ipv4 pool_start{0xC0A81A0Au};       // 192.168.26.10
-    net::ipv4 pool_end{0xC0A81AFAu};         // 192.168.26.250
+    cidr subnet{{0xC0A81A00u}, 24};     // 192.168.26.0/24
+    ipv4 gateway{0xC0A81A01u};          // 192.168.26.1
+    ipv4 bridge_address{0xC0A81A02u};   // 192.168.26.2
+    ipv4 pool_start{0xC0A81A0Au};       // 192.168.26.10
+    ipv4 pool_end{0xC0A81AFAu};         // 192.168.26.250
     std::uint32_t lease_time_s = 3600;
     // DHCP option 6; empty in the file means "the gateway" (the default until Paddock serves DNS).
-    std::vector<net::ipv4> dns;
+    std::vector<ipv4> dns;
     std::string domain = "paddock.internal"; // DHCP option 15
 };
 
@@ -43,7 +43,7 @@ struct config {
 };
 
 // The DNS servers handed out: network.dns, or the gateway when none are configured.
-std::vector<net::ipv4> effective_dns(const network_config& n);
+std::vector<ipv4> effective_dns(const network_config& n);
 
 // Name of the namespace end of the veth pair (inside the namespace, enslaved to the bridge).
 inline constexpr std::string_view ns_veth_name = "gw0";

@@ -139,7 +139,7 @@ asio::awaitable<result<boost::json::object>> reserve(dhcp::server* srv, api::res
     r.mac = rq.mac;
     r.hostname = rq.hostname;
     if (!rq.ip.empty()) {
-        auto a = net::parse_ipv4(rq.ip);
+        auto a = parse_ipv4(rq.ip);
         if (!a)
             co_return fail(errc::invalid_ip, "ip: \"" + rq.ip + "\" is not an IPv4 address");
         r.ip = *a;
@@ -155,7 +155,7 @@ asio::awaitable<result<boost::json::object>> reserve(dhcp::server* srv, api::res
     }
     if (auto st = co_await srv->reserve(r); !st)
         co_return st.error();
-    co_return boost::json::object{{"mac", r.mac}, {"ip", net::to_string(r.ip)}, {"hostname", r.hostname}};
+    co_return boost::json::object{{"mac", r.mac}, {"ip", to_string(r.ip)}, {"hostname", r.hostname}};
 }
 
 asio::awaitable<bool> unreserve(dhcp::server* srv, std::string mac) { co_return co_await srv->unreserve(std::move(mac)); }

@@ -22,7 +22,7 @@ std::string hex(const std::vector<std::uint8_t>& v)
 
 std::string key_of(const lease& l) { return l.client_id.empty() ? "hw:" + l.mac : "id:" + l.client_id; }
 
-const net::ipv4 broadcast_all{0xFFFFFFFFu};
+const ipv4 broadcast_all{0xFFFFFFFFu};
 
 } // namespace
 
@@ -67,7 +67,7 @@ lease* engine::lease_of(const std::string& key)
     return l == by_ip_.end() ? nullptr : &l->second;
 }
 
-bool engine::allocatable(net::ipv4 a, const std::string& key, const std::string& mac) const
+bool engine::allocatable(ipv4 a, const std::string& key, const std::string& mac) const
 {
     if (!cfg_.subnet.is_host(a) || a == cfg_.server_id || a == cfg_.router)
         return false;
@@ -85,11 +85,11 @@ bool engine::allocatable(net::ipv4 a, const std::string& key, const std::string&
     return true;
 }
 
-std::optional<net::ipv4> engine::free_address() const
+std::optional<ipv4> engine::free_address() const
 {
     std::uint32_t n = cfg_.pool_end.value - cfg_.pool_start.value + 1;
     for (std::uint32_t i = 0; i < n; ++i) {
-        net::ipv4 a{cfg_.pool_start.value + (cursor_ - cfg_.pool_start.value + i) % n};
+        ipv4 a{cfg_.pool_start.value + (cursor_ - cfg_.pool_start.value + i) % n};
         if (a == cfg_.server_id || a == cfg_.router || by_ip_.count(a.value) || resv_by_ip_.count(a.value))
             continue;
         if (!cfg_.subnet.is_host(a))
@@ -99,7 +99,7 @@ std::optional<net::ipv4> engine::free_address() const
     return std::nullopt;
 }
 
-std::optional<net::ipv4> engine::choose(const message& m, const std::string& key)
+std::optional<ipv4> engine::choose(const message& m, const std::string& key)
 {
     const std::string mac = m.mac();
     if (auto r = resv_by_mac_.find(mac); r != resv_by_mac_.end())
@@ -108,8 +108,8 @@ std::optional<net::ipv4> engine::choose(const message& m, const std::string& key
         return l->ip;
     if (auto want = m.ip_option(opt::requested_ip); want && allocatable(*want, key, mac))
         return want;
-    if (auto h = history_.find(key); h != history_.end() && allocatable(net::ipv4{h->second}, key, mac))
-        return net::ipv4{h->second};
+    if (auto h = history_.find(key); h != history_.end() && allocatable(ipv4{h->second}, key, mac))
+        return ipv4{h->second};
     auto a = free_address();
     if (a) {
         std::uint32_t n = cfg_.pool_end.value - cfg_.pool_start.value + 1;
@@ -131,7 +131,7 @@ void engine::drop(std::uint32_t ip)
     by_ip_.erase(it);
 }
 
-lease& engine::bind(net::ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d)
+lease& engine::bind(ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d)
 {
     // A client holds one address: moving to another frees the old one.
     if (auto* old = lease_of(key); old && old->ip != ip) {
@@ -160,7 +160,7 @@ lease& engine::bind(net::ipv4 ip, const std::string& key, const message& m, std:
     return l;
 }
 
-reply engine::make_reply(const message& req, msg_type t, net::ipv4 yiaddr, const lease* l) const
+reply engine::make_reply(const message& req, msg_type t, ipv4 yiaddr, const lease* l) const
 {
     reply r;
     message& m = r.msg;
@@ -254,7 +254,7 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
         return d;
     }
     if (m.giaddr.value != 0 && !cfg_.subnet.contains(m.giaddr)) {
-        d.note = "relayed from " + net::to_string(m.giaddr) + ", outside the served subnet";
+        d.note = "relayed from " + to_string(m.giaddr) + ", outside the served subnet";
         return d;
     }
     const std::string key = client_key(m);
@@ -287,7 +287,7 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             by_client_[key] = ip->value;
         }
         d.out = make_reply(m, msg_type::offer, *ip, &l);
-        d.note = "offer " + net::to_string(*ip) + " to " + mac;
+        d.note = "offer " + to_string(*ip) + " to " + mac;
         return d;
     }
     case msg_type::request: {
@@ -296,26 +296,26 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             if (*sid != cfg_.server_id) {
                 if (auto* l = lease_of(key); l && l->state == lease_state::offered)
                     drop(l->ip.value);
-                d.note = mac + " chose server " + net::to_string(*sid);
+                d.note = mac + " chose server " + to_string(*sid);
                 return d;
             }
-            net::ipv4 want = requested ? *requested : m.ciaddr;
+            ipv4 want = requested ? *requested : m.ciaddr;
             if (want.value == 0) {
                 d.note = "SELECTING request without a requested address";
                 return d;
             }
             if (!allocatable(want, key, mac)) {
                 d.out = make_reply(m, msg_type::nak, {}, nullptr);
-                d.note = "nak " + net::to_string(want) + " for " + mac + " (selecting)";
+                d.note = "nak " + to_string(want) + " for " + mac + " (selecting)";
                 return d;
             }
             lease& l = bind(want, key, m, now, d);
             d.out = make_reply(m, msg_type::ack, want, &l);
             d.out->after_commit = true;
-            d.note = "ack " + net::to_string(want) + " to " + mac + " (selecting)";
+            d.note = "ack " + to_string(want) + " to " + mac + " (selecting)";
             return d;
         }
-        net::ipv4 want;
+        ipv4 want;
         const char* state = nullptr;
         if (requested && m.ciaddr.value == 0) {
             want = *requested;
@@ -331,22 +331,22 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
         }
         if (!allocatable(want, key, mac)) {
             d.out = make_reply(m, msg_type::nak, {}, nullptr);
-            d.note = std::string("nak ") + net::to_string(want) + " for " + mac + " (" + state + ")";
+            d.note = std::string("nak ") + to_string(want) + " for " + mac + " (" + state + ")";
             return d;
         }
         lease& l = bind(want, key, m, now, d);
         d.out = make_reply(m, msg_type::ack, want, &l);
         d.out->after_commit = true;
-        d.note = std::string("ack ") + net::to_string(want) + " to " + mac + " (" + state + ")";
+        d.note = std::string("ack ") + to_string(want) + " to " + mac + " (" + state + ")";
         return d;
     }
     case msg_type::decline: {
         if (sid && *sid != cfg_.server_id)
             return d;
-        net::ipv4 ip = requested ? *requested : m.ciaddr;
+        ipv4 ip = requested ? *requested : m.ciaddr;
         auto it = by_ip_.find(ip.value);
         if (it == by_ip_.end() || key_of(it->second) != key) {
-            d.note = "decline of " + net::to_string(ip) + " by " + mac + ", which does not hold it";
+            d.note = "decline of " + to_string(ip) + " by " + mac + ", which does not hold it";
             return d;
         }
         // Someone else answers on this address: quarantine it (RFC 2131 §4.3.3).
@@ -360,7 +360,7 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
         l.hostname = "";
         by_ip_[ip.value] = l;
         d.changes.push_back({change::kind::declined, l});
-        d.note = mac + " declined " + net::to_string(ip) + ": quarantined";
+        d.note = mac + " declined " + to_string(ip) + ": quarantined";
         return d;
     }
     case msg_type::release: {
@@ -368,13 +368,13 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             return d;
         auto it = by_ip_.find(m.ciaddr.value);
         if (it == by_ip_.end() || key_of(it->second) != key || it->second.state != lease_state::bound) {
-            d.note = "release of " + net::to_string(m.ciaddr) + " by " + mac + ", which does not hold it";
+            d.note = "release of " + to_string(m.ciaddr) + " by " + mac + ", which does not hold it";
             return d;
         }
         lease l = it->second;
         drop(m.ciaddr.value);
         d.changes.push_back({change::kind::released, l});
-        d.note = mac + " released " + net::to_string(l.ip);
+        d.note = mac + " released " + to_string(l.ip);
         return d;
     }
     case msg_type::inform: {
@@ -383,7 +383,7 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             return d;
         }
         d.out = make_reply(m, msg_type::ack, {}, nullptr);
-        d.note = "inform from " + net::to_string(m.ciaddr);
+        d.note = "inform from " + to_string(m.ciaddr);
         return d;
     }
     default:
@@ -416,11 +416,11 @@ status engine::reserve(const reservation& r)
     if (!parse_mac(r.mac))
         return fail(errc::invalid_mac, "\"" + r.mac + "\" is not a MAC address like 52:54:00:12:34:56");
     if (!cfg_.subnet.is_host(r.ip) || r.ip == cfg_.server_id || r.ip == cfg_.router)
-        return fail(errc::invalid_ip, net::to_string(r.ip) + " is not a usable host address in " + net::to_string(cfg_.subnet));
+        return fail(errc::invalid_ip, to_string(r.ip) + " is not a usable host address in " + to_string(cfg_.subnet));
     if (auto it = resv_by_ip_.find(r.ip.value); it != resv_by_ip_.end() && it->second != r.mac)
-        return fail(errc::ip_in_use, net::to_string(r.ip) + " is reserved for " + it->second);
+        return fail(errc::ip_in_use, to_string(r.ip) + " is reserved for " + it->second);
     if (auto it = by_ip_.find(r.ip.value); it != by_ip_.end() && it->second.mac != r.mac)
-        return fail(errc::ip_in_use, net::to_string(r.ip) + " is leased to " +
+        return fail(errc::ip_in_use, to_string(r.ip) + " is leased to " +
                                      (it->second.mac.empty() ? std::string("nobody (declined)") : it->second.mac));
     unreserve(r.mac);
     resv_by_mac_[r.mac] = r;
@@ -471,7 +471,7 @@ std::size_t engine::pool_used() const
         if (in_pool(l.ip))
             ++n;
     for (auto& [ip, mac] : resv_by_ip_)
-        if (in_pool(net::ipv4{ip}) && !by_ip_.count(ip))
+        if (in_pool(ipv4{ip}) && !by_ip_.count(ip))
             ++n;
     return n;
 }

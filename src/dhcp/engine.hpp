@@ -24,17 +24,17 @@
 
 #include "base/error.hpp"
 #include "dhcp/message.hpp"
-#include "net/ipv4.hpp"
+#include "base/ipv4.hpp"
 
 namespace paddock::dhcp {
 
 struct engine_config {
-    net::cidr subnet;
-    net::ipv4 server_id;   // the bridge address
-    net::ipv4 router;      // the gateway
-    std::vector<net::ipv4> dns;
+    cidr subnet;
+    ipv4 server_id;   // the bridge address
+    ipv4 router;      // the gateway
+    std::vector<ipv4> dns;
     std::string domain;
-    net::ipv4 pool_start, pool_end;
+    ipv4 pool_start, pool_end;
     std::uint32_t lease_time_s = 3600;
     std::uint32_t offer_hold_s = 30;
     std::uint32_t decline_hold_s = 600;
@@ -44,7 +44,7 @@ enum class lease_state { offered, bound, declined };
 const char* to_string(lease_state s);
 
 struct lease {
-    net::ipv4 ip;
+    ipv4 ip;
     std::string mac;
     std::string client_id; // hex of option 61, empty when the client sent none
     std::string hostname;
@@ -55,7 +55,7 @@ struct lease {
 
 struct reservation {
     std::string mac;
-    net::ipv4 ip;
+    ipv4 ip;
     std::string hostname; // sent as option 12
     std::string vm;
 };
@@ -70,7 +70,7 @@ const char* to_string(change::kind k);
 
 struct reply {
     message msg;
-    net::ipv4 to;          // destination address
+    ipv4 to;          // destination address
     std::uint16_t port = 68;
     bool link_unicast = false; // no IP yet: unicast by link layer to chaddr (packet socket)
     bool after_commit = false; // an ACK that binds: send only once `changes` are durable
@@ -104,7 +104,7 @@ public:
     // Drops every lease held by `mac` (a removed VM); returns the removals to persist.
     std::vector<change> forget(const std::string& mac);
     // A free pool address for a new reservation (not leased, not reserved), if any.
-    std::optional<net::ipv4> free_address() const;
+    std::optional<ipv4> free_address() const;
 
     // Start-up: put back what the store holds (no changes are produced).
     void restore(const lease& l);
@@ -117,13 +117,13 @@ public:
 
 private:
     static std::string client_key(const message& m);
-    bool in_pool(net::ipv4 a) const { return !(a < cfg_.pool_start) && !(cfg_.pool_end < a); }
-    bool allocatable(net::ipv4 a, const std::string& key, const std::string& mac) const;
-    std::optional<net::ipv4> choose(const message& m, const std::string& key);
+    bool in_pool(ipv4 a) const { return !(a < cfg_.pool_start) && !(cfg_.pool_end < a); }
+    bool allocatable(ipv4 a, const std::string& key, const std::string& mac) const;
+    std::optional<ipv4> choose(const message& m, const std::string& key);
     lease* lease_of(const std::string& key);
-    lease& bind(net::ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d);
+    lease& bind(ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d);
     void drop(std::uint32_t ip);
-    reply make_reply(const message& req, msg_type t, net::ipv4 yiaddr, const lease* l) const;
+    reply make_reply(const message& req, msg_type t, ipv4 yiaddr, const lease* l) const;
 
     engine_config cfg_;
     std::map<std::uint32_t, lease> by_ip_;

@@ -29,7 +29,7 @@ std::uint16_t inet_checksum(std::span<const std::uint8_t> data, std::uint32_t su
     return static_cast<std::uint16_t>(~sum);
 }
 
-std::vector<std::uint8_t> ipv4_udp_frame(net::ipv4 src, net::ipv4 dst, std::uint16_t sport, std::uint16_t dport,
+std::vector<std::uint8_t> ipv4_udp_frame(ipv4 src, ipv4 dst, std::uint16_t sport, std::uint16_t dport,
                                          std::span<const std::uint8_t> payload)
 {
     const std::size_t udp_len = 8 + payload.size();

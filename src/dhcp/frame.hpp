@@ -7,11 +7,11 @@
 #include <span>
 #include <vector>
 
-#include "net/ipv4.hpp"
+#include "base/ipv4.hpp"
 
 namespace paddock::dhcp {
 
-std::vector<std::uint8_t> ipv4_udp_frame(net::ipv4 src, net::ipv4 dst, std::uint16_t sport, std::uint16_t dport,
+std::vector<std::uint8_t> ipv4_udp_frame(ipv4 src, ipv4 dst, std::uint16_t sport, std::uint16_t dport,
                                          std::span<const std::uint8_t> payload);
 
 // Internet checksum (RFC 1071) of `data`, starting from `sum`.

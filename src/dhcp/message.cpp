@@ -122,13 +122,13 @@ std::optional<msg_type> message::type() const
     return static_cast<msg_type>(it->second[0]);
 }
 
-std::optional<net::ipv4> message::ip_option(std::uint8_t code) const
+std::optional<ipv4> message::ip_option(std::uint8_t code) const
 {
     auto it = options.find(code);
     if (it == options.end() || it->second.size() != 4)
         return std::nullopt;
     auto& v = it->second;
-    return net::ipv4{std::uint32_t{v[0]} << 24 | std::uint32_t{v[1]} << 16 | std::uint32_t{v[2]} << 8 | v[3]};
+    return ipv4{std::uint32_t{v[0]} << 24 | std::uint32_t{v[1]} << 16 | std::uint32_t{v[2]} << 8 | v[3]};
 }
 
 std::optional<std::uint16_t> message::u16_option(std::uint8_t code) const
@@ -162,7 +162,7 @@ std::string message::mac() const
     return out;
 }
 
-void message::set_ip(std::uint8_t code, net::ipv4 a) { set_u32(code, a.value); }
+void message::set_ip(std::uint8_t code, ipv4 a) { set_u32(code, a.value); }
 void message::set_u32(std::uint8_t code, std::uint32_t v)
 {
     options[code] = {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
@@ -254,26 +254,6 @@ std::vector<std::uint8_t> encode(const message& m)
     while (b.size() < 300)
         b.push_back(0);
     return b;
-}
-
-std::optional<std::array<std::uint8_t, 6>> parse_mac(const std::string& s)
-{
-    if (s.size() != 17)
-        return std::nullopt;
-    std::array<std::uint8_t, 6> out{};
-    auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-    };
-    for (int i = 0; i < 6; ++i) {
-        int hi = hex(s[i * 3]), lo = hex(s[i * 3 + 1]);
-        if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
-            return std::nullopt;
-        out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-    }
-    return out;
 }
 
 } // namespace paddock::dhcp

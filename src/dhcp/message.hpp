@@ -14,7 +14,8 @@
 #include <vector>
 
 #include "base/error.hpp"
-#include "net/ipv4.hpp"
+#include "base/mac.hpp"
+#include "base/ipv4.hpp"
 
 namespace paddock::dhcp {
 
@@ -42,7 +43,7 @@ struct message {
     std::uint32_t xid = 0;
     std::uint16_t secs = 0;
     std::uint16_t flags = 0;
-    net::ipv4 ciaddr, yiaddr, siaddr, giaddr;
+    ipv4 ciaddr, yiaddr, siaddr, giaddr;
     std::array<std::uint8_t, 16> chaddr{};
     std::string sname; // only when not overloaded with options
     std::string file;
@@ -50,7 +51,7 @@ struct message {
 
     // Typed views of common options; nullopt when absent or malformed.
     std::optional<msg_type> type() const;
-    std::optional<net::ipv4> ip_option(std::uint8_t code) const;
+    std::optional<ipv4> ip_option(std::uint8_t code) const;
     std::optional<std::uint16_t> u16_option(std::uint8_t code) const;
     std::optional<std::string> string_option(std::uint8_t code) const;
     bool has(std::uint8_t code) const { return options.count(code) != 0; }
@@ -59,7 +60,7 @@ struct message {
     std::string mac() const;
     bool broadcast_flag() const { return (flags & flag_broadcast) != 0; }
 
-    void set_ip(std::uint8_t code, net::ipv4 a);
+    void set_ip(std::uint8_t code, ipv4 a);
     void set_u32(std::uint8_t code, std::uint32_t v);
     void set_u8(std::uint8_t code, std::uint8_t v);
     void set_string(std::uint8_t code, const std::string& s);
@@ -71,7 +72,5 @@ result<message> decode(std::span<const std::uint8_t> bytes);
 // 255-byte pieces (RFC 3396). Pads to the 300-byte BOOTP minimum.
 std::vector<std::uint8_t> encode(const message& m);
 
-// Parses "aa:bb:cc:dd:ee:ff" (case-insensitive) into 6 bytes.
-std::optional<std::array<std::uint8_t, 6>> parse_mac(const std::string& s);
 
 } // namespace paddock::dhcp

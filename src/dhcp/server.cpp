@@ -77,7 +77,7 @@ status server::load()
         return resv.error();
     for (auto& r : *resv)
         if (auto st = engine_.reserve(r); !st)
-            log::warn("dhcp", "stored reservation ", r.mac, " -> ", net::to_string(r.ip), " skipped: ", st.error().message);
+            log::warn("dhcp", "stored reservation ", r.mac, " -> ", to_string(r.ip), " skipped: ", st.error().message);
     auto leases = store_.load_leases();
     if (!leases)
         return leases.error();
@@ -134,8 +134,8 @@ status server::open(int ns_fd)
         ::close(raw_fd_);
     raw_fd_ = raw;
     reopened_.cancel();
-    log::info("dhcp", "listening on 0.0.0.0:67 in the namespace (server id ", net::to_string(engine_.config().server_id),
-              ", pool ", net::to_string(engine_.config().pool_start), "-", net::to_string(engine_.config().pool_end), ")");
+    log::info("dhcp", "listening on 0.0.0.0:67 in the namespace (server id ", to_string(engine_.config().server_id),
+              ", pool ", to_string(engine_.config().pool_start), "-", to_string(engine_.config().pool_end), ")");
     return ok();
 }
 
@@ -188,7 +188,7 @@ asio::awaitable<void> server::receive_loop()
                     in_pktinfo pi;
                     std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
                     ifindex = pi.ipi_ifindex;
-                    net::ipv4 dst{ntohl(pi.ipi_addr.s_addr)};
+                    ipv4 dst{ntohl(pi.ipi_addr.s_addr)};
                     to_broadcast = dst.value == 0xFFFFFFFFu || dst == engine_.config().subnet.broadcast();
                 }
             ++stats_.received;
@@ -209,7 +209,7 @@ asio::awaitable<void> server::expiry_loop()
             co_return;
         auto changes = engine_.expire(unix_now());
         for (auto& c : changes) {
-            log::info("dhcp", "lease ", to_string(c.what), ": ", net::to_string(c.l.ip), " ", c.l.mac);
+            log::info("dhcp", "lease ", to_string(c.what), ": ", to_string(c.l.ip), " ", c.l.mac);
             pending_->ops.push_back(c);
         }
         flush();
@@ -242,7 +242,7 @@ void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_bro
 void server::send(const reply& r, int ifindex)
 {
     const auto payload = encode(r.msg);
-    const net::ipv4 src = engine_.config().server_id;
+    const ipv4 src = engine_.config().server_id;
     ssize_t n = -1;
     if (r.link_unicast && raw_fd_ >= 0 && ifindex > 0) {
         auto frame = ipv4_udp_frame(src, r.to, 67, r.port, payload);
@@ -283,7 +283,7 @@ void server::send(const reply& r, int ifindex)
     }
     if (n < 0) {
         ++stats_.send_errors;
-        log::debug("dhcp", "send to ", net::to_string(r.to), " failed: ", std::strerror(errno));
+        log::debug("dhcp", "send to ", to_string(r.to), " failed: ", std::strerror(errno));
         return;
     }
     ++stats_.replies;
@@ -340,7 +340,7 @@ void server::committed(batch& b, const status& st)
         if (type)
             bus_.publish(type, c->l.vm, lease_json(c->l), now);
         if (c->what == change::kind::declined)
-            log::warn("dhcp", "address ", net::to_string(c->l.ip), " declined by a client: quarantined");
+            log::warn("dhcp", "address ", to_string(c->l.ip), " declined by a client: quarantined");
     }
     for (auto& w : b.waiters)
         w->t.cancel();
@@ -396,7 +396,7 @@ asio::awaitable<void> server::forget(std::string mac)
 json::object server::lease_json(const lease& l) const
 {
     json::object o{{"mac", l.mac},
-                   {"ip", net::to_string(l.ip)},
+                   {"ip", to_string(l.ip)},
                    {"hostname", l.hostname},
                    {"vm", l.vm.empty() ? json::value(nullptr) : json::value(l.vm)},
                    {"expires_at", iso8601(l.expires_at)},
@@ -417,7 +417,7 @@ json::array server::leases_json() const
         if (it != engine_.leases().end() && it->second.mac == mac)
             continue;
         out.push_back(json::object{{"mac", mac},
-                                   {"ip", net::to_string(r.ip)},
+                                   {"ip", to_string(r.ip)},
                                    {"hostname", r.hostname},
                                    {"vm", r.vm.empty() ? json::value(nullptr) : json::value(r.vm)},
                                    {"expires_at", nullptr},
@@ -431,7 +431,7 @@ json::array server::reservations_json() const
     json::array out;
     for (auto& [mac, r] : engine_.reservations())
         out.push_back(json::object{{"mac", mac},
-                                   {"ip", net::to_string(r.ip)},
+                                   {"ip", to_string(r.ip)},
                                    {"hostname", r.hostname},
                                    {"vm", r.vm.empty() ? json::value(nullptr) : json::value(r.vm)}});
     return out;

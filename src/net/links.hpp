@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/error.hpp"
-#include "net/ipv4.hpp"
+#include "base/ipv4.hpp"
 
 struct nl_sock;
 

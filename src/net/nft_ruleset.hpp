@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "net/ipv4.hpp"
+#include "base/ipv4.hpp"
 
 namespace paddock::net {
 

@@ -32,6 +32,7 @@
 
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
+#include "base/mac.hpp"
 #include "base/time.hpp"
 #include "dhcp/server.hpp"
 #include "net/fabric.hpp"
@@ -259,7 +260,7 @@ status manager::load()
     for (auto& [mac, r] : dhcp_.core().reservations()) {
         if (r.vm.empty() || (vms_.count(r.vm) && vms_.at(r.vm)->mac == mac))
             continue;
-        log::warn("vm", "dropping the reservation of ", mac, " (", net::to_string(r.ip), ") for VM ", r.vm, ", which does not exist");
+        log::warn("vm", "dropping the reservation of ", mac, " (", to_string(r.ip), ") for VM ", r.vm, ", which does not exist");
         asio::co_spawn(ex_, dhcp_.forget(mac), [](std::exception_ptr) {});
     }
     log::info("vm", "loaded ", vms_.size(), " VM(s)");
@@ -736,7 +737,7 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
     // The address, reserved now: known before the first boot, stable across reboots.
     dhcp::reservation r = reservation_for(vm->mac, s.name);
     if (!s.ip.empty()) {
-        auto a = net::parse_ipv4(s.ip);
+        auto a = parse_ipv4(s.ip);
         if (!a)
             co_return fail(errc::invalid_field, "ip: \"" + s.ip + "\" is not an IPv4 address");
         r.ip = *a;
@@ -752,7 +753,7 @@ asio::awaitable<result<json::object>> manager::create(std::string body)
         f.message = "ip: " + f.message;
         co_return f;
     }
-    vm->ip = net::to_string(r.ip);
+    vm->ip = to_string(r.ip);
     const std::string dir = vm_dir(s.name);
     std::error_code fec;
     fs::remove_all(dir, fec);

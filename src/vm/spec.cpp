@@ -6,7 +6,7 @@
 
 #include <boost/json.hpp>
 
-#include "dhcp/message.hpp"
+#include "base/mac.hpp"
 
 namespace paddock::vm {
 namespace json = boost::json;
@@ -63,17 +63,6 @@ bool valid_image_name(std::string_view s)
     return true;
 }
 
-bool valid_unicast_mac(std::string_view s)
-{
-    auto m = dhcp::parse_mac(std::string(s));
-    if (!m)
-        return false;
-    bool zero = true;
-    for (auto b : *m)
-        zero = zero && b == 0;
-    return !zero && ((*m)[0] & 1) == 0;
-}
-
 std::string tap_name(std::string_view n)
 {
     if (n.size() <= 11)
@@ -85,13 +74,6 @@ std::string tap_name(std::string_view n)
     char buf[8];
     std::snprintf(buf, sizeof buf, "%04x", h & 0xFFFF);
     return "tap-" + std::string(n.substr(0, 6)) + "-" + buf;
-}
-
-std::string make_mac(std::uint32_t r)
-{
-    char buf[18];
-    std::snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", (r >> 16) & 255, (r >> 8) & 255, r & 255);
-    return buf;
 }
 
 result<spec> parse_spec(std::string_view body)

@@ -35,11 +35,7 @@ std::string spec_to_json(const spec& s);
 bool valid_vm_name(std::string_view s);
 // Image names (files in state_dir/images): ^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$, no "..".
 bool valid_image_name(std::string_view s);
-// A unicast, locally meaningful MAC "aa:bb:cc:dd:ee:ff" (multicast bit clear, not all zero).
-bool valid_unicast_mac(std::string_view s);
 // TAP device name for a VM: "tap-<name>" when it fits in 15 bytes, else "tap-<first 6>-<4 hex>".
 std::string tap_name(std::string_view vm_name);
-// 52:54:00 + three bytes from `random`.
-std::string make_mac(std::uint32_t random);
 
 } // namespace paddock::vm

@@ -15,15 +15,15 @@ namespace {
 dhcp::engine make_engine()
 {
     dhcp::engine_config c;
-    c.subnet = *net::parse_cidr("192.168.26.0/24");
-    c.server_id = *net::parse_ipv4("192.168.26.2");
-    c.router = *net::parse_ipv4("192.168.26.1");
+    c.subnet = *parse_cidr("192.168.26.0/24");
+    c.server_id = *parse_ipv4("192.168.26.2");
+    c.router = *parse_ipv4("192.168.26.1");
     c.dns = {c.router};
     c.domain = "paddock.internal";
-    c.pool_start = *net::parse_ipv4("192.168.26.10");
-    c.pool_end = *net::parse_ipv4("192.168.26.20");
+    c.pool_start = *parse_ipv4("192.168.26.10");
+    c.pool_end = *parse_ipv4("192.168.26.20");
     dhcp::engine e(c);
-    e.reserve({"52:54:00:00:00:01", *net::parse_ipv4("192.168.26.40"), "web1", "web1"});
+    e.reserve({"52:54:00:00:00:01", *parse_ipv4("192.168.26.40"), "web1", "web1"});
     return e;
 }
 } // namespace

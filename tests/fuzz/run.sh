@@ -10,7 +10,7 @@ command -v clang++ >/dev/null || { echo "SKIP: clang++ missing (apt-get install 
 mkdir -p "$OUT/corpus"
 if ! clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
      -I"$SRC/src" "$SRC/tests/fuzz/fuzz_dhcp.cpp" "$SRC/src/dhcp/message.cpp" "$SRC/src/dhcp/engine.cpp" \
-     "$SRC/src/net/ipv4.cpp" -o "$OUT/fuzz_dhcp" 2> "$OUT/build.log"; then
+     "$SRC/src/base/ipv4.cpp" "$SRC/src/base/error.cpp" "$SRC/src/base/mac.cpp" -o "$OUT/fuzz_dhcp" 2> "$OUT/build.log"; then
   if grep -q "libclang_rt.fuzzer\|cannot find" "$OUT/build.log"; then
     echo "SKIP: libFuzzer runtime missing (apt-get install libclang-rt-14-dev)"; cat "$OUT/build.log"; exit 77
   fi

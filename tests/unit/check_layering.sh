@@ -4,7 +4,7 @@
 # it does no I/O itself.)
 set -euo pipefail
 SRC=${PADDOCK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/src
-cores=(net/ipv4 net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame vm/spec vm/lifecycle vm/qemu_argv
+cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame vm/spec vm/lifecycle vm/qemu_argv
        qmp/protocol base/event_bus api/api)
 bad=0
 for c in "${cores[@]}"; do

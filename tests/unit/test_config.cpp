@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "app/config.hpp"
-#include "net/ipv4.hpp"
+#include "base/ipv4.hpp"
 
 using namespace paddock;
 
@@ -23,30 +23,30 @@ bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p,
 
 TEST_CASE("ipv4 parsing is strict")
 {
-    CHECK(net::parse_ipv4("192.168.26.1")->value == 0xC0A81A01u);
-    CHECK(net::parse_ipv4("0.0.0.0")->value == 0);
-    CHECK(net::parse_ipv4("255.255.255.255")->value == 0xFFFFFFFFu);
+    CHECK(parse_ipv4("192.168.26.1")->value == 0xC0A81A01u);
+    CHECK(parse_ipv4("0.0.0.0")->value == 0);
+    CHECK(parse_ipv4("255.255.255.255")->value == 0xFFFFFFFFu);
     for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.4 ", " 1.2.3.4", "1..3.4",
                             "a.b.c.d", "1.2.3.-4", "1.2.3.4/24", "1234.1.1.1"})
-        CHECK_MESSAGE(!net::parse_ipv4(bad), bad);
+        CHECK_MESSAGE(!parse_ipv4(bad), bad);
 }
 
 TEST_CASE("cidr parsing, masks and membership")
 {
-    auto c = net::parse_cidr("192.168.26.0/24");
+    auto c = parse_cidr("192.168.26.0/24");
     REQUIRE(c);
     CHECK(c->mask() == 0xFFFFFF00u);
-    CHECK(net::to_string(c->broadcast()) == "192.168.26.255");
-    CHECK(c->is_host(*net::parse_ipv4("192.168.26.1")));
-    CHECK_FALSE(c->is_host(*net::parse_ipv4("192.168.26.0")));
-    CHECK_FALSE(c->is_host(*net::parse_ipv4("192.168.26.255")));
-    CHECK_FALSE(c->contains(*net::parse_ipv4("192.168.27.1")));
-    CHECK_FALSE(net::parse_cidr("192.168.26.1/24"));            // host bits set, strict
-    CHECK(net::parse_cidr("192.168.26.1/24", false)->network == c->network);
+    CHECK(to_string(c->broadcast()) == "192.168.26.255");
+    CHECK(c->is_host(*parse_ipv4("192.168.26.1")));
+    CHECK_FALSE(c->is_host(*parse_ipv4("192.168.26.0")));
+    CHECK_FALSE(c->is_host(*parse_ipv4("192.168.26.255")));
+    CHECK_FALSE(c->contains(*parse_ipv4("192.168.27.1")));
+    CHECK_FALSE(parse_cidr("192.168.26.1/24"));            // host bits set, strict
+    CHECK(parse_cidr("192.168.26.1/24", false)->network == c->network);
     for (const char* bad : {"192.168.26.0", "192.168.26.0/", "192.168.26.0/33", "192.168.26.0/-1", "192.168.26.0/024",
                             "192.168.26.0/2x", "/24"})
-        CHECK_MESSAGE(!net::parse_cidr(bad), bad);
-    CHECK(net::to_string(*net::parse_cidr("0.0.0.0/0")) == "0.0.0.0/0");
+        CHECK_MESSAGE(!parse_cidr(bad), bad);
+    CHECK(to_string(*parse_cidr("0.0.0.0/0")) == "0.0.0.0/0");
 }
 
 TEST_CASE("empty object gives the embedded defaults")
@@ -84,7 +84,7 @@ TEST_CASE("a full valid config is read field by field")
     CHECK(r->listen_port == 9090);
     CHECK(r->auth == "none");
     CHECK(r->network.subnet.prefix == 16);
-    CHECK(net::to_string(r->network.pool_end) == "10.20.9.255");
+    CHECK(to_string(r->network.pool_end) == "10.20.9.255");
     CHECK(r->network.lease_time_s == 600);
     CHECK(r->qemu.accel == "tcg");
 }

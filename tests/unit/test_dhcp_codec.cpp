@@ -57,7 +57,7 @@ TEST_CASE("encode then decode gives the same message")
 TEST_CASE("message type and server id lead the options")
 {
     message m = sample();
-    m.set_ip(opt::server_id, net::ipv4{0xC0A81A02});
+    m.set_ip(opt::server_id, ipv4{0xC0A81A02});
     auto b = encode(m);
     CHECK(b[240] == opt::message_type);
     CHECK(b[243] == opt::server_id);
@@ -165,7 +165,7 @@ TEST_CASE("real client captures decode with the fields the clients sent")
         CHECK(d->has(opt::param_list));
         if (r.type == msg_type::request) {
             CHECK(d->ip_option(opt::requested_ip).has_value());
-            CHECK(d->ip_option(opt::server_id) == net::ipv4{0xC0A81A02});
+            CHECK(d->ip_option(opt::server_id) == ipv4{0xC0A81A02});
         }
     }
     CHECK(decode(fixture("udhcpc_discover.hex"))->u16_option(opt::max_size) == 576);
@@ -181,7 +181,7 @@ TEST_CASE("parse_mac accepts canonical forms only")
 TEST_CASE("IPv4/UDP frames carry valid checksums")
 {
     std::vector<std::uint8_t> payload{1, 2, 3, 4, 5};
-    auto f = ipv4_udp_frame(net::ipv4{0xC0A81A02}, net::ipv4{0xC0A81A0A}, 67, 68, payload);
+    auto f = ipv4_udp_frame(ipv4{0xC0A81A02}, ipv4{0xC0A81A0A}, 67, 68, payload);
     REQUIRE(f.size() == 33);
     CHECK(inet_checksum(std::span(f.data(), 20)) == 0); // a correct header sums to zero
     std::uint32_t pseudo = 0xC0A8 + 0x1A02 + 0xC0A8 + 0x1A0A + 17 + 13;

@@ -11,12 +11,12 @@ using namespace paddock;
 using namespace paddock::dhcp;
 
 namespace {
-net::ipv4 ip(const char* s) { return *net::parse_ipv4(s); }
+ipv4 ip(const char* s) { return *parse_ipv4(s); }
 
 engine_config cfg(const char* pool_end = "192.168.26.250")
 {
     engine_config c;
-    c.subnet = *net::parse_cidr("192.168.26.0/24");
+    c.subnet = *parse_cidr("192.168.26.0/24");
     c.server_id = ip("192.168.26.2");
     c.router = ip("192.168.26.1");
     c.dns = {ip("192.168.26.1")};
@@ -41,7 +41,7 @@ std::string mac(std::uint8_t id)
     std::snprintf(b, sizeof b, "52:54:00:00:00:%02x", id);
     return b;
 }
-message selecting(std::uint8_t id, net::ipv4 want, net::ipv4 server = ip("192.168.26.2"))
+message selecting(std::uint8_t id, ipv4 want, ipv4 server = ip("192.168.26.2"))
 {
     auto m = req(msg_type::request, id);
     m.set_ip(opt::requested_ip, want);
@@ -51,7 +51,7 @@ message selecting(std::uint8_t id, net::ipv4 want, net::ipv4 server = ip("192.16
 std::optional<msg_type> type_of(const decision& d) { return d.out ? d.out->msg.type() : std::nullopt; }
 
 // Binds client `id` through DISCOVER + REQUEST and returns its address.
-net::ipv4 bind(engine& e, std::uint8_t id, std::int64_t now = 1000)
+ipv4 bind(engine& e, std::uint8_t id, std::int64_t now = 1000)
 {
     auto o = e.handle(req(msg_type::discover, id), {}, now);
     REQUIRE(type_of(o) == msg_type::offer);
@@ -368,7 +368,7 @@ TEST_CASE("random traffic never binds one address to two clients")
     std::int64_t now = 1000;
     for (int step = 0; step < 20000; ++step) {
         std::uint8_t id = static_cast<std::uint8_t>(1 + rng() % 40);
-        net::ipv4 any{ip("192.168.26.5").value + static_cast<std::uint32_t>(rng() % 30)};
+        ipv4 any{ip("192.168.26.5").value + static_cast<std::uint32_t>(rng() % 30)};
         message m;
         switch (rng() % 7) {
         case 0: m = req(msg_type::discover, id); break;

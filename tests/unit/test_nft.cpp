@@ -20,7 +20,7 @@ std::string fixture(const char* name)
     ss << f.rdbuf();
     return ss.str();
 }
-net::nft_spec default_spec() { return {*net::parse_cidr("192.168.26.0/24"), "paddock0", 8080}; }
+net::nft_spec default_spec() { return {*parse_cidr("192.168.26.0/24"), "paddock0", 8080}; }
 } // namespace
 
 TEST_CASE("the apply document matches the golden file")

@@ -11,6 +11,7 @@
 #include "vm/lifecycle.hpp"
 #include "vm/qemu_argv.hpp"
 #include "vm/spec.hpp"
+#include "base/mac.hpp"
 
 using namespace paddock;
 using namespace paddock::vm;

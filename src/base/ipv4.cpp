@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Pure IPv4 address and prefix helpers.
-#include "net/ipv4.hpp"
+#include "base/ipv4.hpp"
 
 #include <charconv>
 
-namespace paddock::net {
+namespace paddock {
 
 std::optional<ipv4> parse_ipv4(std::string_view s)
 {
@@ -62,4 +62,4 @@ std::string to_string(ipv4 a)
 
 std::string to_string(const cidr& c) { return to_string(c.network) + '/' + std::to_string(c.prefix); }
 
-} // namespace paddock::net
+} // namespace paddock

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Pure IPv4 address and prefix helpers (no sockets): parsing, formatting, subnet arithmetic.
+// Pure IPv4 address and prefix types (no sockets): parsing, formatting, subnet arithmetic. Shared by
+// dhcp, net, vm and api, so it lives in base.
 #pragma once
 
 #include <cstdint>
@@ -7,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace paddock::net {
+namespace paddock {
 
 // Host byte order.
 struct ipv4 {
@@ -39,4 +40,4 @@ std::optional<cidr> parse_cidr(std::string_view s, bool strict = true);
 std::string to_string(ipv4 a);
 std::string to_string(const cidr& c);
 
-} // namespace paddock::net
+} // namespace paddock
