@@ -133,9 +133,51 @@ result<reservation_request> parse_reservation(const std::string& mac_in, const s
     return r;
 }
 
+response no_content()
+{
+    response r;
+    r.status = 204;
+    return r;
+}
+
 response from_failure(const failure& f) { return error(status_for(f.code), to_string(f.code), f.message); }
 
 } // namespace
+
+std::optional<vm::action> parse_action(std::string_view name)
+{
+    for (auto a : {vm::action::start, vm::action::stop, vm::action::restart, vm::action::pause, vm::action::resume})
+        if (name == vm::to_string(a))
+            return a;
+    return std::nullopt;
+}
+
+result<vm::action_options> parse_action_options(vm::action a, std::string_view body)
+{
+    vm::action_options o;
+    if (body.empty())
+        return o;
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec || !v.is_object())
+        return fail(errc::invalid_json, "request body must be a JSON object");
+    const bool graceful = a == vm::action::stop || a == vm::action::restart;
+    for (auto& [k, val] : v.as_object()) {
+        if (graceful && k == "timeout_s") {
+            if (!val.is_int64() || val.as_int64() < 1 || val.as_int64() > 3600)
+                return fail(errc::invalid_field, "timeout_s: expected a whole number from 1 to 3600");
+            o.timeout_s = static_cast<int>(val.as_int64());
+        }
+        else if (a == vm::action::stop && k == "force") {
+            if (!val.is_bool())
+                return fail(errc::invalid_field, "force: expected true or false");
+            o.force = val.as_bool();
+        }
+        else
+            return fail(errc::invalid_field, std::string(k) + ": unknown field for " + vm::to_string(a));
+    }
+    return o;
+}
 
 int status_for(errc code)
 {
@@ -197,22 +239,22 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     if (path == "/api/v1/health") {
         if (req.method != "GET")
             co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", ctx.uptime_s()}, {"accel", ctx.accel}});
+        co_return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", ctx.svc->uptime_s()}, {"accel", ctx.accel}});
     }
     if (path == "/api/v1/network") {
         if (req.method != "GET")
             co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, ctx.network());
+        co_return json_response(200, ctx.svc->network());
     }
     if (path == "/api/v1/leases") {
         if (req.method != "GET")
             co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, {{"leases", ctx.leases()}});
+        co_return json_response(200, {{"leases", ctx.svc->leases()}});
     }
     if (path == "/api/v1/reservations") {
         if (req.method != "GET")
             co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, {{"reservations", ctx.reservations()}});
+        co_return json_response(200, {{"reservations", ctx.svc->reservations()}});
     }
     const std::string resv_prefix = "/api/v1/reservations/";
     if (path.rfind(resv_prefix, 0) == 0) {
@@ -221,7 +263,7 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
             auto parsed = parse_reservation(mac, req.body);
             if (!parsed)
                 co_return from_failure(parsed.error());
-            auto r = co_await ctx.reserve(*parsed);
+            auto r = co_await ctx.svc->reserve(*parsed);
             if (!r)
                 co_return from_failure(r.error());
             co_return json_response(200, *r);
@@ -230,19 +272,20 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
             auto parsed = parse_reservation(mac, "");
             if (!parsed)
                 co_return from_failure(parsed.error());
-            if (!co_await ctx.unreserve(parsed->mac))
-                co_return error(404, "not_found", "no reservation for " + parsed->mac);
-            response r;
-            r.status = 204;
-            co_return r;
+            if (auto st = co_await ctx.svc->unreserve(parsed->mac); !st)
+                co_return from_failure(st.error());
+            co_return no_content();
         }
         co_return method_not_allowed(req, path, "PUT, DELETE");
     }
     if (path == "/api/v1/vms") {
         if (req.method == "GET")
-            co_return json_response(200, {{"vms", ctx.vms()}});
+            co_return json_response(200, {{"vms", ctx.svc->vms()}});
         if (req.method == "POST") {
-            auto r = co_await ctx.create_vm(std::move(req.body));
+            auto spec = vm::parse_spec(req.body);
+            if (!spec)
+                co_return from_failure(spec.error());
+            auto r = co_await ctx.svc->create_vm(std::move(*spec));
             if (!r)
                 co_return from_failure(r.error());
             co_return json_response(201, *r);
@@ -259,25 +302,23 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
             co_return error(404, "not_found", "no route for " + path);
         if (sub.empty()) {
             if (req.method == "GET") {
-                auto r = ctx.vm(name);
+                auto r = ctx.svc->vm(name);
                 if (!r)
                     co_return from_failure(r.error());
                 co_return json_response(200, *r);
             }
             if (req.method == "DELETE") {
-                auto st = co_await ctx.remove_vm(name);
+                auto st = co_await ctx.svc->remove_vm(name);
                 if (!st)
                     co_return from_failure(st.error());
-                response r;
-                r.status = 204;
-                co_return r;
+                co_return no_content();
             }
             co_return method_not_allowed(req, path, "GET, DELETE");
         }
         if (sub == "console/log") {
             if (req.method != "GET")
                 co_return method_not_allowed(req, path, "GET");
-            auto r = ctx.console_log(name);
+            auto r = co_await ctx.svc->console_log(name);
             if (!r)
                 co_return from_failure(r.error());
             response out;
@@ -285,10 +326,13 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
             out.body = std::move(*r);
             co_return out;
         }
-        if (sub == "start" || sub == "stop" || sub == "restart" || sub == "pause" || sub == "resume") {
+        if (auto a = parse_action(sub)) {
             if (req.method != "POST")
                 co_return method_not_allowed(req, path, "POST");
-            auto r = co_await ctx.vm_action(name, sub, std::move(req.body));
+            auto opts = parse_action_options(*a, req.body);
+            if (!opts)
+                co_return from_failure(opts.error());
+            auto r = co_await ctx.svc->vm_action(name, *a, *opts);
             if (!r)
                 co_return from_failure(r.error());
             co_return json_response(200, *r);

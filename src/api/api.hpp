@@ -6,7 +6,8 @@
 #pragma once
 
 #include <chrono>
-#include <functional>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,8 @@
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
+#include "vm/actions.hpp"
+#include "vm/spec.hpp"
 
 namespace paddock::api {
 
@@ -39,28 +42,40 @@ struct reservation_request {
     std::string hostname;
 };
 
-// What the API reads from the rest of the daemon; app wires it. Failures carry a code that
-// status_for() maps to HTTP (the one place for that mapping).
+// What the API calls: a narrow, typed interface that app implements (and tests fake). Requests
+// arrive parsed and validated; failures carry an errc that status_for() maps to HTTP.
+class backend {
+public:
+    virtual ~backend() = default;
+    virtual std::int64_t uptime_s() const = 0; // the daemon's clock, not the handler's
+    virtual boost::json::object network() = 0;  // GET /api/v1/network
+    virtual boost::json::array leases() = 0;
+    virtual boost::json::array reservations() = 0;
+    virtual boost::asio::awaitable<result<boost::json::object>> reserve(reservation_request r) = 0;
+    // not_found when there is none; store_failed when the delete was not kept.
+    virtual boost::asio::awaitable<status> unreserve(std::string mac) = 0;
+    // VMs (SPEC section 3).
+    virtual boost::json::array vms() = 0;
+    virtual result<boost::json::object> vm(const std::string& name) = 0;
+    virtual boost::asio::awaitable<result<std::string>> console_log(std::string name) = 0;
+    virtual boost::asio::awaitable<result<boost::json::object>> create_vm(vm::spec s) = 0;
+    virtual boost::asio::awaitable<result<boost::json::object>> vm_action(std::string name, vm::action a,
+                                                                         vm::action_options o) = 0;
+    virtual boost::asio::awaitable<status> remove_vm(std::string name) = 0;
+};
+
 struct context {
     std::string version;
-    std::function<std::int64_t()> uptime_s; // the daemon's clock, not the handler's
-    std::string accel;        // "kvm" | "tcg"
-    std::string token;        // empty = auth disabled ("auth": "none")
-    std::string www_dir;      // static dashboard files
-    std::function<boost::json::object()> network; // GET /api/v1/network
-    std::function<boost::json::array()> leases;   // GET /api/v1/leases
-    std::function<boost::json::array()> reservations;
-    std::function<boost::asio::awaitable<result<boost::json::object>>(reservation_request)> reserve;
-    std::function<boost::asio::awaitable<bool>(std::string mac)> unreserve;
-    // VMs (SPEC section 3).
-    std::function<boost::json::array()> vms;
-    std::function<result<boost::json::object>(const std::string& name)> vm;
-    std::function<result<std::string>(const std::string& name)> console_log;
-    std::function<boost::asio::awaitable<result<boost::json::object>>(std::string body)> create_vm;
-    std::function<boost::asio::awaitable<result<boost::json::object>>(std::string name, std::string action, std::string body)>
-        vm_action;
-    std::function<boost::asio::awaitable<status>(std::string name)> remove_vm;
+    std::string accel;   // "kvm" | "tcg"
+    std::string token;   // empty = auth disabled ("auth": "none")
+    std::string www_dir; // static dashboard files
+    backend* svc = nullptr;
 };
+
+// The VM operations by their route name (start, stop, restart, pause, resume).
+std::optional<vm::action> parse_action(std::string_view name);
+// The body of an action: stop takes {"force","timeout_s"}, restart {"timeout_s"}, others nothing.
+result<vm::action_options> parse_action_options(vm::action a, std::string_view body);
 
 // The one failure code → HTTP status mapping: bad input 400, not_found 404, conflicts and
 // invalid_state 409, QMP failures 502, store failures 503 (nothing was kept), timeouts 504, else 500.

@@ -77,7 +77,7 @@ status unknown(std::string_view prefix, std::string_view key)
     return bad(join(prefix, key), "unknown key");
 }
 
-status parse_pool(const json::value& v, network_config& n)
+status parse_pool(const json::value& v, net::network_config& n)
 {
     const json::object* o = nullptr;
     if (auto st = read_object(v, "network.dhcp_pool", o); !st)
@@ -93,7 +93,7 @@ status parse_pool(const json::value& v, network_config& n)
     return ok();
 }
 
-status parse_network(const json::value& v, network_config& n)
+status parse_network(const json::value& v, net::network_config& n)
 {
     const json::object* o = nullptr;
     if (auto st = read_object(v, "network", o); !st)
@@ -197,7 +197,7 @@ bool valid_domain(std::string_view s)
 
 } // namespace
 
-std::vector<ipv4> effective_dns(const network_config& n)
+std::vector<ipv4> effective_dns(const net::network_config& n)
 {
     return n.dns.empty() ? std::vector<ipv4>{n.gateway} : n.dns;
 }
@@ -272,7 +272,7 @@ status validate(const config& c)
     if (!valid_ifname(n.bridge))
         return bad("network.bridge", "\"" + n.bridge +
                                          "\" is not an interface name (1 to 15 of A-Z a-z 0-9 _ - .)");
-    if (n.bridge == ns_veth_name || n.bridge == "lo")
+    if (n.bridge == net::ns_veth_name || n.bridge == "lo")
         return bad("network.bridge", "\"" + n.bridge + "\" is reserved inside the namespace");
     if (n.subnet.prefix < 8 || n.subnet.prefix > 29)
         return bad("network.subnet", "prefix length must be from 8 to 29, got /" + std::to_string(n.subnet.prefix));

@@ -10,23 +10,9 @@
 
 #include "base/error.hpp"
 #include "base/ipv4.hpp"
+#include "net/network_config.hpp"
 
 namespace paddock::app {
-
-struct network_config {
-    std::string namespace_name = "paddock";
-    std::string host_veth = "paddock0";
-    std::string bridge = "br0";
-    cidr subnet{{0xC0A81A00u}, 24};     // 192.168.26.0/24
-    ipv4 gateway{0xC0A81A01u};          // 192.168.26.1
-    ipv4 bridge_address{0xC0A81A02u};   // 192.168.26.2
-    ipv4 pool_start{0xC0A81A0Au};       // 192.168.26.10
-    ipv4 pool_end{0xC0A81AFAu};         // 192.168.26.250
-    std::uint32_t lease_time_s = 3600;
-    // DHCP option 6; empty in the file means "the gateway" (the default until Paddock serves DNS).
-    std::vector<ipv4> dns;
-    std::string domain = "paddock.internal"; // DHCP option 15
-};
 
 struct qemu_config {
     std::string binary = "qemu-system-x86_64";
@@ -38,15 +24,12 @@ struct config {
     std::uint16_t listen_port = 8080;
     std::string state_dir = "/var/lib/paddock";
     std::string auth = "token"; // token | none
-    network_config network;
+    net::network_config network;
     qemu_config qemu;
 };
 
 // The DNS servers handed out: network.dns, or the gateway when none are configured.
-std::vector<ipv4> effective_dns(const network_config& n);
-
-// Name of the namespace end of the veth pair (inside the namespace, enslaved to the bridge).
-inline constexpr std::string_view ns_veth_name = "gw0";
+std::vector<ipv4> effective_dns(const net::network_config& n);
 
 // The embedded defaults, identical to config/paddockd.json (a unit test keeps them in step).
 config defaults();

@@ -26,14 +26,19 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "api/http_server.hpp"
+#include "app/dhcp_store.hpp"
+#include "app/vm_host.hpp"
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
 #include "dhcp/server.hpp"
 #include "net/fabric.hpp"
 #include "net/link_watch.hpp"
 #include "vm/manager.hpp"
-#include "vm/teardown.hpp"
+#include "net/netns.hpp"
 #include "store/db.hpp"
+#include "store/rows.hpp"
+#include "store/writer.hpp"
+#include "vm/teardown.hpp"
 
 namespace paddock::app {
 namespace asio = boost::asio;
@@ -132,33 +137,79 @@ dhcp::engine_config dhcp_config(const config& cfg)
     return d;
 }
 
-// PUT /api/v1/reservations/{mac}: the given address, the MAC's current one, or a free one.
-asio::awaitable<result<boost::json::object>> reserve(dhcp::server* srv, api::reservation_request rq)
-{
-    dhcp::reservation r;
-    r.mac = rq.mac;
-    r.hostname = rq.hostname;
-    if (!rq.ip.empty()) {
-        auto a = parse_ipv4(rq.ip);
-        if (!a)
-            co_return fail(errc::invalid_ip, "ip: \"" + rq.ip + "\" is not an IPv4 address");
-        r.ip = *a;
-    }
-    else if (auto cur = srv->core().reservations().find(rq.mac); cur != srv->core().reservations().end()) {
-        r.ip = cur->second.ip;
-    }
-    else if (auto f = srv->core().free_address()) {
-        r.ip = *f;
-    }
-    else {
-        co_return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
-    }
-    if (auto st = co_await srv->reserve(r); !st)
-        co_return st.error();
-    co_return boost::json::object{{"mac", r.mac}, {"ip", to_string(r.ip)}, {"hostname", r.hostname}};
-}
+constexpr const char* forward_key = "host.ip_forward_before";
 
-asio::awaitable<bool> unreserve(dhcp::server* srv, std::string mac) { co_return co_await srv->unreserve(std::move(mac)); }
+// The API's view of the daemon: every call lands on the module that owns the answer.
+class daemon_backend final : public api::backend {
+public:
+    daemon_backend(std::chrono::steady_clock::time_point t0, net::fabric& f, dhcp::server& d, vm::manager& m)
+        : t0_(t0), fabric_(f), dhcp_(d), vms_(m)
+    {
+    }
+    std::int64_t uptime_s() const override
+    {
+        return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0_).count();
+    }
+    boost::json::object network() override
+    {
+        auto o = fabric_.describe();
+        o["dhcp_pool"].as_object()["used"] = dhcp_.core().pool_used();
+        return o;
+    }
+    boost::json::array leases() override { return dhcp_.leases_json(); }
+    boost::json::array reservations() override { return dhcp_.reservations_json(); }
+    // PUT /api/v1/reservations/{mac}: the given address, the MAC's current one, or a free one.
+    asio::awaitable<result<boost::json::object>> reserve(api::reservation_request rq) override
+    {
+        dhcp::reservation r;
+        r.mac = rq.mac;
+        r.hostname = rq.hostname;
+        if (!rq.ip.empty()) {
+            auto a = parse_ipv4(rq.ip);
+            if (!a)
+                co_return fail(errc::invalid_ip, "ip: \"" + rq.ip + "\" is not an IPv4 address");
+            r.ip = *a;
+        }
+        else if (auto cur = dhcp_.core().reservations().find(rq.mac); cur != dhcp_.core().reservations().end())
+            r.ip = cur->second.ip;
+        else if (auto f = dhcp_.core().free_address())
+            r.ip = *f;
+        else
+            co_return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
+        if (auto st = co_await dhcp_.reserve(r); !st)
+            co_return st.error();
+        co_return boost::json::object{{"mac", r.mac}, {"ip", to_string(r.ip)}, {"hostname", r.hostname}};
+    }
+    asio::awaitable<status> unreserve(std::string mac) override { return dhcp_.unreserve(std::move(mac)); }
+    boost::json::array vms() override { return vms_.list(); }
+    result<boost::json::object> vm(const std::string& name) override { return vms_.get(name); }
+    asio::awaitable<result<std::string>> console_log(std::string name) override { return vms_.console_log(std::move(name)); }
+    asio::awaitable<result<boost::json::object>> create_vm(vm::spec s) override { return vms_.create(std::move(s)); }
+    asio::awaitable<result<boost::json::object>> vm_action(std::string name, vm::action a, vm::action_options o) override
+    {
+        return vms_.act(std::move(name), a, o);
+    }
+    asio::awaitable<status> remove_vm(std::string name) override { return vms_.remove(std::move(name)); }
+
+private:
+    std::chrono::steady_clock::time_point t0_;
+    net::fabric& fabric_;
+    dhcp::server& dhcp_;
+    vm::manager& vms_;
+};
+
+// A socket(2) made inside the fabric's namespace (the DHCP server's sockets live there).
+int socket_in(int ns_fd, int domain, int type, int protocol)
+{
+    int fd = -1;
+    auto st = net::run_in_netns(ns_fd, [&]() -> status {
+        fd = ::socket(domain, type, protocol);
+        return fd >= 0 ? ok() : fail(errc::dhcp_socket, std::strerror(errno));
+    });
+    if (!st && fd < 0)
+        errno = EPERM;
+    return fd;
+}
 
 void log_exception(const char* what, std::exception_ptr e)
 {
@@ -213,6 +264,20 @@ int run_daemon(const config& cfg, const run_options& opt)
         log::error("store", db.error().message);
         return 1;
     }
+    // Start-up reads, on this thread before the io_context runs; afterwards the connection
+    // belongs to the store writer.
+    auto forward = store::get_setting(db->handle(), forward_key);
+    auto snapshot = load_dhcp_snapshot(db->handle());
+    auto vm_rows = store::load_vms(db->handle());
+    for (const failure* f : {forward ? nullptr : &forward.error(), snapshot ? nullptr : &snapshot.error(),
+                             vm_rows ? nullptr : &vm_rows.error()})
+        if (f) {
+            log::error("store", f->message);
+            return 1;
+        }
+    std::optional<int> forward_before;
+    if (*forward)
+        forward_before = **forward == "1" ? 1 : 0;
     std::string token;
     if (cfg.auth == "token") {
         auto t = api_token(cfg.state_dir);
@@ -233,7 +298,14 @@ int run_daemon(const config& cfg, const run_options& opt)
                    std::to_string(1000000 + us % 1000000).substr(1));
     });
 
-    net::fabric fabric(cfg.network, cfg.listen_port, *db);
+    // The host's ip_forward is recorded (durably, here on the main thread: only the first
+    // ensure() at start-up ever records it) before the fabric first changes it.
+    sqlite3* startup_db = db->handle();
+    net::fabric fabric(cfg.network, cfg.listen_port, forward_before, [&startup_db](int v) -> status {
+        if (!startup_db)
+            return fail(errc::store_failed, "ip_forward can only be recorded at start-up");
+        return store::put_setting(startup_db, forward_key, std::to_string(v));
+    });
     if (auto r = fabric.ensure(); !r) {
         log::error("net", "cannot bring up the network fabric: ", r.error().message);
         return 1;
@@ -243,17 +315,13 @@ int run_daemon(const config& cfg, const run_options& opt)
             log::info("net", a);
     }
 
-    auto lstore = dhcp::lease_store::open(cfg.state_dir + "/paddock.db");
-    if (!lstore) {
-        log::error("store", lstore.error().message);
-        return 1;
-    }
-    dhcp::server dhcp(ioc.get_executor(), dhcp_config(cfg), std::move(*lstore), bus);
-    if (auto st = dhcp.load(); !st) {
-        log::error("dhcp", "cannot load leases: ", st.error().message);
-        return 1;
-    }
-    if (auto st = dhcp.open(fabric.ns_fd()); !st) {
+    startup_db = nullptr;
+    store::writer writer(ioc.get_executor(), std::move(*db));
+    dhcp_store leases(writer);
+    dhcp::server dhcp(ioc.get_executor(), dhcp_config(cfg), leases, bus);
+    dhcp.load(*snapshot);
+    const auto dhcp_sockets = [&fabric](int d, int t, int p) { return socket_in(fabric.ns_fd(), d, t, p); };
+    if (auto st = dhcp.open(dhcp_sockets); !st) {
         log::error("dhcp", st.error().message);
         return 1;
     }
@@ -266,36 +334,24 @@ int run_daemon(const config& cfg, const run_options& opt)
     mcfg.bridge = cfg.network.bridge;
     // QEMU drops to "nobody" once its devices are open (it needs no privilege after that).
     mcfg.runas = ::getpwnam("nobody") ? "nobody" : "";
-    vm::manager vms(ioc.get_executor(), mcfg, fabric, dhcp, bus, *db);
-    if (auto st = vms.load(); !st) {
+    vm_host vm_net(fabric, dhcp);
+    vm::manager vms(ioc.get_executor(), mcfg, vm_net, writer, bus);
+    dhcp.on_bound([&vms](const dhcp::lease& l) {
+        if (!l.vm.empty())
+            vms.lease_bound(l.vm, l.mac, to_string(l.ip));
+    });
+    if (auto st = vms.load(*vm_rows); !st) {
         log::error("vm", "cannot load VMs: ", st.error().message);
         return 1;
     }
 
+    daemon_backend backend(t0, fabric, dhcp, vms);
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
-    ctx.uptime_s = [t0] {
-        return static_cast<std::int64_t>(
-            std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0).count());
-    };
-    ctx.accel = detect_accel(cfg.qemu.accel);
+    ctx.accel = mcfg.accel;
     ctx.token = token;
     ctx.www_dir = opt.www_dir;
-    ctx.network = [&fabric, &dhcp] {
-        auto o = fabric.describe();
-        o["dhcp_pool"].as_object()["used"] = dhcp.core().pool_used();
-        return o;
-    };
-    ctx.leases = [&dhcp] { return dhcp.leases_json(); };
-    ctx.reservations = [&dhcp] { return dhcp.reservations_json(); };
-    ctx.reserve = [srv = &dhcp](api::reservation_request rq) { return reserve(srv, std::move(rq)); };
-    ctx.unreserve = [srv = &dhcp](std::string mac) { return unreserve(srv, std::move(mac)); };
-    ctx.vms = [&vms] { return vms.list(); };
-    ctx.vm = [&vms](const std::string& n) { return vms.get(n); };
-    ctx.console_log = [&vms](const std::string& n) { return vms.console_log(n); };
-    ctx.create_vm = [m = &vms](std::string body) { return m->create(std::move(body)); };
-    ctx.vm_action = [m = &vms](std::string n, std::string a, std::string b) { return m->act(std::move(n), std::move(a), std::move(b)); };
-    ctx.remove_vm = [m = &vms](std::string n) { return m->remove(std::move(n)); };
+    ctx.svc = &backend;
 
     std::optional<api::http_server> http;
     try {
@@ -319,7 +375,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         }
         if (fabric.generation() != dhcp_generation) {
             // The namespace was recreated: the DHCP sockets must live in the new one.
-            if (auto st = dhcp.open(fabric.ns_fd()); !st)
+            if (auto st = dhcp.open(dhcp_sockets); !st)
                 log::error("dhcp", "reopen after repair failed: ", st.error().message);
             dhcp_generation = fabric.generation();
         }
@@ -401,13 +457,31 @@ int run_teardown(const config& cfg)
         log::error("store", db.error().message);
         return 1;
     }
-    for (auto& line : vm::stop_all(*db, cfg.state_dir, std::chrono::seconds(30)))
+    auto rows = store::load_vms(db->handle());
+    if (!rows) {
+        log::error("store", rows.error().message);
+        return 1;
+    }
+    for (auto& line : vm::stop_all(*rows, cfg.state_dir, std::chrono::seconds(30)))
         log::info("teardown", line);
-    auto r = net::fabric::teardown(cfg.network, *db);
+    for (auto& row : *rows)
+        if (auto st = store::put_vm(db->handle(), row); !st)
+            log::warn("teardown", st.error().message);
+    auto forward = store::get_setting(db->handle(), forward_key);
+    if (!forward) {
+        log::error("store", forward.error().message);
+        return 1;
+    }
+    std::optional<int> forward_before;
+    if (*forward)
+        forward_before = **forward == "1" ? 1 : 0;
+    auto r = net::fabric::teardown(cfg.network, forward_before);
     if (!r) {
         log::error("teardown", r.error().message);
         return 1;
     }
+    if (auto st = store::erase_setting(db->handle(), forward_key); !st)
+        log::warn("teardown", st.error().message);
     for (auto& a : *r)
         log::info("teardown", a);
     log::info("teardown", r->empty() ? "nothing to remove" : "done");

@@ -24,7 +24,6 @@
 #include "base/log.hpp"
 #include "base/time.hpp"
 #include "dhcp/frame.hpp"
-#include "net/netns.hpp"
 
 namespace paddock::dhcp {
 namespace asio = boost::asio;
@@ -57,41 +56,39 @@ std::vector<store_op> one(store_op op)
 
 } // namespace
 
-server::server(asio::any_io_executor ex, engine_config cfg, lease_store store, event_bus& bus)
-    : ex_(ex), engine_(std::move(cfg)), store_(std::move(store)), bus_(bus), udp_(ex), reopened_(ex),
-      pending_(std::make_unique<batch>())
+server::server(asio::any_io_executor ex, engine_config cfg, persistence& store, event_bus& bus)
+    : ex_(ex), engine_(std::move(cfg)), store_(store), bus_(bus), udp_(ex), reopened_(ex),
+      pending_(std::make_unique<batch>()), retry_(ex)
 {
 }
 
 server::~server()
 {
-    writer_.join(); // no commit may touch store_ after this object is gone
     if (raw_fd_ >= 0)
         ::close(raw_fd_);
 }
 
-status server::load()
+void server::rebuild(const snapshot& s)
 {
-    auto resv = store_.load_reservations();
-    if (!resv)
-        return resv.error();
-    for (auto& r : *resv)
+    engine_ = engine(engine_.config());
+    for (auto& r : s.reservations)
         if (auto st = engine_.reserve(r); !st)
             log::warn("dhcp", "stored reservation ", r.mac, " -> ", to_string(r.ip), " skipped: ", st.error().message);
-    auto leases = store_.load_leases();
-    if (!leases)
-        return leases.error();
-    for (auto& l : *leases)
+    for (auto& l : s.leases)
         engine_.restore(l);
-    log::info("dhcp", "restored ", leases->size(), " lease(s) and ", resv->size(), " reservation(s)");
-    return ok();
 }
 
-status server::open(int ns_fd)
+void server::load(const snapshot& s)
+{
+    rebuild(s);
+    log::info("dhcp", "restored ", s.leases.size(), " lease(s) and ", s.reservations.size(), " reservation(s)");
+}
+
+status server::open(const socket_factory& make)
 {
     int udp = -1, raw = -1;
-    auto st = net::run_in_netns(ns_fd, [&]() -> status {
-        udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    auto st = [&]() -> status {
+        udp = make(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (udp < 0)
             return fail(errc::dhcp_socket, std::string("socket: ") + std::strerror(errno));
         int one = 1;
@@ -109,11 +106,11 @@ status server::open(int ns_fd)
         if (::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
             return fail(errc::dhcp_socket, std::string("bind 0.0.0.0:67 in the namespace: ") + std::strerror(errno));
         // Protocol 0: a send-only packet socket (it receives nothing, so costs nothing).
-        raw = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        raw = make(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (raw < 0)
             return fail(errc::dhcp_socket, std::string("packet socket: ") + std::strerror(errno));
         return ok();
-    });
+    }();
     if (!st) {
         if (udp >= 0)
             ::close(udp);
@@ -192,6 +189,10 @@ asio::awaitable<void> server::receive_loop()
                     to_broadcast = dst.value == 0xFFFFFFFFu || dst == engine_.config().subnet.broadcast();
                 }
             ++stats_.received;
+            if (reconciling_) {
+                ++stats_.dropped_while_reconciling; // decided on a state about to be replaced
+                continue;
+            }
             process(std::span(buf.data(), static_cast<std::size_t>(n)), ifindex, to_broadcast, now);
         }
         flush();
@@ -207,6 +208,8 @@ asio::awaitable<void> server::expiry_loop()
         auto cs = co_await asio::this_coro::cancellation_state;
         if (ec || cs.cancelled() != asio::cancellation_type::none)
             co_return;
+        if (reconciling_)
+            continue;
         auto changes = engine_.expire(unix_now());
         for (auto& c : changes) {
             log::info("dhcp", "lease ", to_string(c.what), ": ", to_string(c.l.ip), " ", c.l.mac);
@@ -291,6 +294,8 @@ void server::send(const reply& r, int ifindex)
 
 void server::flush()
 {
+    if (reconciling_)
+        return;
     if (committing_ || (pending_->ops.empty() && pending_->waiters.empty())) {
         // Nothing durable to wait for: replies held without changes cannot happen, but never strand one.
         if (!committing_ && !pending_->replies.empty()) {
@@ -303,13 +308,10 @@ void server::flush()
     committing_ = true;
     std::shared_ptr<batch> b(pending_.release());
     pending_ = std::make_unique<batch>();
-    asio::post(writer_, [this, b] {
-        status st = store_.commit(b->ops);
-        asio::post(ex_, [this, b, st] {
-            committing_ = false;
-            committed(*b, st);
-            flush();
-        });
+    store_.commit(b->ops, [this, b](status st) {
+        committing_ = false;
+        committed(*b, st);
+        flush();
     });
 }
 
@@ -317,11 +319,11 @@ void server::committed(batch& b, const status& st)
 {
     if (!st) {
         // Nothing was promised yet: the held ACKs are dropped and the clients will retry.
+        ++stats_.failed_commits;
         log::error("dhcp", "lease commit failed (", b.replies.size(), " ACK(s) withheld): ", st.error().message);
-        for (auto& w : b.waiters) {
-            w->st = st;
-            w->t.cancel();
-        }
+        for (auto& w : b.waiters)
+            reconcile_waiters_.push_back(w);
+        reconcile(st);
         return;
     }
     ++stats_.commits;
@@ -339,6 +341,8 @@ void server::committed(batch& b, const status& st)
                                                                : nullptr;
         if (type)
             bus_.publish(type, c->l.vm, lease_json(c->l), now);
+        if (c->what == change::kind::bound && on_bound_)
+            on_bound_(c->l);
         if (c->what == change::kind::declined)
             log::warn("dhcp", "address ", to_string(c->l.ip), " declined by a client: quarantined");
     }
@@ -346,51 +350,84 @@ void server::committed(batch& b, const status& st)
         w->t.cancel();
 }
 
+void server::reconcile(status why)
+{
+    if (!reconciling_) {
+        reconciling_ = true;
+        reconcile_cause_ = why;
+        // The batch queued behind the failed one was decided on top of it: drop it too.
+        for (auto& w : pending_->waiters)
+            reconcile_waiters_.push_back(w);
+        pending_ = std::make_unique<batch>();
+    }
+    store_.reload([this](result<snapshot> s) {
+        if (!s) {
+            log::error("dhcp", "cannot read the store back (", s.error().message, "); retrying in 1 s");
+            retry_.expires_after(std::chrono::seconds(1));
+            retry_.async_wait([this](boost::system::error_code ec) {
+                if (!ec)
+                    reconcile(reconcile_cause_);
+            });
+            return;
+        }
+        rebuild(*s);
+        reconciling_ = false;
+        log::warn("dhcp", "lease table reloaded from the store after a failed commit (", s->leases.size(), " lease(s), ",
+                  s->reservations.size(), " reservation(s))");
+        auto waiters = std::move(reconcile_waiters_);
+        reconcile_waiters_.clear();
+        for (auto& w : waiters) {
+            w->st = reconcile_cause_;
+            w->t.cancel();
+        }
+        flush();
+    });
+}
+
 asio::awaitable<status> server::durable(std::vector<store_op> ops)
 {
     auto w = std::make_shared<waiter>(ex_);
-    for (auto& op : ops)
-        pending_->ops.push_back(std::move(op));
-    pending_->waiters.push_back(w);
-    flush();
+    if (reconciling_)
+        reconcile_waiters_.push_back(w); // the engine change behind `ops` is about to be undone
+    else {
+        for (auto& op : ops)
+            pending_->ops.push_back(std::move(op));
+        pending_->waiters.push_back(w);
+        flush();
+    }
     co_await w->t.async_wait(use_tuple); // cancelled once the batch holding `ops` is committed
     co_return w->st;
 }
 
+// On a failed write the engine is rebuilt from the store before durable() returns, so the change
+// made here is undone with it: nothing to revert by hand.
 asio::awaitable<status> server::reserve(reservation r)
 {
-    auto before = engine_.reservations();
     if (auto st = engine_.reserve(r); !st)
         co_return st;
     // Named first: g++ 12 mishandles aggregate temporaries inside a co_await expression.
     auto ops = one(put_reservation{r});
-    auto st = co_await durable(std::move(ops));
-    if (!st) {
-        engine_.unreserve(r.mac);
-        if (auto old = before.find(r.mac); old != before.end())
-            engine_.reserve(old->second);
-    }
-    co_return st;
+    co_return co_await durable(std::move(ops));
 }
 
-asio::awaitable<bool> server::unreserve(std::string mac)
+asio::awaitable<status> server::unreserve(std::string mac)
 {
     if (!engine_.unreserve(mac))
-        co_return false;
+        co_return fail(errc::not_found, "no reservation for " + mac);
     auto ops = one(delete_reservation{mac});
-    co_await durable(std::move(ops));
-    co_return true;
+    co_return co_await durable(std::move(ops));
 }
 
-asio::awaitable<void> server::forget(std::string mac)
+asio::awaitable<status> server::forget(std::string mac)
 {
     std::vector<store_op> ops;
     if (engine_.unreserve(mac))
         ops.push_back(delete_reservation{mac});
     for (auto& c : engine_.forget(mac))
         ops.push_back(c);
-    if (!ops.empty())
-        co_await durable(std::move(ops));
+    if (ops.empty())
+        co_return ok();
+    co_return co_await durable(std::move(ops));
 }
 
 json::object server::lease_json(const lease& l) const

@@ -2,12 +2,18 @@
 // DRIVER: the DHCP server on the daemon's io_context. Its UDP socket (port 67) and a packet
 // socket (for link-layer unicast to clients without an address) are created inside the fabric's
 // namespace. Packets are drained in batches and decided by the engine; lease changes are written
-// by one writer thread in group commits (synchronous=FULL), and an ACK leaves only once the
-// transaction holding its lease has committed. OFFERs and NAKs carry no durable state and leave at
-// once. Committed changes are announced on the event bus (lease.bound / lease.released /
-// lease.expired).
+// through `persistence` (app's store writer: group commits, synchronous=FULL), one batch in
+// flight at a time, and an ACK leaves only once the transaction holding its lease has committed.
+// OFFERs and NAKs carry no durable state and leave at once. Committed changes are announced on the
+// event bus (lease.bound / lease.released / lease.expired).
+//
+// A failed commit promised nothing: its ACKs are withheld (clients retry), the batch that queued
+// behind it is dropped too (it was decided on top of the failed one), and the engine is rebuilt
+// from what the store holds before anyone waiting on those writes hears of the failure. Packets
+// that arrive meanwhile are dropped and counted.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,13 +23,12 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
 #include "dhcp/engine.hpp"
-#include "dhcp/lease_store.hpp"
+#include "dhcp/persistence.hpp"
 
 namespace paddock { class event_bus; }
 
@@ -31,22 +36,31 @@ namespace paddock::dhcp {
 
 class server {
 public:
-    server(boost::asio::any_io_executor ex, engine_config cfg, lease_store store, event_bus& bus);
+    // Makes a socket where the server must live (inside the fabric's namespace): socket(2)'s
+    // arguments in, an fd (or -1 with errno set) out. app supplies it; dhcp knows no namespaces.
+    using socket_factory = std::function<int(int domain, int type, int protocol)>;
+
+    server(boost::asio::any_io_executor ex, engine_config cfg, persistence& store, event_bus& bus);
     ~server();
 
-    // Start-up: reads leases and reservations from the store into the engine (before run()).
-    status load();
-    // (Re)creates the sockets inside the namespace `ns_fd`; call again after the namespace was
-    // recreated. The receive loop picks up the new socket by itself.
-    status open(int ns_fd);
+    // Start-up: puts what the store holds into the engine (before run()).
+    void load(const snapshot& s);
+    // (Re)creates the sockets through `make`; call again after the namespace was recreated. The
+    // receive loop picks up the new socket by itself.
+    status open(const socket_factory& make);
     // Receives and answers until cancelled; also runs lease expiry once a second.
     boost::asio::awaitable<void> run();
 
-    // Live reservations; complete once durable.
+    // Live reservations; complete once durable (store_failed when the write was not kept, and
+    // then the engine is as the store is).
     boost::asio::awaitable<status> reserve(reservation r);
-    boost::asio::awaitable<bool> unreserve(std::string mac);
+    // not_found when `mac` has no reservation.
+    boost::asio::awaitable<status> unreserve(std::string mac);
     // Removes the reservation and every lease of `mac` (a removed VM), durably.
-    boost::asio::awaitable<void> forget(std::string mac);
+    boost::asio::awaitable<status> forget(std::string mac);
+
+    // Called for every lease bound, once its commit is durable (typed: app routes it to the VMs).
+    void on_bound(std::function<void(const lease&)> f) { on_bound_ = std::move(f); }
 
     const engine& core() const { return engine_; }
     boost::json::object lease_json(const lease& l) const;
@@ -55,7 +69,8 @@ public:
 
     // Counters since start, for /metrics and the benchmark notes.
     struct counters {
-        std::uint64_t received = 0, malformed = 0, replies = 0, commits = 0, committed_ops = 0, send_errors = 0;
+        std::uint64_t received = 0, malformed = 0, replies = 0, commits = 0, committed_ops = 0, send_errors = 0,
+                      failed_commits = 0, dropped_while_reconciling = 0;
     };
     const counters& stats() const { return stats_; }
 
@@ -72,18 +87,25 @@ private:
     // Queues `ops` for the next group commit and waits until they are durable.
     boost::asio::awaitable<status> durable(std::vector<store_op> ops);
     void committed(batch& b, const status& st);
+    // After a failed commit: rebuild the engine from the store, then wake `reconcile_waiters_`.
+    void reconcile(status why);
+    void rebuild(const snapshot& s);
 
     boost::asio::any_io_executor ex_;
     engine engine_;
-    lease_store store_;
+    persistence& store_;
     event_bus& bus_;
     boost::asio::ip::udp::socket udp_;
     int raw_fd_ = -1;
     boost::asio::steady_timer reopened_;
     std::unique_ptr<batch> pending_;
     bool committing_ = false;
+    bool reconciling_ = false;
+    std::vector<std::shared_ptr<waiter>> reconcile_waiters_;
+    status reconcile_cause_ = ok();
+    boost::asio::steady_timer retry_;
+    std::function<void(const lease&)> on_bound_;
     counters stats_;
-    boost::asio::thread_pool writer_{1};
 };
 
 } // namespace paddock::dhcp

@@ -7,15 +7,12 @@
 #include <boost/json.hpp>
 
 #include "net/nft_ruleset.hpp"
-#include "store/db.hpp"
 
 namespace paddock::net {
 namespace json = boost::json;
 
 namespace {
-constexpr const char* ip_forward_key = "host.ip_forward_before";
-
-nft_spec spec_of(const app::network_config& c, std::uint16_t api_port)
+nft_spec spec_of(const network_config& c, std::uint16_t api_port)
 {
     return {c.subnet, c.host_veth, api_port};
 }
@@ -23,8 +20,8 @@ nft_spec spec_of(const app::network_config& c, std::uint16_t api_port)
 bool table_present(nft& n) { return n.run(nft_list_table_command()).ok(); }
 } // namespace
 
-fabric::fabric(app::network_config cfg, std::uint16_t api_port, store::db& db)
-    : cfg_(std::move(cfg)), api_port_(api_port), db_(db)
+fabric::fabric(network_config cfg, std::uint16_t api_port, std::optional<int> forward_before, forward_recorder record)
+    : cfg_(std::move(cfg)), api_port_(api_port), forward_before_(forward_before), record_forward_(std::move(record))
 {
 }
 
@@ -65,9 +62,12 @@ status fabric::ensure_sysctl(std::vector<std::string>& done)
     if (!cur)
         return cur.error();
     // Record the host's value once, before the first change, so teardown can restore it.
-    if (!db_.get(ip_forward_key))
-        if (auto st = db_.put(ip_forward_key, std::to_string(*cur)); !st)
-            return st;
+    if (!forward_before_) {
+        if (record_forward_)
+            if (auto st = record_forward_(*cur); !st)
+                return st;
+        forward_before_ = *cur;
+    }
     if (*cur != 1) {
         if (auto st = write_ip_forward(1); !st)
             return st;
@@ -122,7 +122,7 @@ status fabric::ensure_address(rtnl& sock, const std::string& name, int ifindex, 
 status fabric::ensure_links(std::vector<std::string>& done)
 {
     const std::string& hv = cfg_.host_veth;
-    const std::string nv(app::ns_veth_name);
+    const std::string nv(ns_veth_name);
     const std::string& br = cfg_.bridge;
 
     if (auto lo = ns_->get_link("lo"); lo && !lo->up)
@@ -271,7 +271,7 @@ json::object fabric::describe()
     out["gateway"] = to_string(cfg_.gateway);
     out["bridge_address"] = to_string(cfg_.bridge_address);
     out["host_veth"] = link_json(host_ ? &*host_ : nullptr, cfg_.host_veth);
-    out["namespace_veth"] = link_json(ns, std::string(app::ns_veth_name));
+    out["namespace_veth"] = link_json(ns, std::string(ns_veth_name));
     out["bridge"] = link_json(ns, cfg_.bridge);
     out["nftables"] = json::object{{"table", "inet paddock"}, {"present", table_present(nft_)}};
     auto fwd = read_ip_forward();
@@ -290,7 +290,7 @@ json::object fabric::describe()
     return out;
 }
 
-result<std::vector<std::string>> fabric::teardown(const app::network_config& cfg, store::db& db)
+result<std::vector<std::string>> fabric::teardown(const network_config& cfg, std::optional<int> forward_before)
 {
     std::vector<std::string> done;
     nft n;
@@ -301,16 +301,14 @@ result<std::vector<std::string>> fabric::teardown(const app::network_config& cfg
     }
     // Restore the sysctl first: the kernel's asynchronous namespace cleanup holds RTNL, and a
     // sysctl write made during it spins (ERESTARTNOINTR) until the cleanup is done.
-    if (auto before = db.get(ip_forward_key)) {
-        int want = *before == "1" ? 1 : 0;
+    if (forward_before) {
+        int want = *forward_before == 1 ? 1 : 0;
         auto cur = read_ip_forward();
         if (cur && *cur != want) {
             if (auto st = write_ip_forward(want); !st)
                 return st.error();
             done.push_back("restored net.ipv4.ip_forward=" + std::to_string(want));
         }
-        if (auto st = db.erase(ip_forward_key); !st)
-            return st.error();
     }
     auto host = rtnl::connect();
     if (!host)

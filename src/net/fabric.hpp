@@ -6,25 +6,28 @@
 // made from the daemon's one thread.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/json/object.hpp>
 
-#include "app/config.hpp"
 #include "base/error.hpp"
+#include "net/network_config.hpp"
 #include "net/links.hpp"
 #include "net/netns.hpp"
 #include "net/nft.hpp"
-
-namespace paddock::store { class db; }
 
 namespace paddock::net {
 
 class fabric {
 public:
-    fabric(app::network_config cfg, std::uint16_t api_port, store::db& db);
+    // Records the host's ip_forward before Paddock first changes it (durably: teardown restores it).
+    using forward_recorder = std::function<status(int value)>;
+
+    // `forward_before`: the value recorded by an earlier run, if any.
+    fabric(network_config cfg, std::uint16_t api_port, std::optional<int> forward_before, forward_recorder record);
     ~fabric();
     fabric(const fabric&) = delete;
     fabric& operator=(const fabric&) = delete;
@@ -48,11 +51,12 @@ public:
     int ns_fd() const { return ns_fd_; }
     // Bumped every time the namespace is (re)created, so watchers know to re-subscribe.
     unsigned generation() const { return generation_; }
-    const app::network_config& config() const { return cfg_; }
+    const network_config& config() const { return cfg_; }
 
-    // Removes the table, the veth pair and the namespace, and restores net.ipv4.ip_forward from
-    // the value recorded at first start. Safe to run when some or all pieces are already gone.
-    static result<std::vector<std::string>> teardown(const app::network_config& cfg, store::db& db);
+    // Removes the table, the veth pair and the namespace, and restores net.ipv4.ip_forward to
+    // `forward_before` (the value recorded at first start). Safe to run when some or all pieces are
+    // already gone.
+    static result<std::vector<std::string>> teardown(const network_config& cfg, std::optional<int> forward_before);
 
 private:
     status ensure_sysctl(std::vector<std::string>& done);
@@ -63,9 +67,10 @@ private:
     status ensure_nft(std::vector<std::string>& done);
     void close_namespace();
 
-    app::network_config cfg_;
+    network_config cfg_;
     std::uint16_t api_port_;
-    store::db& db_;
+    std::optional<int> forward_before_;
+    forward_recorder record_forward_;
     nft nft_;
     std::optional<rtnl> host_;
     std::optional<rtnl> ns_;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// The embedded store: state_dir/paddock.db (SQLite, WAL mode) with a schema version and a
-// key/value table for daemon facts (e.g. the host's ip_forward before Paddock changed it).
-// Later modules (leases, VMs) add their tables through migrate().
+// The embedded store: state_dir/paddock.db (SQLite, WAL, synchronous=FULL). One connection for
+// the whole daemon: start-up reads it on the main thread before the io_context runs, then it is
+// handed to store::writer, whose one thread does every later read and write. open() brings the
+// schema up to date (store/schema).
 #pragma once
 
-#include <optional>
 #include <string>
 
 #include "base/error.hpp"
@@ -15,20 +15,19 @@ namespace paddock::store {
 
 class db {
 public:
-    // Opens (creating if needed) the database file and brings its schema up to date.
+    // Opens (creating if needed) the database file and migrates it to the current schema.
     static result<db> open(const std::string& path);
 
     db(db&& o) noexcept : h_(o.h_) { o.h_ = nullptr; }
-    db& operator=(db&&) = delete;
+    db& operator=(db&& o) noexcept;
     ~db();
 
-    std::optional<std::string> get(const std::string& key);
-    status put(const std::string& key, const std::string& value);
-    status erase(const std::string& key);
-    // Runs SQL with no result rows (schema changes, BEGIN/COMMIT).
+    // Runs SQL with no result rows.
     status exec(const std::string& sql);
+    // The failure for the connection's last error, prefixed with `what`.
+    failure last_error(const std::string& what) const;
 
-    sqlite3* handle() { return h_; }
+    sqlite3* handle() const { return h_; }
 
 private:
     explicit db(sqlite3* h) : h_(h) {}

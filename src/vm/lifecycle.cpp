@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // CORE: the VM state machine.
 #include "vm/lifecycle.hpp"
+#include "vm/actions.hpp"
 
 #include <string>
 
@@ -43,6 +44,18 @@ const char* to_string(event e)
     case event::qmp_shutdown: return "qmp_shutdown";
     case event::exited_expected: return "exited_expected";
     case event::exited: return "exited";
+    }
+    return "?";
+}
+
+const char* to_string(action a)
+{
+    switch (a) {
+    case action::start: return "start";
+    case action::stop: return "stop";
+    case action::restart: return "restart";
+    case action::pause: return "pause";
+    case action::resume: return "resume";
     }
     return "?";
 }
@@ -131,6 +144,81 @@ status allowed(op o, state s)
     if (okay)
         return ok();
     return fail(errc::invalid_state, std::string("cannot ") + to_string(o) + ": the VM is " + to_string(s));
+}
+
+qmp_signal parse_qmp_signal(const std::string& e)
+{
+    if (e == "STOP") return qmp_signal::stop;
+    if (e == "RESUME") return qmp_signal::resume;
+    if (e == "SHUTDOWN") return qmp_signal::shutdown;
+    if (e == "RESET") return qmp_signal::reset;
+    if (e == "GUEST_PANICKED") return qmp_signal::panicked;
+    if (e == "POWERDOWN") return qmp_signal::powerdown;
+    return qmp_signal::other;
+}
+
+std::optional<transition> lifecycle::move_to(state to, const std::string& reason)
+{
+    state from = st_;
+    if (to == from && (reason.empty() || reason == reason_))
+        return std::nullopt;
+    st_ = to;
+    if (!reason.empty())
+        reason_ = reason;
+    return transition{from, to, reason_};
+}
+
+std::optional<transition> lifecycle::on(event e, const std::string& reason)
+{
+    if (e == event::stop_sent || e == event::kill_sent)
+        stop_requested_ = true;
+    return move_to(next(st_, e), reason);
+}
+
+std::optional<transition> lifecycle::spawned(const std::string& reason)
+{
+    stop_requested_ = shutdown_seen_ = panicked_ = false;
+    shutdown_reason_.clear();
+    return on(event::spawned, reason);
+}
+
+std::optional<transition> lifecycle::on_qmp(qmp_signal sig, bool guest, const std::string& why)
+{
+    switch (sig) {
+    case qmp_signal::stop: return on(event::qmp_stop, st_ == state::running ? "paused" : "");
+    case qmp_signal::resume: return on(event::qmp_resume, st_ == state::paused ? "resumed" : "");
+    case qmp_signal::shutdown:
+        shutdown_seen_ = true;
+        shutdown_reason_ = guest ? "guest powered off (" + why + ")" : "shut down by the host (" + why + ")";
+        return on(event::qmp_shutdown, stop_requested_ ? "" : shutdown_reason_);
+    case qmp_signal::reset:
+        // A guest-initiated reboot: the VM stays up; say so on the stream.
+        return transition{st_, st_, "guest rebooted"};
+    case qmp_signal::panicked: panicked_ = true; return std::nullopt;
+    case qmp_signal::powerdown:
+    case qmp_signal::other: return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::optional<transition> lifecycle::on_exit(const std::string& how)
+{
+    const bool expected = stop_requested_ || shutdown_seen_;
+    std::string why;
+    if (stop_requested_)
+        why = "stopped";
+    else if (shutdown_seen_)
+        why = shutdown_reason_;
+    else
+        why = "QEMU exited unexpectedly: " + how + (panicked_ ? " after a guest panic" : "");
+    return on(expected ? event::exited_expected : event::exited, why);
+}
+
+std::optional<transition> lifecycle::on_gone()
+{
+    const bool expected = stop_requested_ || st_ == state::stopping;
+    return on(expected ? event::exited_expected : event::exited,
+              expected ? "stopped" : "QEMU exited while paddockd was not running");
 }
 
 bool has_process(state s) { return s == state::starting || s == state::running || s == state::paused || s == state::stopping; }

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <array>
+#include <optional>
+#include <string>
 
 #include "base/error.hpp"
 
@@ -46,5 +48,48 @@ status allowed(op o, state s);
 
 // True while a QEMU process is believed to exist for the VM.
 bool has_process(state s);
+
+// What QEMU said over QMP that matters to the lifecycle.
+enum class qmp_signal { stop, resume, shutdown, reset, panicked, powerdown, other };
+qmp_signal parse_qmp_signal(const std::string& event_name);
+
+// A state change to persist and publish (SPEC section 5, vm.state).
+struct transition {
+    state from, to;
+    std::string reason;
+};
+
+// One VM's lifecycle: its state, its reason, and what the current run has seen (a stop asked for,
+// a SHUTDOWN, a guest panic), which decides how the coming exit is reported. Pure: the supervisor
+// feeds it what happened and persists/publishes each transition it returns.
+class lifecycle {
+public:
+    explicit lifecycle(state s = state::stopped, std::string reason = "") : st_(s), reason_(std::move(reason)) {}
+
+    state current() const { return st_; }
+    const std::string& reason() const { return reason_; }
+    bool stop_requested() const { return stop_requested_; }
+
+    // Applies `e`; a transition when the state or the reason changed.
+    std::optional<transition> on(event e, const std::string& reason);
+    // A new QEMU was spawned: the flags of the previous run are forgotten.
+    std::optional<transition> spawned(const std::string& reason);
+    // A stop (graceful, forced, remove, teardown) was asked for: the coming exit is expected.
+    void request_stop() { stop_requested_ = true; }
+    // A QMP event. `guest`/`why` come with SHUTDOWN. RESET keeps the state and reports a reboot.
+    std::optional<transition> on_qmp(qmp_signal sig, bool guest, const std::string& why);
+    // QEMU ended; `how` says how (describe_wait_status).
+    std::optional<transition> on_exit(const std::string& how);
+    // At re-attach: the recorded QEMU is gone (it ended while the daemon was away).
+    std::optional<transition> on_gone();
+
+private:
+    std::optional<transition> move_to(state to, const std::string& reason);
+
+    state st_;
+    std::string reason_;
+    bool stop_requested_ = false, shutdown_seen_ = false, panicked_ = false;
+    std::string shutdown_reason_;
+};
 
 } // namespace paddock::vm

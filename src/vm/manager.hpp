@@ -1,33 +1,35 @@
 // SPDX-License-Identifier: MIT
-// DRIVER: the VM registry and supervisor. Records live in the store (table `vms`) and in memory;
-// list/info are served from memory, kept current by QMP events and pidfd exit notifications, so
-// a silent QEMU never blocks the API. Each running VM has: a detached QEMU (its own session, fd 3
-// = its TAP), a pidfd watched on the io_context, a QMP client, and a console reader that keeps a
-// size-capped console.log. On start-up the manager re-attaches to every QEMU still running and
-// marks the ones that died while the daemon was away.
+// DRIVER: the VM registry. Holds one supervisor per VM, creates and removes VMs, and routes
+// operations to the VM's supervisor, which runs them one at a time (supervisor.hpp).
+//
+// Names, TAP names and MACs are claimed synchronously, before create's first suspension, so two
+// concurrent creates of one name give one 201 and one 409 and leave one reservation. A remove
+// takes the VM's turn, so it waits for the operation in progress and then runs.
 #pragma once
 
-#include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
-#include "vm/lifecycle.hpp"
+#include "vm/actions.hpp"
+#include "vm/console.hpp"
+#include "vm/repository.hpp"
 #include "vm/spec.hpp"
+#include "vm/supervisor.hpp"
 
-namespace paddock { class event_bus; struct event; }
-namespace paddock::net { class fabric; }
-namespace paddock::dhcp { class server; }
-namespace paddock::store { class db; }
+namespace paddock { class event_bus; }
 
 namespace paddock::vm {
+
+class host;
 
 struct manager_config {
     std::string state_dir;
@@ -40,56 +42,43 @@ struct manager_config {
 
 class manager {
 public:
-    manager(boost::asio::any_io_executor ex, manager_config cfg, net::fabric& fabric, dhcp::server& dhcp,
-            event_bus& bus, store::db& db);
+    manager(boost::asio::any_io_executor ex, manager_config cfg, host& net, store::writer& writer, event_bus& bus);
     ~manager();
 
-    // Loads the records and re-attaches to running QEMUs (asynchronously).
-    status load();
+    // Start-up: the stored records; re-attaches to QEMUs still running (asynchronously) and drops
+    // reservations made for VMs that do not exist.
+    status load(const std::vector<store::vm_row>& rows);
     // Daemon shutdown: drop QMP/console connections, leave every QEMU running.
     void detach_all();
 
     boost::json::array list() const;
     result<boost::json::object> get(const std::string& name) const;
-    result<std::string> console_log(const std::string& name) const;
+    boost::asio::awaitable<result<std::string>> console_log(std::string name);
 
-    boost::asio::awaitable<result<boost::json::object>> create(std::string body);
-    // action: start | stop | restart | pause | resume; body: stop's {"force","timeout_s"}.
-    boost::asio::awaitable<result<boost::json::object>> act(std::string name, std::string action, std::string body);
+    boost::asio::awaitable<result<boost::json::object>> create(spec s);
+    boost::asio::awaitable<result<boost::json::object>> act(std::string name, action a, action_options o);
     boost::asio::awaitable<status> remove(std::string name);
+
+    // A bound lease (from the DHCP server) for VM `vm`'s MAC `mac`.
+    void lease_bound(const std::string& vm, const std::string& mac, const std::string& ip);
 
     std::size_t count() const { return vms_.size(); }
     std::size_t running() const;
 
-    struct instance;
-
 private:
-    boost::asio::awaitable<status> start(std::shared_ptr<instance> vm);
-    boost::asio::awaitable<status> attach(std::shared_ptr<instance> vm, bool fresh);
-    boost::asio::awaitable<status> stop(std::shared_ptr<instance> vm, bool force, int timeout_s);
-    boost::asio::awaitable<void> watch_exit(std::shared_ptr<instance> vm, unsigned gen);
-    boost::asio::awaitable<void> read_console(std::shared_ptr<instance> vm, unsigned gen);
-    boost::asio::awaitable<void> stop_deadline(std::shared_ptr<instance> vm, unsigned gen, int timeout_s);
-    boost::asio::awaitable<bool> wait_for(std::shared_ptr<instance> vm, bool (*pred)(state), std::chrono::milliseconds limit);
-    void on_exit(instance& vm, int wait_status, bool have_status);
-    void on_qmp_event(const std::shared_ptr<instance>& vm, unsigned gen, const std::string& ev, const boost::json::object& data);
-    void change(instance& vm, event e, const std::string& reason);
-    void persist(const instance& vm);
-    void on_bus_event(const paddock::event& e);
-    boost::json::object to_json(const instance& vm) const;
-    std::string vm_dir(const std::string& name) const;
-    std::string image_path(const std::string& image) const;
-    void release_runtime(instance& vm, bool close_console = true);
+    boost::asio::awaitable<result<boost::json::object>> create_claimed(spec s, record r);
+    std::string vm_dir(const std::string& name) const { return cfg_.state_dir + "/vms/" + name; }
 
     boost::asio::any_io_executor ex_;
     manager_config cfg_;
-    net::fabric& fabric_;
-    dhcp::server& dhcp_;
+    host& net_;
     event_bus& bus_;
-    store::db& db_;
-    std::map<std::string, std::shared_ptr<instance>> vms_;
-    std::uint64_t bus_token_ = 0;
-    boost::asio::thread_pool tools_{1}; // qemu-img and other blocking helpers
+    file_thread files_;
+    repository repo_;
+    supervisor_env env_;
+    std::map<std::string, std::shared_ptr<supervisor>> vms_;
+    // Claimed by creates in progress (not yet in vms_).
+    std::set<std::string> claimed_names_, claimed_taps_, claimed_macs_;
 };
 
 } // namespace paddock::vm

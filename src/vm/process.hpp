@@ -1,14 +1,23 @@
 // SPDX-License-Identifier: MIT
-// Recognising a VM's QEMU process by its command line marker, and pidfds.
+// QEMU and helper processes: spawning detached, recognising a VM's QEMU by its command line
+// marker, pidfds, and describing how a process ended.
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "base/error.hpp"
 
 namespace paddock::vm {
 
+// Starts argv[0] in its own session (it outlives the daemon), stdin/stdout /dev/null, stderr to
+// `log`, with `keep_fd` as fd 3 (-1: none) and nothing else inherited. Returns the pid.
+result<int> spawn_detached(const std::vector<std::string>& argv, int keep_fd, const std::string& log);
 // True when `pid` is a QEMU started for VM `name` (its -name carries "process=paddock-<name>").
 bool process_matches(int pid, const std::string& name);
 // pidfd_open(2): readable once the process exits (zombie or not); -1 on failure.
 int pidfd_open(int pid);
+// "exit code 1", "killed by signal 9 (Killed)", or that the status is unknown (not our child).
+std::string describe_wait_status(int wait_status, bool have_status);
 
 } // namespace paddock::vm

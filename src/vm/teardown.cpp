@@ -3,104 +3,88 @@
 #include "vm/teardown.hpp"
 
 #include <csignal>
-#include <cstring>
-#include <fstream>
+#include <memory>
 
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
-#include "store/db.hpp"
-#include "store/statement.hpp"
+#include "base/log.hpp"
+#include "qmp/client.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
 
 namespace paddock::vm {
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-// Best effort, blocking, bounded by socket timeouts: greeting, negotiation, power button.
-void press_power_button(const std::string& sock_path)
+
+// Powers one VM off: the power button over QMP, then waits for its exit up to `grace`, then
+// SIGKILL. Sets `line` to what happened.
+asio::awaitable<void> power_off(std::string name, std::string qmp_path, int pidfd, std::chrono::seconds grace,
+                                std::shared_ptr<std::string> line)
 {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    timeval tv{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strncpy(a.sun_path, sock_path.c_str(), sizeof a.sun_path - 1);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-        char buf[4096];
-        const char* cmds = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"system_powerdown\"}\n";
-        // Wait for both replies: QEMU drops queued commands of a client that hangs up.
-        if (::read(fd, buf, sizeof buf) > 0 && ::write(fd, cmds, std::strlen(cmds)) > 0) {
-            std::string got;
-            for (int i = 0; i < 10; ++i) {
-                ssize_t n = ::read(fd, buf, sizeof buf);
-                if (n <= 0)
-                    break;
-                got.append(buf, static_cast<std::size_t>(n));
-                std::size_t returns = 0;
-                for (auto p = got.find("\"return\""); p != std::string::npos; p = got.find("\"return\"", p + 1))
-                    ++returns;
-                if (returns >= 2)
-                    break;
-            }
-        }
+    auto ex = co_await asio::this_coro::executor;
+    asio::posix::stream_descriptor exit_fd(ex, pidfd);
+    auto qmp = std::make_shared<qmp::client>(ex);
+    if (auto st = co_await qmp->connect(qmp_path, 2s); st) {
+        asio::co_spawn(ex, qmp->run(), asio::detached);
+        if (auto r = co_await qmp->execute("system_powerdown", {}, 2s); !r)
+            log::warn("teardown", name, ": system_powerdown: ", r.error().message);
     }
-    ::close(fd);
+    else
+        log::warn("teardown", name, ": cannot reach QMP: ", st.error().message);
+    asio::steady_timer deadline(ex, grace);
+    auto which = co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) ||
+                           deadline.async_wait(use_tuple));
+    qmp->close();
+    if (which.index() == 0) {
+        *line = "stopped VM " + name + " (powered off)";
+        co_return;
+    }
+    ::syscall(SYS_pidfd_send_signal, exit_fd.native_handle(), SIGKILL, nullptr, 0);
+    deadline.expires_after(5s);
+    co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) || deadline.async_wait(use_tuple));
+    *line = "stopped VM " + name + " (killed after " + std::to_string(grace.count()) + " s)";
 }
 
-struct live_vm {
-    std::string name;
-    int pidfd;
-};
-
-// Every recorded VM whose QEMU is still running, each pressed on its power button.
-std::vector<live_vm> power_off_running(store::db& db, const std::string& state_dir)
-{
-    std::vector<live_vm> live;
-    store::statement q;
-    if (sqlite3_prepare_v2(db.handle(), "SELECT name, pid FROM vms WHERE pid > 0", -1, &q.s, nullptr) != SQLITE_OK)
-        return live; // no VMs table yet: nothing ever ran
-    while (sqlite3_step(q.s) == SQLITE_ROW) {
-        std::string name = reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0));
-        int pid = sqlite3_column_int(q.s, 1);
-        if (!process_matches(pid, name))
-            continue;
-        int pfd = pidfd_open(pid);
-        if (pfd < 0)
-            continue;
-        press_power_button(state_dir + "/vms/" + name + "/" + qmp_socket);
-        live.push_back({name, pfd});
-    }
-    return live;
-}
 } // namespace
 
-std::vector<std::string> stop_all(store::db& db, const std::string& state_dir, std::chrono::seconds grace)
+std::vector<std::string> stop_all(std::vector<store::vm_row>& rows, const std::string& state_dir, std::chrono::seconds grace)
 {
-    std::vector<std::string> done;
-    auto live = power_off_running(db, state_dir);
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    for (auto& r : live) {
-        pollfd p{r.pidfd, POLLIN, 0};
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        bool exited = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count()))) > 0;
-        if (!exited) {
-            ::syscall(SYS_pidfd_send_signal, r.pidfd, SIGKILL, nullptr, 0);
-            pollfd again{r.pidfd, POLLIN, 0};
-            ::poll(&again, 1, 5000);
+    asio::io_context ioc{1};
+    std::vector<std::shared_ptr<std::string>> lines;
+    for (auto& r : rows) {
+        if (r.pid <= 0)
+            continue;
+        if (process_matches(r.pid, r.name)) {
+            int pfd = pidfd_open(r.pid);
+            if (pfd >= 0) {
+                lines.push_back(std::make_shared<std::string>());
+                asio::co_spawn(ioc, power_off(r.name, state_dir + "/vms/" + r.name + "/" + qmp_socket, pfd, grace, lines.back()),
+                               asio::detached);
+            }
         }
-        ::close(r.pidfd);
-        done.push_back("stopped VM " + r.name + (exited ? " (powered off)" : " (killed after " + std::to_string(grace.count()) + " s)"));
+        r.state = "stopped";
+        r.reason = "stopped by teardown";
+        r.pid = 0;
     }
-    db.exec("UPDATE vms SET state = 'stopped', reason = 'stopped by teardown', pid = 0 WHERE pid > 0");
+    ioc.run();
+    std::vector<std::string> done;
+    for (auto& l : lines)
+        if (!l->empty())
+            done.push_back(*l);
     return done;
 }
 

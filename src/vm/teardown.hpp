@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: MIT
-// `paddockd teardown`'s VM part (no io_context): every recorded QEMU that is still running gets
-// the ACPI power button over QMP, then SIGKILL if it has not exited after `grace`; the records
-// are marked stopped.
+// `paddockd teardown`'s VM part: every recorded QEMU that is still running gets the ACPI power
+// button through the QMP client, then SIGKILL if it has not exited after `grace`. Runs its own
+// short-lived io_context (the daemon is not running).
 #pragma once
 
 #include <chrono>
 #include <string>
 #include <vector>
 
-namespace paddock::store { class db; }
+#include "store/rows.hpp"
 
 namespace paddock::vm {
 
+// Stops the running VMs of `rows` and marks their rows stopped (the caller writes them back).
 // Returns one line per VM it stopped.
-std::vector<std::string> stop_all(store::db& db, const std::string& state_dir, std::chrono::seconds grace);
+std::vector<std::string> stop_all(std::vector<store::vm_row>& rows, const std::string& state_dir, std::chrono::seconds grace);
 
 } // namespace paddock::vm

@@ -128,6 +128,7 @@ r=$(api /api/v1/vms -X POST -d '{"name":"disk1","image":"blank.qcow2","disk_gib"
 info=$(qemu-img info --output=json "$STATE/vms/disk1/disk.qcow2")
 echo "$info" | grep -q "\"backing-filename\": \"$STATE/images/blank.qcow2\"" || fail "overlay has no backing file: $info"
 echo "$info" | grep -q '"virtual-size": 2147483648' || fail "overlay not grown to 2 GiB: $info"
+echo "$info" | grep -q '"backing-filename-format": "qcow2"' || fail "a qcow2 image must back the overlay as qcow2: $info"
 [ "$(stat -c %s "$STATE/vms/disk1/disk.qcow2")" -lt 1048576 ] || fail "overlay is not thin"
 r=$(api /api/v1/vms/disk1/start -X POST); [ "$(echo "$r" | jget state)" = running ] || fail "disk boot start: $r"
 [ "$(api_status /api/v1/vms/disk1 -X DELETE)" = 204 ] || fail "delete disk1"

@@ -1,12 +1,37 @@
 #!/bin/bash
-# Unit: the pure cores stay pure (STYLE §4): no Asio I/O, sockets, netlink, nftables, SQLite or
-# clock reads in the CORE files. (api.cpp may name asio::awaitable: its handler is a coroutine, but
-# it does no I/O itself.)
+# Unit: the module layering (STYLE §4). Two checks:
+#  1. Direction: base ← dhcp, qmp, net, store ← vm ← api ← app. Leaf domains never include each
+#     other; vm reaches the network only through vm/host.hpp (no net/ or dhcp/ includes); api
+#     never includes qmp/, net/, dhcp/ or store/. Each offending include is named.
+#  2. Purity: the CORE files reach for no Asio I/O, sockets, netlink, nftables, SQLite or clock.
+#     (api.cpp may name asio::awaitable: its handler is a coroutine, but it does no I/O itself.)
 set -euo pipefail
 SRC=${PADDOCK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/src
-cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame vm/spec vm/lifecycle vm/qemu_argv
-       qmp/protocol base/event_bus api/api)
+declare -A allowed=(
+  [base]="base"
+  [dhcp]="base dhcp"
+  [qmp]="base qmp"
+  [net]="base net"
+  [store]="base store"
+  [vm]="base qmp store vm"
+  [api]="base vm api"
+  [app]="base dhcp qmp net store vm api app"
+)
 bad=0
+for mod in "${!allowed[@]}"; do
+  [ -d "$SRC/$mod" ] || { echo "missing module folder $SRC/$mod"; bad=1; continue; }
+  while IFS= read -r hit; do
+    [ -n "$hit" ] || continue
+    dep=$(sed -E 's/.*#include "([a-z_]+)\/.*/\1/' <<<"$hit")
+    case " ${allowed[$mod]} " in
+      *" $dep "*) ;;
+      *) echo "LAYERING: $mod may not include $dep/: ${hit#$SRC/}"; bad=1 ;;
+    esac
+  done < <(grep -HnE '^#include "[a-z_]+/' "$SRC/$mod"/*.hpp "$SRC/$mod"/*.cpp || true)
+done
+
+cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame vm/spec vm/lifecycle
+       vm/qemu_argv qmp/protocol base/event_bus api/api)
 for c in "${cores[@]}"; do
   for f in "$SRC/$c.hpp" "$SRC/$c.cpp"; do
     [ -f "$f" ] || { echo "missing core file $f"; bad=1; continue; }
@@ -16,5 +41,5 @@ for c in "${cores[@]}"; do
     fi
   done
 done
-[ $bad = 0 ] && echo "ok - ${#cores[@]} core modules include no sockets, netlink, nftables, SQLite or clocks"
+[ $bad = 0 ] && echo "ok - modules include only what lies below them; ${#cores[@]} core modules include no sockets, netlink, nftables, SQLite or clocks"
 exit $bad

@@ -13,15 +13,61 @@
 using namespace paddock;
 
 namespace {
-api::context make_ctx(std::string token = "secret")
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+// The daemon as the API sees it, faked: records what reaches it.
+struct fake_backend : api::backend {
+    std::vector<api::reservation_request> reserved;
+    std::vector<std::pair<std::string, vm::action_options>> actions;
+    std::vector<vm::spec> created;
+    bool unreserve_kept = true;
+
+    std::int64_t uptime_s() const override { return 42; }
+    json::object network() override { return {{"namespace", {{"name", "paddock"}}}}; }
+    json::array leases() override { return {}; }
+    json::array reservations() override { return {}; }
+    asio::awaitable<result<json::object>> reserve(api::reservation_request r) override
+    {
+        reserved.push_back(r);
+        if (r.ip == "192.168.26.77")
+            co_return fail(errc::ip_in_use, "192.168.26.77 is leased to 52:54:00:00:00:09");
+        co_return json::object{{"mac", r.mac}};
+    }
+    asio::awaitable<status> unreserve(std::string mac) override
+    {
+        if (mac != "52:54:00:aa:bb:cc")
+            co_return fail(errc::not_found, "no reservation for " + mac);
+        if (!unreserve_kept)
+            co_return fail(errc::store_failed, "erase reservation: database or disk is full");
+        co_return ok();
+    }
+    json::array vms() override { return {}; }
+    result<json::object> vm(const std::string& name) override { return fail(errc::not_found, "no VM named " + name); }
+    asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string("boot\n"); }
+    asio::awaitable<result<json::object>> create_vm(vm::spec s) override
+    {
+        created.push_back(s);
+        co_return json::object{{"name", s.name}};
+    }
+    asio::awaitable<result<json::object>> vm_action(std::string name, vm::action a, vm::action_options o) override
+    {
+        actions.emplace_back(name + "/" + vm::to_string(a), o);
+        co_return json::object{{"name", name}};
+    }
+    asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
+};
+
+fake_backend default_backend;
+
+api::context make_ctx(std::string token = "secret", api::backend* b = &default_backend)
 {
     api::context c;
     c.version = "9.9.9";
-    c.uptime_s = [] { return std::int64_t{42}; };
     c.accel = "tcg";
     c.token = std::move(token);
     c.www_dir = PADDOCK_SOURCE_ROOT "/www";
-    c.network = [] { return boost::json::object{{"namespace", {{"name", "paddock"}}}}; };
+    c.svc = b;
     return c;
 }
 // Runs the (coroutine) handler to completion on a private io_context: no sockets involved.
@@ -91,21 +137,14 @@ TEST_CASE("static files are served without auth and cannot escape www/")
 
 TEST_CASE("reservation requests are validated before they reach the DHCP server")
 {
-    auto c = make_ctx();
-    std::vector<api::reservation_request> seen;
-    c.reserve = [&seen](api::reservation_request r) -> boost::asio::awaitable<result<boost::json::object>> {
-        seen.push_back(r);
-        if (r.ip == "192.168.26.77")
-            co_return fail(errc::ip_in_use, "192.168.26.77 is leased to 52:54:00:00:00:09");
-        co_return boost::json::object{{"mac", r.mac}};
-    };
-    c.unreserve = [](std::string mac) -> boost::asio::awaitable<bool> { co_return mac == "52:54:00:aa:bb:cc"; };
+    fake_backend b;
+    auto c = make_ctx("secret", &b);
     auto r = call(c, "PUT", "/api/v1/reservations/52:54:00:AA:BB:CC", "Bearer secret", R"({"ip":"192.168.26.40","hostname":"web1"})");
     CHECK(r.status == 200);
-    REQUIRE(seen.size() == 1);
-    CHECK(seen[0].mac == "52:54:00:aa:bb:cc");
-    CHECK(seen[0].ip == "192.168.26.40");
-    CHECK(seen[0].hostname == "web1");
+    REQUIRE(b.reserved.size() == 1);
+    CHECK(b.reserved[0].mac == "52:54:00:aa:bb:cc");
+    CHECK(b.reserved[0].ip == "192.168.26.40");
+    CHECK(b.reserved[0].hostname == "web1");
     CHECK(call(c, "PUT", "/api/v1/reservations/52:54:00:aa:bb:cc", "Bearer secret", "").status == 200);
     struct row { const char* target; const char* body; int status; const char* code; };
     row rows[] = {
@@ -125,6 +164,64 @@ TEST_CASE("reservation requests are validated before they reach the DHCP server"
     CHECK(call(c, "DELETE", "/api/v1/reservations/52:54:00:aa:bb:cc").status == 204);
     CHECK(call(c, "DELETE", "/api/v1/reservations/52:54:00:aa:bb:cd").status == 404);
     CHECK(call(c, "POST", "/api/v1/reservations/52:54:00:aa:bb:cd").status == 405);
+}
+
+TEST_CASE("a reservation delete that did not reach the disk is a 503 with a code, never a 204")
+{
+    fake_backend b;
+    b.unreserve_kept = false;
+    auto r = call(make_ctx("secret", &b), "DELETE", "/api/v1/reservations/52:54:00:aa:bb:cc");
+    CHECK(r.status == 503);
+    CHECK(error_code(r) == "store_failed");
+}
+
+TEST_CASE("VM actions reach the backend typed: an action enum and validated options")
+{
+    fake_backend b;
+    auto c = make_ctx("secret", &b);
+    CHECK(call(c, "POST", "/api/v1/vms/vm1/stop", "Bearer secret", R"({"force":true,"timeout_s":7})").status == 200);
+    CHECK(call(c, "POST", "/api/v1/vms/vm1/restart", "Bearer secret", R"({"timeout_s":9})").status == 200);
+    CHECK(call(c, "POST", "/api/v1/vms/vm1/pause").status == 200);
+    REQUIRE(b.actions.size() == 3);
+    CHECK(b.actions[0].first == "vm1/stop");
+    CHECK(b.actions[0].second.force);
+    CHECK(b.actions[0].second.timeout_s == 7);
+    CHECK(b.actions[1].first == "vm1/restart");
+    CHECK_FALSE(b.actions[1].second.force);
+    CHECK(b.actions[1].second.timeout_s == 9);
+    CHECK(b.actions[2].first == "vm1/pause");
+    struct row { const char* target; const char* body; int status; const char* code; };
+    row rows[] = {
+        {"/api/v1/vms/vm1/restart", R"({"force":true})", 400, "invalid_field"}, // only stop can force
+        {"/api/v1/vms/vm1/stop", R"({"timeout_s":0})", 400, "invalid_field"},
+        {"/api/v1/vms/vm1/stop", R"({"force":"yes"})", 400, "invalid_field"},
+        {"/api/v1/vms/vm1/pause", R"({"timeout_s":3})", 400, "invalid_field"},
+        {"/api/v1/vms/vm1/stop", "[]", 400, "invalid_json"},
+        {"/api/v1/vms/vm1/fly", "", 404, "not_found"},
+        {"/api/v1/vms", R"({"name":"Bad_Name"})", 400, "invalid_field"},
+    };
+    for (auto& rw : rows) {
+        auto res = call(c, "POST", rw.target, "Bearer secret", rw.body);
+        CHECK_MESSAGE(res.status == rw.status, rw.target, " ", rw.body);
+        CHECK(error_code(res) == rw.code);
+    }
+    CHECK(b.actions.size() == 3);
+    CHECK(b.created.empty()); // a spec that does not parse never reaches the backend
+    CHECK(call(c, "POST", "/api/v1/vms", "Bearer secret", R"({"name":"web","kernel":"k","cpus":2})").status == 201);
+    REQUIRE(b.created.size() == 1);
+    CHECK(b.created[0].cpus == 2);
+}
+
+TEST_CASE("every failure code maps to one HTTP status")
+{
+    CHECK(api::status_for(errc::invalid_field) == 400);
+    CHECK(api::status_for(errc::not_found) == 404);
+    CHECK(api::status_for(errc::conflict) == 409);
+    CHECK(api::status_for(errc::invalid_state) == 409);
+    CHECK(api::status_for(errc::qmp_error) == 502);
+    CHECK(api::status_for(errc::store_failed) == 503);
+    CHECK(api::status_for(errc::timeout) == 504);
+    CHECK(api::status_for(errc::spawn_failed) == 500);
 }
 
 TEST_CASE("event bus numbers events, retains a bounded window and fans out")

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+// vm::host over the real network.
+#include "app/vm_host.hpp"
+
+namespace paddock::app {
+namespace asio = boost::asio;
+
+bool vm_host::mac_in_use(const std::string& mac) const
+{
+    if (dhcp_.core().reservations().count(mac))
+        return true;
+    for (auto& [ip, l] : dhcp_.core().leases())
+        if (l.mac == mac)
+            return true;
+    return false;
+}
+
+asio::awaitable<result<ipv4>> vm_host::reserve(std::string mac, std::optional<ipv4> ip, std::string vm)
+{
+    dhcp::reservation r;
+    r.mac = mac;
+    r.hostname = vm;
+    r.vm = vm;
+    if (ip)
+        r.ip = *ip;
+    else if (auto f = dhcp_.core().free_address())
+        r.ip = *f;
+    else
+        co_return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
+    if (auto st = co_await dhcp_.reserve(r); !st) {
+        auto f = st.error();
+        if (f.code == errc::invalid_ip)
+            f.code = errc::invalid_field;
+        if (f.code != errc::store_failed)
+            f.message = "ip: " + f.message;
+        co_return f;
+    }
+    co_return r.ip;
+}
+
+bool vm_host::leased(const std::string& vm, const std::string& mac) const
+{
+    for (auto& [ip, l] : dhcp_.core().leases())
+        if (l.state == dhcp::lease_state::bound && l.vm == vm && l.mac == mac)
+            return true;
+    return false;
+}
+
+std::vector<std::pair<std::string, std::string>> vm_host::vm_reservations() const
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto& [mac, r] : dhcp_.core().reservations())
+        if (!r.vm.empty())
+            out.emplace_back(mac, r.vm);
+    return out;
+}
+
+} // namespace paddock::app

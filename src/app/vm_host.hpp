@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: MIT
+// vm::host over the real network: TAPs from net::fabric, addresses from dhcp::server.
+#pragma once
+
+#include "dhcp/server.hpp"
+#include "net/fabric.hpp"
+#include "vm/host.hpp"
+
+namespace paddock::app {
+
+class vm_host final : public vm::host {
+public:
+    vm_host(net::fabric& f, dhcp::server& d) : fabric_(f), dhcp_(d) {}
+
+    result<int> open_tap(const std::string& name) override { return fabric_.open_tap(name); }
+    void delete_tap(const std::string& name) override { fabric_.delete_tap(name); }
+    bool mac_in_use(const std::string& mac) const override;
+    boost::asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) override;
+    boost::asio::awaitable<status> release(std::string mac) override { return dhcp_.forget(std::move(mac)); }
+    bool leased(const std::string& vm, const std::string& mac) const override;
+    std::vector<std::pair<std::string, std::string>> vm_reservations() const override;
+
+private:
+    net::fabric& fabric_;
+    dhcp::server& dhcp_;
+};
+
+} // namespace paddock::app

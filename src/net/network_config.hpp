@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// The network fabric's configuration (SPEC section 2), owned by net; app fills it from the config
+// file. Pure data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/ipv4.hpp"
+
+namespace paddock::net {
+
+struct network_config {
+    std::string namespace_name = "paddock";
+    std::string host_veth = "paddock0";
+    std::string bridge = "br0";
+    cidr subnet{{0xC0A81A00u}, 24};    // 192.168.26.0/24
+    ipv4 gateway{0xC0A81A01u};          // 192.168.26.1
+    ipv4 bridge_address{0xC0A81A02u};   // 192.168.26.2
+    ipv4 pool_start{0xC0A81A0Au};       // 192.168.26.10
+    ipv4 pool_end{0xC0A81AFAu};         // 192.168.26.250
+    std::uint32_t lease_time_s = 3600;
+    // DHCP option 6; empty in the file means "the gateway" (the default until Paddock serves DNS).
+    std::vector<ipv4> dns;
+    std::string domain = "paddock.internal"; // DHCP option 15
+};
+
+
+// Name of the namespace end of the veth pair (inside the namespace, enslaved to the bridge).
+inline constexpr std::string_view ns_veth_name = "gw0";
+
+} // namespace paddock::net

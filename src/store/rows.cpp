@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+// Typed repositories.
+#include "store/rows.hpp"
+
+#include <sqlite3.h>
+
+#include "store/statement.hpp"
+
+namespace paddock::store {
+
+namespace {
+
+failure sql_fail(sqlite3* h, const std::string& what) { return fail(errc::store_failed, what + ": " + sqlite3_errmsg(h)); }
+
+std::string text(sqlite3_stmt* s, int col)
+{
+    auto* t = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
+    return t ? t : "";
+}
+
+// A prepared statement whose parameters bind in order from the arguments.
+class query {
+public:
+    query(sqlite3* h, const char* sql) : h_(h) { ok_ = sqlite3_prepare_v2(h, sql, -1, &st_.s, nullptr) == SQLITE_OK; }
+    query& bind(const std::string& v)
+    {
+        ok_ = ok_ && sqlite3_bind_text(st_.s, ++n_, v.c_str(), -1, SQLITE_TRANSIENT) == SQLITE_OK;
+        return *this;
+    }
+    query& bind(std::int64_t v)
+    {
+        ok_ = ok_ && sqlite3_bind_int64(st_.s, ++n_, v) == SQLITE_OK;
+        return *this;
+    }
+    // Runs a statement that returns no rows.
+    status run(const std::string& what)
+    {
+        if (!ok_ || sqlite3_step(st_.s) != SQLITE_DONE)
+            return sql_fail(h_, what);
+        return ok();
+    }
+    bool prepared() const { return ok_; }
+    bool next() { return sqlite3_step(st_.s) == SQLITE_ROW; }
+    sqlite3_stmt* get() { return st_.s; }
+
+private:
+    sqlite3* h_;
+    statement st_;
+    bool ok_ = false;
+    int n_ = 0;
+};
+
+} // namespace
+
+result<std::optional<std::string>> get_setting(sqlite3* h, const std::string& key)
+{
+    query q(h, "SELECT value FROM settings WHERE key = ?1");
+    q.bind(key);
+    if (!q.prepared())
+        return sql_fail(h, "read setting " + key);
+    if (!q.next())
+        return std::optional<std::string>{};
+    return std::optional<std::string>{text(q.get(), 0)};
+}
+
+status put_setting(sqlite3* h, const std::string& key, const std::string& value)
+{
+    return query(h, "INSERT INTO settings(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value)
+        .run("write setting " + key);
+}
+
+status erase_setting(sqlite3* h, const std::string& key)
+{
+    return query(h, "DELETE FROM settings WHERE key = ?1").bind(key).run("erase setting " + key);
+}
+
+result<std::vector<lease_row>> load_leases(sqlite3* h)
+{
+    query q(h, "SELECT ip, mac, client_id, hostname, vm, state, expires_at FROM leases");
+    if (!q.prepared())
+        return sql_fail(h, "load leases");
+    std::vector<lease_row> out;
+    while (q.next()) {
+        auto* s = q.get();
+        out.push_back({static_cast<std::uint32_t>(sqlite3_column_int64(s, 0)), text(s, 1), text(s, 2), text(s, 3),
+                       text(s, 4), text(s, 5), sqlite3_column_int64(s, 6)});
+    }
+    return out;
+}
+
+status put_lease(sqlite3* h, const lease_row& l)
+{
+    return query(h, "INSERT OR REPLACE INTO leases(ip, mac, client_id, hostname, vm, state, expires_at) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .bind(static_cast<std::int64_t>(l.ip))
+        .bind(l.mac)
+        .bind(l.client_id)
+        .bind(l.hostname)
+        .bind(l.vm)
+        .bind(l.state)
+        .bind(l.expires_at)
+        .run("write lease");
+}
+
+status erase_lease(sqlite3* h, std::uint32_t ip, const std::string& mac)
+{
+    return query(h, "DELETE FROM leases WHERE ip = ?1 AND mac = ?2").bind(static_cast<std::int64_t>(ip)).bind(mac).run("erase lease");
+}
+
+result<std::vector<reservation_row>> load_reservations(sqlite3* h)
+{
+    query q(h, "SELECT mac, ip, hostname, vm FROM reservations");
+    if (!q.prepared())
+        return sql_fail(h, "load reservations");
+    std::vector<reservation_row> out;
+    while (q.next()) {
+        auto* s = q.get();
+        out.push_back({text(s, 0), static_cast<std::uint32_t>(sqlite3_column_int64(s, 1)), text(s, 2), text(s, 3)});
+    }
+    return out;
+}
+
+status put_reservation(sqlite3* h, const reservation_row& r)
+{
+    return query(h, "INSERT OR REPLACE INTO reservations(mac, ip, hostname, vm) VALUES(?1, ?2, ?3, ?4)")
+        .bind(r.mac)
+        .bind(static_cast<std::int64_t>(r.ip))
+        .bind(r.hostname)
+        .bind(r.vm)
+        .run("write reservation");
+}
+
+status erase_reservation(sqlite3* h, const std::string& mac)
+{
+    return query(h, "DELETE FROM reservations WHERE mac = ?1").bind(mac).run("erase reservation");
+}
+
+result<std::vector<vm_row>> load_vms(sqlite3* h)
+{
+    query q(h, "SELECT name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid FROM vms");
+    if (!q.prepared())
+        return sql_fail(h, "load VMs");
+    std::vector<vm_row> out;
+    while (q.next()) {
+        auto* s = q.get();
+        out.push_back({text(s, 0), text(s, 1), text(s, 2), text(s, 3), text(s, 4), text(s, 5), text(s, 6), text(s, 7),
+                       sqlite3_column_int64(s, 8), sqlite3_column_int64(s, 9), sqlite3_column_int(s, 10)});
+    }
+    return out;
+}
+
+status put_vm(sqlite3* h, const vm_row& r)
+{
+    return query(h, "INSERT OR REPLACE INTO vms(name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+        .bind(r.name)
+        .bind(r.spec_json)
+        .bind(r.mac)
+        .bind(r.ip)
+        .bind(r.tap)
+        .bind(r.state)
+        .bind(r.reason)
+        .bind(r.accel)
+        .bind(r.created_at)
+        .bind(r.started_at)
+        .bind(static_cast<std::int64_t>(r.pid))
+        .run("write VM " + r.name);
+}
+
+status erase_vm(sqlite3* h, const std::string& name)
+{
+    return query(h, "DELETE FROM vms WHERE name = ?1").bind(name).run("erase VM " + name);
+}
+
+} // namespace paddock::store

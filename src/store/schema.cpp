@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// Numbered schema migrations.
+#include "store/schema.hpp"
+
+#include <string>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "store/statement.hpp"
+
+namespace paddock::store {
+
+namespace {
+
+// Each entry is migration N = index + 1. Append only; never edit a released step.
+const std::vector<std::vector<const char*>>& migrations()
+{
+    static const std::vector<std::vector<const char*>> steps{
+        // 1: release 0.1.0's tables.
+        {"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+         "CREATE TABLE IF NOT EXISTS leases (ip INTEGER PRIMARY KEY, mac TEXT NOT NULL, client_id TEXT NOT NULL, "
+         "hostname TEXT NOT NULL, vm TEXT NOT NULL, state TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+         "CREATE TABLE IF NOT EXISTS reservations (mac TEXT PRIMARY KEY, ip INTEGER NOT NULL UNIQUE, "
+         "hostname TEXT NOT NULL, vm TEXT NOT NULL)",
+         "CREATE TABLE IF NOT EXISTS vms (name TEXT PRIMARY KEY, spec TEXT NOT NULL, mac TEXT NOT NULL, "
+         "ip TEXT NOT NULL, tap TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL, "
+         "created_at INTEGER NOT NULL, started_at INTEGER NOT NULL, pid INTEGER NOT NULL, accel TEXT NOT NULL)"},
+        // 2: typed settings replace the key/value `meta` (its schema_version row gives way to
+        // user_version); leases are looked up by MAC when a VM is removed.
+        {"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+         "INSERT INTO settings(key, value) SELECT key, value FROM meta WHERE key <> 'schema_version'",
+         "DROP TABLE meta",
+         "CREATE INDEX leases_by_mac ON leases(mac)"},
+    };
+    return steps;
+}
+
+status exec(sqlite3* h, const char* sql)
+{
+    char* err = nullptr;
+    if (sqlite3_exec(h, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string m = err ? err : "unknown error";
+        sqlite3_free(err);
+        return fail(errc::store_failed, m);
+    }
+    return ok();
+}
+
+result<int> user_version(sqlite3* h)
+{
+    statement q;
+    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &q.s, nullptr) != SQLITE_OK || sqlite3_step(q.s) != SQLITE_ROW)
+        return fail(errc::store_failed, std::string("read user_version: ") + sqlite3_errmsg(h));
+    return sqlite3_column_int(q.s, 0);
+}
+
+} // namespace
+
+int schema_version() { return static_cast<int>(migrations().size()); }
+
+status migrate(sqlite3* h)
+{
+    auto v = user_version(h);
+    if (!v)
+        return v.error();
+    if (*v > schema_version())
+        return fail(errc::store_failed, "schema version " + std::to_string(*v) + " is newer than this daemon's " +
+                                            std::to_string(schema_version()) + "; refusing to touch it");
+    for (int n = *v + 1; n <= schema_version(); ++n) {
+        if (auto st = exec(h, "BEGIN IMMEDIATE"); !st)
+            return st;
+        status st = ok();
+        for (const char* sql : migrations()[n - 1])
+            if (st = exec(h, sql); !st)
+                break;
+        const std::string bump = "PRAGMA user_version = " + std::to_string(n);
+        if (st)
+            st = exec(h, bump.c_str());
+        if (st)
+            st = exec(h, "COMMIT");
+        if (!st) {
+            exec(h, "ROLLBACK");
+            return fail(errc::store_failed, "migration " + std::to_string(n) + ": " + st.error().message);
+        }
+    }
+    return ok();
+}
+
+} // namespace paddock::store

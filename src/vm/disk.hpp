@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: a VM's disk, a thin qcow2 overlay on an image (never a copy), made by qemu-img. The tool
+// runs as a child awaited through a pidfd on the io_context (no thread, no polling), each with a
+// deadline after which it is killed.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "base/error.hpp"
+
+namespace paddock::vm {
+
+// Creates `overlay` backed by `base` (format detected with qemu-img info), grown to `gib` GiB
+// when non-zero. qemu-img's output goes to `log`. Fails with tool_failed and qemu-img's words.
+boost::asio::awaitable<status> make_overlay(boost::asio::any_io_executor ex, std::string base, std::string overlay,
+                                            int gib, std::string log);
+
+} // namespace paddock::vm

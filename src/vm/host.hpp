@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// The one interface through which vm reaches the network: TAP devices in the fabric's namespace
+// and address reservations in the DHCP server. app implements it with net::fabric and
+// dhcp::server; tests implement it with fakes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "base/error.hpp"
+#include "base/ipv4.hpp"
+
+namespace paddock::vm {
+
+class host {
+public:
+    virtual ~host() = default;
+
+    // A TAP named `name`, in the namespace, on the bridge, up; its fd for QEMU (caller closes).
+    virtual result<int> open_tap(const std::string& name) = 0;
+    virtual void delete_tap(const std::string& name) = 0;
+
+    // Is `mac` used by any DHCP client or reservation?
+    virtual bool mac_in_use(const std::string& mac) const = 0;
+    // Reserves `ip` (or a free pool address) for `mac`, host name `vm`; durable when it returns.
+    // Fails invalid_field ("ip: ..."), conflict/ip_in_use, pool_exhausted or store_failed.
+    virtual boost::asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) = 0;
+    // Drops the reservation and every lease of `mac`, durably.
+    virtual boost::asio::awaitable<status> release(std::string mac) = 0;
+    // Does the DHCP server hold a bound lease of `mac` (for VM `vm`)?
+    virtual bool leased(const std::string& vm, const std::string& mac) const = 0;
+    // Reservations made for VMs: (mac, vm name). Start-up drops the ones of VMs that do not exist.
+    virtual std::vector<std::pair<std::string, std::string>> vm_reservations() const = 0;
+};
+
+} // namespace paddock::vm

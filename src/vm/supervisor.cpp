@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: one VM's supervisor.
+#include "vm/supervisor.hpp"
+
+#include <csignal>
+#include <fstream>
+#include <iterator>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "base/event_bus.hpp"
+#include "base/log.hpp"
+#include "base/time.hpp"
+#include "qmp/client.hpp"
+#include "vm/console.hpp"
+#include "vm/host.hpp"
+#include "vm/process.hpp"
+#include "vm/qemu_argv.hpp"
+
+namespace paddock::vm {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+// A timestamp, or null when it was never set.
+json::value iso(std::int64_t t) { return t > 0 ? json::value(json::string(iso8601(t))) : json::value(nullptr); }
+
+void log_failure(const char* what, const std::string& name, std::exception_ptr e)
+{
+    if (!e)
+        return;
+    try {
+        std::rethrow_exception(e);
+    }
+    catch (const std::exception& x) {
+        log::error("vm", name, ": ", what, " threw: ", x.what());
+    }
+}
+} // namespace
+
+supervisor::supervisor(supervisor_env& env, record r)
+    : env_(env), rec_(std::move(r)), lc_(rec_.st, rec_.reason), changed_(env.ex, asio::steady_timer::time_point::max())
+{
+}
+
+supervisor::~supervisor() { release_runtime(); }
+
+std::string supervisor::dir() const { return env_.state_dir + "/vms/" + rec_.s.name; }
+
+// ---- the turn ----
+
+supervisor::turn::~turn()
+{
+    if (s_)
+        s_->leave();
+}
+
+asio::awaitable<supervisor::turn> supervisor::enter()
+{
+    if (!busy_) {
+        busy_ = true;
+        co_return turn(this);
+    }
+    auto t = std::make_shared<asio::steady_timer>(env_.ex, asio::steady_timer::time_point::max());
+    waiting_.push_back(t);
+    co_await t->async_wait(use_tuple); // leave() hands the turn over by cancelling our timer
+    co_return turn(this);
+}
+
+void supervisor::leave()
+{
+    if (waiting_.empty()) {
+        busy_ = false;
+        return;
+    }
+    auto next = waiting_.front();
+    waiting_.pop_front();
+    next->cancel(); // busy_ stays true: the turn passes straight to the next operation
+}
+
+// ---- state ----
+
+void supervisor::apply(std::optional<transition> t)
+{
+    if (!t)
+        return;
+    rec_.st = lc_.current();
+    rec_.reason = lc_.reason();
+    if (t->from != t->to)
+        log::info("vm", rec_.s.name, ": ", to_string(t->from), " -> ", to_string(t->to),
+                  t->reason.empty() ? "" : " (" + t->reason + ")");
+    env_.repo->save(rec_);
+    env_.bus->publish("vm.state", rec_.s.name,
+                      {{"state", to_string(t->to)}, {"previous", to_string(t->from)}, {"reason", t->reason}},
+                      std::chrono::system_clock::now());
+    changed_.cancel();
+}
+
+json::object supervisor::to_json() const
+{
+    const auto& s = rec_.s;
+    json::object o{{"name", s.name},
+                   {"state", to_string(rec_.st)},
+                   {"cpus", s.cpus},
+                   {"memory_mib", s.memory_mib},
+                   {"disk_gib", s.disk_gib ? json::value(s.disk_gib) : json::value(nullptr)},
+                   {"image", s.image.empty() ? json::value(nullptr) : json::value(s.image)},
+                   {"mac", rec_.mac},
+                   {"ip", rec_.ip},
+                   {"ip_leased", ip_leased_},
+                   {"tap", rec_.tap},
+                   {"created_at", iso(rec_.created_at)},
+                   {"started_at", has_process(rec_.st) ? iso(rec_.started_at) : json::value(nullptr)},
+                   {"state_reason", rec_.reason},
+                   {"accel", rec_.accel.empty() ? json::value(nullptr) : json::value(rec_.accel)},
+                   {"pid", rec_.pid > 0 ? json::value(rec_.pid) : json::value(nullptr)}};
+    if (!s.kernel.empty()) {
+        o["kernel"] = s.kernel;
+        o["initrd"] = s.initrd.empty() ? json::value(nullptr) : json::value(s.initrd);
+        o["cmdline"] = s.cmdline;
+    }
+    return o;
+}
+
+void supervisor::lease_bound(const std::string& ip)
+{
+    ip_leased_ = true;
+    if (!ip.empty())
+        rec_.ip = ip;
+    env_.bus->publish("vm.ip", rec_.s.name, {{"ip", rec_.ip}, {"mac", rec_.mac}}, std::chrono::system_clock::now());
+}
+
+// ---- runtime ----
+
+void supervisor::release_runtime(bool close_console)
+{
+    ++gen_;
+    boost::system::error_code ec;
+    if (qmp_) {
+        qmp_->close();
+        qmp_.reset();
+    }
+    // After an exit the console reader drains what QEMU wrote last and stops at EOF by itself.
+    if (console_ && close_console)
+        console_->close(ec);
+    console_.reset();
+    if (pidfd_) {
+        pidfd_->close(ec);
+        pidfd_.reset();
+    }
+}
+
+void supervisor::detach() { release_runtime(); }
+
+void supervisor::on_qmp_event(unsigned gen, const std::string& ev, const json::object& data)
+{
+    if (gen != gen_)
+        return;
+    log::debug("vm", rec_.s.name, ": QMP event ", ev);
+    auto sig = parse_qmp_signal(ev);
+    bool guest = data.contains("guest") && data.at("guest").is_bool() && data.at("guest").as_bool();
+    std::string why = data.contains("reason") && data.at("reason").is_string() ? std::string(data.at("reason").as_string()) : "";
+    if (sig == qmp_signal::panicked)
+        log::warn("vm", rec_.s.name, ": guest kernel panicked");
+    else if (sig == qmp_signal::powerdown)
+        log::info("vm", rec_.s.name, ": ACPI power button pressed");
+    apply(lc_.on_qmp(sig, guest, why));
+}
+
+void supervisor::on_exit(int wait_status, bool have_status)
+{
+    release_runtime(false);
+    for (auto* f : {pid_file, qmp_socket, console_socket})
+        ::unlink((dir() + "/" + f).c_str());
+    rec_.pid = 0;
+    apply(lc_.on_exit(describe_wait_status(wait_status, have_status)));
+}
+
+asio::awaitable<void> supervisor::watch_exit(unsigned gen)
+{
+    auto self = shared_from_this();
+    auto [ec] = co_await pidfd_->async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
+    if (ec || gen_ != gen)
+        co_return; // detached (daemon shutdown) or superseded
+    int status = 0;
+    bool have = ::waitpid(rec_.pid, &status, WNOHANG) == rec_.pid; // only our own children can be reaped
+    on_exit(status, have);
+}
+
+asio::awaitable<void> supervisor::read_console(unsigned gen)
+{
+    auto self = shared_from_this();
+    auto sock = std::make_shared<asio::local::stream_protocol::socket>(env_.ex);
+    for (int i = 0; i < 50; ++i) {
+        auto [ec] = co_await sock->async_connect(asio::local::stream_protocol::endpoint(dir() + "/" + console_socket), use_tuple);
+        if (!ec)
+            break;
+        boost::system::error_code ignored;
+        sock->close(ignored);
+        asio::steady_timer t(env_.ex, 100ms);
+        co_await t.async_wait(use_tuple);
+        if (gen_ != gen)
+            co_return;
+    }
+    if (!sock->is_open() || gen_ != gen)
+        co_return;
+    console_ = sock; // a handle for release_runtime() to close it
+    co_await capture_console(*sock, *env_.files, dir() + "/" + console_log_file);
+}
+
+asio::awaitable<status> supervisor::attach(bool fresh)
+{
+    const std::string name = rec_.s.name;
+    unsigned gen = ++gen_;
+    // A fresh QEMU is our own child; an old one must prove it is this VM's before we adopt it.
+    bool alive = fresh ? rec_.pid > 0 : process_matches(rec_.pid, name);
+    int pfd = alive ? pidfd_open(rec_.pid) : -1;
+    if (pfd < 0) {
+        log::debug("vm", name, ": pid ", rec_.pid, alive ? " pidfd_open failed" : " is not our QEMU");
+        rec_.pid = 0;
+        apply(lc_.on_gone());
+        co_return fail(errc::vm_gone, name + ": its QEMU is no longer running");
+    }
+    pidfd_ = std::make_unique<asio::posix::stream_descriptor>(env_.ex, pfd);
+    asio::co_spawn(env_.ex, watch_exit(gen), [name](std::exception_ptr e) { log_failure("exit watcher", name, e); });
+    auto qmp = std::make_shared<qmp::client>(env_.ex);
+    auto st = co_await qmp->connect(dir() + "/" + qmp_socket, fresh ? 20s : 5s);
+    if (gen_ != gen)
+        co_return fail(errc::vm_gone, name + ": QEMU went away during start-up");
+    if (!st) {
+        if (fresh) {
+            ::kill(rec_.pid, SIGKILL);
+            apply(lc_.on(event::start_failed, "QEMU's QMP did not answer: " + st.error().message));
+        }
+        else
+            log::warn("vm", name, ": cannot reach QMP of pid ", rec_.pid, ": ", st.error().message);
+        co_return st;
+    }
+    qmp_ = qmp;
+    std::weak_ptr<supervisor> weak = shared_from_this();
+    qmp->on_event([weak, gen](const std::string& ev, const json::object& data) {
+        if (auto s = weak.lock())
+            s->on_qmp_event(gen, ev, data);
+    });
+    asio::co_spawn(env_.ex, qmp->run(), [name](std::exception_ptr e) { log_failure("QMP reader", name, e); });
+    auto qs = co_await qmp->execute("query-status", {}, 5s);
+    if (gen_ != gen)
+        co_return fail(errc::vm_gone, name + ": QEMU went away during start-up");
+    std::string run_state = qs && qs->is_object() && qs->as_object().contains("status") && qs->as_object().at("status").is_string()
+                                ? std::string(qs->as_object().at("status").as_string())
+                                : "";
+    if (run_state == "running")
+        apply(lc_.on(event::ready_running, fresh ? "started" : ""));
+    else if (run_state == "shutdown")
+        apply(lc_.on(event::qmp_shutdown, ""));
+    else if (!run_state.empty())
+        apply(lc_.on(event::ready_paused, fresh ? "started paused" : ""));
+    asio::co_spawn(env_.ex, read_console(gen), [name](std::exception_ptr e) { log_failure("console reader", name, e); });
+    co_return ok();
+}
+
+asio::awaitable<status> supervisor::reattach()
+{
+    if (!has_process(rec_.st))
+        co_return ok();
+    if (rec_.st == state::stopping)
+        lc_.request_stop();
+    co_return co_await attach(false);
+}
+
+// ---- operations ----
+
+asio::awaitable<status> supervisor::start()
+{
+    const std::string& name = rec_.s.name;
+    if (auto st = allowed(op::start, rec_.st); !st)
+        co_return st;
+    // Never a second QEMU for one VM: a live one recorded for it is adopted instead.
+    if (rec_.pid > 0 && process_matches(rec_.pid, name)) {
+        apply(lc_.spawned("adopting the running QEMU (pid " + std::to_string(rec_.pid) + ")"));
+        co_return co_await attach(false);
+    }
+    launch_params p;
+    p.binary = env_.qemu_binary;
+    p.accel = env_.accel;
+    p.vm_dir = dir();
+    p.mac = rec_.mac;
+    p.runas = env_.runas;
+    if (!rec_.s.kernel.empty()) {
+        p.kernel_path = env_.state_dir + "/images/" + rec_.s.kernel;
+        if (!rec_.s.initrd.empty())
+            p.initrd_path = env_.state_dir + "/images/" + rec_.s.initrd;
+    }
+    else
+        p.disk_path = dir() + "/" + disk_file;
+    for (auto* f : {&p.kernel_path, &p.initrd_path, &p.disk_path})
+        if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
+            apply(lc_.on(event::start_failed, "boot file missing: " + *f));
+            co_return fail(errc::invalid_field, "boot file missing: " + *f);
+        }
+    for (auto* f : {pid_file, qmp_socket, console_socket})
+        ::unlink((dir() + "/" + f).c_str());
+    auto tap = env_.net->open_tap(rec_.tap);
+    if (!tap) {
+        apply(lc_.on(event::start_failed, "cannot create TAP " + rec_.tap + ": " + tap.error().message));
+        co_return tap.error();
+    }
+    auto argv = qemu_argv(rec_.s, p);
+    auto pid = spawn_detached(argv, *tap, dir() + "/" + qemu_log);
+    ::close(*tap); // QEMU holds the TAP now; it goes away with QEMU
+    if (!pid) {
+        apply(lc_.on(event::start_failed, pid.error().message));
+        co_return pid.error();
+    }
+    rec_.pid = *pid;
+    rec_.accel = env_.accel;
+    rec_.started_at = unix_now();
+    apply(lc_.spawned("starting (pid " + std::to_string(*pid) + ", " + env_.accel + ")"));
+    auto st = co_await attach(true);
+    if (!st) {
+        // The QEMU log usually says why (bad kernel, missing device, ...).
+        std::ifstream f(dir() + "/" + qemu_log);
+        std::string why((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (!why.empty())
+            log::warn("vm", name, ": QEMU said: ", why.substr(0, 400));
+    }
+    co_return st;
+}
+
+asio::awaitable<bool> supervisor::wait_for(bool (*pred)(state), std::chrono::milliseconds limit)
+{
+    auto self = shared_from_this();
+    asio::steady_timer deadline(env_.ex, limit);
+    while (!pred(rec_.st)) {
+        auto r = co_await (changed_.async_wait(use_tuple) || deadline.async_wait(use_tuple));
+        if (r.index() == 1)
+            co_return pred(rec_.st);
+    }
+    co_return true;
+}
+
+asio::awaitable<void> supervisor::stop_deadline(unsigned gen, int timeout_s)
+{
+    auto self = shared_from_this();
+    asio::steady_timer t(env_.ex, std::chrono::seconds(timeout_s));
+    co_await t.async_wait(use_tuple);
+    if (gen_ != gen || !has_process(rec_.st))
+        co_return;
+    log::warn("vm", rec_.s.name, ": no power-off within ", timeout_s, " s; forcing it");
+    if (qmp_)
+        co_await qmp_->execute("quit", {}, 1s);
+    t.expires_after(2s);
+    co_await t.async_wait(use_tuple);
+    if (gen_ != gen || !has_process(rec_.st) || rec_.pid <= 0)
+        co_return;
+    ::kill(rec_.pid, SIGTERM);
+    t.expires_after(3s);
+    co_await t.async_wait(use_tuple);
+    if (gen_ == gen && has_process(rec_.st) && rec_.pid > 0)
+        ::kill(rec_.pid, SIGKILL);
+}
+
+asio::awaitable<status> supervisor::stop(bool force, int timeout_s)
+{
+    if (auto st = allowed(force ? op::force_stop : op::stop, rec_.st); !st)
+        co_return st;
+    lc_.request_stop();
+    if (force || !qmp_) {
+        apply(lc_.on(event::kill_sent, "forced stop"));
+        if (rec_.pid > 0)
+            ::kill(rec_.pid, SIGKILL);
+    }
+    else {
+        auto qmp = qmp_;
+        if (rec_.st == state::paused)
+            co_await qmp->execute("cont", {}, 2s); // a paused guest cannot see the power button
+        auto r = co_await qmp->execute("system_powerdown", {}, 2s);
+        apply(lc_.on(event::stop_sent, "stop requested: ACPI power button, forced after " + std::to_string(timeout_s) + " s"));
+        if (!r && rec_.pid > 0)
+            ::kill(rec_.pid, SIGTERM);
+        asio::co_spawn(env_.ex, stop_deadline(gen_, timeout_s), [name = rec_.s.name](std::exception_ptr e) {
+            log_failure("stop deadline", name, e);
+        });
+    }
+    bool done = co_await wait_for([](state s) { return !has_process(s); }, std::chrono::seconds(timeout_s + 15));
+    if (!done)
+        co_return fail(errc::timeout, "the VM did not stop in time; it is " + std::string(to_string(rec_.st)));
+    co_return ok();
+}
+
+asio::awaitable<status> supervisor::restart(int timeout_s)
+{
+    if (auto st = allowed(op::restart, rec_.st); !st)
+        co_return st;
+    if (auto st = co_await stop(false, timeout_s); !st)
+        co_return st;
+    co_return co_await start();
+}
+
+asio::awaitable<status> supervisor::pause()
+{
+    if (auto st = allowed(op::pause, rec_.st); !st)
+        co_return st;
+    if (!qmp_)
+        co_return fail(errc::qmp_disconnected, "QMP of this VM is not connected");
+    auto qmp = qmp_;
+    auto r = co_await qmp->execute("stop", {}, 5s);
+    if (!r)
+        co_return r.error();
+    apply(lc_.on(event::qmp_stop, "paused"));
+    co_return ok();
+}
+
+asio::awaitable<status> supervisor::resume()
+{
+    if (auto st = allowed(op::resume, rec_.st); !st)
+        co_return st;
+    if (!qmp_)
+        co_return fail(errc::qmp_disconnected, "QMP of this VM is not connected");
+    auto qmp = qmp_;
+    auto r = co_await qmp->execute("cont", {}, 5s);
+    if (!r)
+        co_return r.error();
+    apply(lc_.on(event::qmp_resume, "resumed"));
+    co_return ok();
+}
+
+asio::awaitable<status> supervisor::end_for_remove()
+{
+    if (has_process(rec_.st) && rec_.pid > 0)
+        if (auto st = co_await stop(true, 5); !st)
+            co_return st;
+    release_runtime();
+    co_return ok();
+}
+
+} // namespace paddock::vm

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: one VM's supervisor. Owns the VM's record, its lifecycle core, and while QEMU runs: a
+// pidfd watched on the io_context, a QMP client and the console capture.
+//
+// Every operation on the VM (start, stop, restart, pause, resume, remove) takes the VM's turn
+// first (enter()): operations run one at a time, in the order they arrived, each to its end, so a
+// request racing another sees the state the earlier one left and is refused with invalid_state
+// (409) when it no longer applies. QMP events and the exit notification are not operations: they
+// are applied at once (no suspension point), by the lifecycle core, as they arrive.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+
+#include "base/error.hpp"
+#include "vm/lifecycle.hpp"
+#include "vm/repository.hpp"
+
+namespace paddock { class event_bus; }
+namespace paddock::qmp { class client; }
+
+namespace paddock::vm {
+
+class host;
+class file_thread;
+
+// What every supervisor shares: the daemon's settings and services.
+struct supervisor_env {
+    boost::asio::any_io_executor ex;
+    std::string state_dir;
+    std::string qemu_binary = "qemu-system-x86_64";
+    std::string accel = "tcg";
+    std::string runas = "nobody";
+    host* net = nullptr;
+    repository* repo = nullptr;
+    file_thread* files = nullptr;
+    event_bus* bus = nullptr;
+};
+
+class supervisor : public std::enable_shared_from_this<supervisor> {
+public:
+    supervisor(supervisor_env& env, record r);
+    ~supervisor();
+
+    // The VM's turn: held for the whole of one operation; released when the turn is destroyed.
+    class turn {
+    public:
+        explicit turn(supervisor* s) : s_(s) {}
+        turn(turn&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+        turn(const turn&) = delete;
+        ~turn();
+
+    private:
+        supervisor* s_;
+    };
+    boost::asio::awaitable<turn> enter();
+
+    // Operations: call with the turn held.
+    boost::asio::awaitable<status> start();
+    boost::asio::awaitable<status> stop(bool force, int timeout_s);
+    boost::asio::awaitable<status> restart(int timeout_s);
+    boost::asio::awaitable<status> pause();
+    boost::asio::awaitable<status> resume();
+    // Force-stops a running QEMU and drops the runtime (before removal).
+    boost::asio::awaitable<status> end_for_remove();
+
+    // Start-up: adopt the QEMU recorded as running (or mark it gone).
+    boost::asio::awaitable<status> reattach();
+    // Daemon shutdown: drop QMP/console connections, leave QEMU running.
+    void detach();
+
+    // A bound lease for this VM's MAC (from the DHCP server).
+    void lease_bound(const std::string& ip);
+
+    const record& rec() const { return rec_; }
+    bool ip_leased() const { return ip_leased_; }
+    boost::json::object to_json() const;
+    std::string dir() const;
+
+private:
+    boost::asio::awaitable<status> attach(bool fresh);
+    boost::asio::awaitable<bool> wait_for(bool (*pred)(state), std::chrono::milliseconds limit);
+    boost::asio::awaitable<void> watch_exit(unsigned gen);
+    boost::asio::awaitable<void> read_console(unsigned gen);
+    boost::asio::awaitable<void> stop_deadline(unsigned gen, int timeout_s);
+    void on_qmp_event(unsigned gen, const std::string& ev, const boost::json::object& data);
+    void on_exit(int wait_status, bool have_status);
+    // Persists and publishes a transition, and wakes wait_for().
+    void apply(std::optional<transition> t);
+    void release_runtime(bool close_console = true);
+    void leave();
+
+    supervisor_env& env_;
+    record rec_;
+    lifecycle lc_;
+    bool ip_leased_ = false;
+    // Runtime, never persisted.
+    unsigned gen_ = 0; // bumps on every (re)attach and detach: stale callbacks compare it
+    std::shared_ptr<qmp::client> qmp_;
+    std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd_;
+    std::shared_ptr<boost::asio::local::stream_protocol::socket> console_;
+    boost::asio::steady_timer changed_; // condition variable: cancelled on every state change
+    // The turn: who holds it, and who waits (timers as condition variables).
+    bool busy_ = false;
+    std::deque<std::shared_ptr<boost::asio::steady_timer>> waiting_;
+};
+
+} // namespace paddock::vm
