@@ -3,6 +3,7 @@
 #include "vm/lifecycle.hpp"
 #include "vm/actions.hpp"
 
+#include <csignal>
 #include <string>
 
 namespace paddock::vm {
@@ -212,6 +213,43 @@ std::optional<transition> lifecycle::on_exit(const std::string& how)
     else
         why = "QEMU exited unexpectedly: " + how + (panicked_ ? " after a guest panic" : "");
     return on(expected ? event::exited_expected : event::exited, why);
+}
+
+step lifecycle::stop(bool force, bool qmp_connected, int timeout_s)
+{
+    step out;
+    stop_requested_ = true;
+    if (force || !qmp_connected) {
+        out.t = on(event::kill_sent, "forced stop");
+        out.effects.push_back({effect::kind::signal, "", SIGKILL});
+        return out;
+    }
+    if (st_ == state::paused)
+        out.effects.push_back({effect::kind::qmp, "cont"});
+    // If QEMU does not take the power button, a SIGTERM makes it shut down cleanly instead.
+    out.effects.push_back({effect::kind::qmp, "system_powerdown", SIGTERM});
+    out.effects.push_back({effect::kind::deadline, "", 0, std::chrono::seconds(timeout_s), 1});
+    out.t = on(event::stop_sent, "stop requested: ACPI power button, forced after " + std::to_string(timeout_s) + " s");
+    return out;
+}
+
+step lifecycle::on_deadline(int stage)
+{
+    step out;
+    if (!has_process(st_))
+        return out;
+    switch (stage) {
+    case 1:
+        out.effects.push_back({effect::kind::qmp, "quit"});
+        out.effects.push_back({effect::kind::deadline, "", 0, std::chrono::seconds(2), 2});
+        break;
+    case 2:
+        out.effects.push_back({effect::kind::signal, "", SIGTERM});
+        out.effects.push_back({effect::kind::deadline, "", 0, std::chrono::seconds(3), 3});
+        break;
+    default: out.effects.push_back({effect::kind::signal, "", SIGKILL}); break;
+    }
+    return out;
 }
 
 std::optional<transition> lifecycle::on_gone()

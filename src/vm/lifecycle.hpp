@@ -6,6 +6,8 @@
 #pragma once
 
 #include <array>
+#include <chrono>
+#include <vector>
 #include <optional>
 #include <string>
 
@@ -59,6 +61,26 @@ struct transition {
     std::string reason;
 };
 
+// What the supervisor must do next, as the lifecycle decides it (the driver performs effects in order).
+struct effect {
+    enum class kind {
+        qmp,      // send `command` over QMP; when it fails and `sig` is set, send that signal instead
+        signal,   // send `sig` to QEMU
+        deadline, // after `after`, feed on_deadline(stage) back in (unless QEMU is gone by then)
+    };
+    kind what = kind::qmp;
+    std::string command;
+    int sig = 0;
+    std::chrono::seconds after{0};
+    int stage = 0;
+};
+
+// The result of a decision: the state change to persist and publish (if any), then the effects.
+struct step {
+    std::optional<transition> t;
+    std::vector<effect> effects;
+};
+
 // One VM's lifecycle: its state, its reason, and what the current run has seen (a stop asked for,
 // a SHUTDOWN, a guest panic), which decides how the coming exit is reported. Pure: the supervisor
 // feeds it what happened and persists/publishes each transition it returns.
@@ -76,6 +98,12 @@ public:
     std::optional<transition> spawned(const std::string& reason);
     // A stop (graceful, forced, remove, teardown) was asked for: the coming exit is expected.
     void request_stop() { stop_requested_ = true; }
+    // Stop, already allowed by allowed(): forced (or without QMP), SIGKILL now; graceful, the ACPI
+    // power button (a paused guest is resumed first: it cannot see the button), and a deadline.
+    step stop(bool force, bool qmp_connected, int timeout_s);
+    // The graceful stop's deadline passed with QEMU still there: stage 1 asks QEMU to quit,
+    // stage 2 sends SIGTERM, stage 3 SIGKILL, each after a short wait for the previous one.
+    step on_deadline(int stage);
     // A QMP event. `guest`/`why` come with SHUTDOWN. RESET keeps the state and reports a reboot.
     std::optional<transition> on_qmp(qmp_signal sig, bool guest, const std::string& why);
     // QEMU ended; `how` says how (describe_wait_status).

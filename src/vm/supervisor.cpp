@@ -349,49 +349,54 @@ asio::awaitable<bool> supervisor::wait_for(bool (*pred)(state), std::chrono::mil
     co_return true;
 }
 
-asio::awaitable<void> supervisor::stop_deadline(unsigned gen, int timeout_s)
+asio::awaitable<void> supervisor::perform(std::vector<effect> effects)
 {
     auto self = shared_from_this();
-    asio::steady_timer t(env_.ex, std::chrono::seconds(timeout_s));
+    for (auto& a : effects) {
+        switch (a.what) {
+        case effect::kind::qmp: {
+            bool sent = false;
+            if (auto qmp = qmp_) {
+                json::object no_args;
+                sent = (co_await qmp->execute(a.command, std::move(no_args), 2s)).ok();
+            }
+            if (!sent && a.sig && rec_.pid > 0 && has_process(rec_.st))
+                ::kill(rec_.pid, a.sig);
+            break;
+        }
+        case effect::kind::signal:
+            if (rec_.pid > 0 && has_process(rec_.st))
+                ::kill(rec_.pid, a.sig);
+            break;
+        case effect::kind::deadline:
+            asio::co_spawn(env_.ex, deadline_after(gen_, a.after, a.stage),
+                           [name = rec_.s.name](std::exception_ptr e) { log_failure("stop deadline", name, e); });
+            break;
+        }
+    }
+}
+
+asio::awaitable<void> supervisor::deadline_after(unsigned gen, std::chrono::seconds after, int stage)
+{
+    auto self = shared_from_this();
+    asio::steady_timer t(env_.ex, after);
     co_await t.async_wait(use_tuple);
-    if (gen_ != gen || !has_process(rec_.st))
-        co_return;
-    log::warn("vm", rec_.s.name, ": no power-off within ", timeout_s, " s; forcing it");
-    if (qmp_)
-        co_await qmp_->execute("quit", {}, 1s);
-    t.expires_after(2s);
-    co_await t.async_wait(use_tuple);
-    if (gen_ != gen || !has_process(rec_.st) || rec_.pid <= 0)
-        co_return;
-    ::kill(rec_.pid, SIGTERM);
-    t.expires_after(3s);
-    co_await t.async_wait(use_tuple);
-    if (gen_ == gen && has_process(rec_.st) && rec_.pid > 0)
-        ::kill(rec_.pid, SIGKILL);
+    if (gen_ != gen)
+        co_return; // that QEMU is gone (or the daemon detached)
+    auto next = lc_.on_deadline(stage);
+    if (stage == 1 && !next.effects.empty())
+        log::warn("vm", rec_.s.name, ": no power-off within ", after.count(), " s; forcing it");
+    apply(next.t);
+    co_await perform(std::move(next.effects));
 }
 
 asio::awaitable<status> supervisor::stop(bool force, int timeout_s)
 {
     if (auto st = allowed(force ? op::force_stop : op::stop, rec_.st); !st)
         co_return st;
-    lc_.request_stop();
-    if (force || !qmp_) {
-        apply(lc_.on(event::kill_sent, "forced stop"));
-        if (rec_.pid > 0)
-            ::kill(rec_.pid, SIGKILL);
-    }
-    else {
-        auto qmp = qmp_;
-        if (rec_.st == state::paused)
-            co_await qmp->execute("cont", {}, 2s); // a paused guest cannot see the power button
-        auto r = co_await qmp->execute("system_powerdown", {}, 2s);
-        apply(lc_.on(event::stop_sent, "stop requested: ACPI power button, forced after " + std::to_string(timeout_s) + " s"));
-        if (!r && rec_.pid > 0)
-            ::kill(rec_.pid, SIGTERM);
-        asio::co_spawn(env_.ex, stop_deadline(gen_, timeout_s), [name = rec_.s.name](std::exception_ptr e) {
-            log_failure("stop deadline", name, e);
-        });
-    }
+    auto plan = lc_.stop(force, static_cast<bool>(qmp_), timeout_s);
+    apply(plan.t);
+    co_await perform(std::move(plan.effects));
     bool done = co_await wait_for([](state s) { return !has_process(s); }, std::chrono::seconds(timeout_s + 15));
     if (!done)
         co_return fail(errc::timeout, "the VM did not stop in time; it is " + std::string(to_string(rec_.st)));

@@ -13,6 +13,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -91,7 +92,9 @@ private:
     boost::asio::awaitable<bool> wait_for(bool (*pred)(state), std::chrono::milliseconds limit);
     boost::asio::awaitable<void> watch_exit(unsigned gen);
     boost::asio::awaitable<void> read_console(unsigned gen);
-    boost::asio::awaitable<void> stop_deadline(unsigned gen, int timeout_s);
+    // Does what the lifecycle decided, in order.
+    boost::asio::awaitable<void> perform(std::vector<effect> effects);
+    boost::asio::awaitable<void> deadline_after(unsigned gen, std::chrono::seconds after, int stage);
     void on_qmp_event(unsigned gen, const std::string& ev, const boost::json::object& data);
     void on_exit(int wait_status, bool have_status);
     // Persists and publishes a transition, and wakes wait_for().

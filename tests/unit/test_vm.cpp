@@ -3,6 +3,7 @@
 // and the QEMU command line against golden files.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <fstream>
 #include <algorithm>
 #include <map>
@@ -189,4 +190,118 @@ TEST_CASE("QEMU argv for disk boot with KVM matches the golden file; commas in p
     p.mac = "52:54:00:00:00:01";
     p.disk_path = "/srv/pd,1/vms/db/disk.qcow2";
     CHECK(lines(qemu_argv(s, p)) == golden("qemu_argv_disk_kvm.txt"));
+}
+
+TEST_CASE("lifecycle: how an exit is reported depends on what the run saw")
+{
+    SUBCASE("nobody asked: failed, with the wait status and a panic noted")
+    {
+        lifecycle lc(state::running);
+        CHECK_FALSE(lc.on_qmp(qmp_signal::panicked, false, "").has_value());
+        auto t = lc.on_exit("killed by signal 9 (Killed)");
+        REQUIRE(t);
+        CHECK(t->from == state::running);
+        CHECK(t->to == state::failed);
+        CHECK(t->reason == "QEMU exited unexpectedly: killed by signal 9 (Killed) after a guest panic");
+    }
+    SUBCASE("the guest powered off: stopped, saying so")
+    {
+        lifecycle lc(state::running);
+        auto t = lc.on_qmp(qmp_signal::shutdown, true, "guest-shutdown");
+        REQUIRE(t);
+        CHECK(t->to == state::stopping);
+        t = lc.on_exit("exit code 0");
+        REQUIRE(t);
+        CHECK(t->to == state::stopped);
+        CHECK(t->reason == "guest powered off (guest-shutdown)");
+    }
+    SUBCASE("a stop was asked for: stopped")
+    {
+        lifecycle lc(state::running);
+        lc.stop(false, true, 30);
+        auto t = lc.on_exit("exit code 0");
+        REQUIRE(t);
+        CHECK(t->to == state::stopped);
+        CHECK(t->reason == "stopped");
+    }
+    SUBCASE("a new run forgets the previous run's flags")
+    {
+        lifecycle lc(state::running);
+        lc.stop(true, true, 30);
+        lc.on_exit("killed by signal 9 (Killed)");
+        CHECK(lc.current() == state::stopped);
+        lc.spawned("starting");
+        lc.on(event::ready_running, "started");
+        auto t = lc.on_exit("exit code 1");
+        REQUIRE(t);
+        CHECK(t->to == state::failed);
+    }
+    SUBCASE("QEMU gone at re-attach: failed, unless it was stopping")
+    {
+        lifecycle a(state::running), b(state::stopping);
+        CHECK(a.on_gone()->to == state::failed);
+        CHECK(b.on_gone()->to == state::stopped);
+    }
+    SUBCASE("a guest reboot keeps the state and is reported")
+    {
+        lifecycle lc(state::running);
+        auto t = lc.on_qmp(qmp_signal::reset, false, "");
+        REQUIRE(t);
+        CHECK(t->from == state::running);
+        CHECK(t->to == state::running);
+        CHECK(t->reason == "guest rebooted");
+    }
+}
+
+TEST_CASE("lifecycle: stop decides the effects, and the deadline escalates quit, SIGTERM, SIGKILL")
+{
+    using K = effect::kind;
+    SUBCASE("forced: SIGKILL at once")
+    {
+        lifecycle lc(state::running);
+        auto s = lc.stop(true, true, 30);
+        REQUIRE(s.t);
+        CHECK(s.t->to == state::stopping);
+        REQUIRE(s.effects.size() == 1);
+        CHECK(s.effects[0].what == K::signal);
+        CHECK(s.effects[0].sig == SIGKILL);
+    }
+    SUBCASE("no QMP: a graceful stop cannot press the button, so it is forced")
+    {
+        lifecycle lc(state::running);
+        auto s = lc.stop(false, false, 30);
+        REQUIRE(s.effects.size() == 1);
+        CHECK(s.effects[0].sig == SIGKILL);
+    }
+    SUBCASE("graceful from paused: resume, power button (SIGTERM if refused), deadline")
+    {
+        lifecycle lc(state::paused);
+        auto s = lc.stop(false, true, 12);
+        REQUIRE(s.effects.size() == 3);
+        CHECK(s.effects[0].what == K::qmp);
+        CHECK(s.effects[0].command == "cont");
+        CHECK(s.effects[1].command == "system_powerdown");
+        CHECK(s.effects[1].sig == SIGTERM);
+        CHECK(s.effects[2].what == K::deadline);
+        CHECK(s.effects[2].after == std::chrono::seconds(12));
+        CHECK(s.effects[2].stage == 1);
+        CHECK(s.t->reason == "stop requested: ACPI power button, forced after 12 s");
+    }
+    SUBCASE("the deadline escalates while QEMU lives, and does nothing once it is gone")
+    {
+        lifecycle lc(state::running);
+        lc.stop(false, true, 5);
+        auto d1 = lc.on_deadline(1);
+        REQUIRE(d1.effects.size() == 2);
+        CHECK(d1.effects[0].command == "quit");
+        CHECK(d1.effects[1].stage == 2);
+        auto d2 = lc.on_deadline(2);
+        CHECK(d2.effects[0].sig == SIGTERM);
+        CHECK(d2.effects[1].stage == 3);
+        auto d3 = lc.on_deadline(3);
+        REQUIRE(d3.effects.size() == 1);
+        CHECK(d3.effects[0].sig == SIGKILL);
+        lc.on_exit("killed by signal 9 (Killed)");
+        CHECK(lc.on_deadline(1).effects.empty());
+    }
 }

@@ -1,0 +1,80 @@
+#!/usr/bin/python3
+"""A stand-in for qemu-system-x86_64 in component tests: takes QEMU's command line, serves QMP on
+the -qmp socket and a console on the -chardev socket, and behaves like QEMU for the commands the
+supervisor sends (qmp-spec: greeting, qmp_capabilities, ids echoed, events). The guest powers off
+on system_powerdown unless FAKE_QEMU_DEAF is set (a guest that ignores the power button)."""
+import json, os, select, socket, sys, time
+
+args = sys.argv[1:]
+qmp_path = console_path = None
+for i, a in enumerate(args):
+    if a == "-qmp":
+        qmp_path = args[i + 1].split(",")[0].removeprefix("unix:")
+    if a == "-chardev":
+        for part in args[i + 1].split(","):
+            if part.startswith("path="):
+                console_path = part[5:]
+deaf = os.environ.get("FAKE_QEMU_DEAF") == "1"
+
+def listen(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(4)
+    return s
+
+qmp_l, con_l = listen(qmp_path), listen(console_path)
+clients, consoles, bufs = [], [], {}
+
+def send(c, obj):
+    c.sendall((json.dumps(obj) + "\r\n").encode())
+
+def event(name, data=None):
+    for c in clients:
+        send(c, {"event": name, "data": data or {}, "timestamp": {"seconds": int(time.time()), "microseconds": 0}})
+
+def shutdown(guest, reason):
+    event("SHUTDOWN", {"guest": guest, "reason": reason})
+    time.sleep(0.05)
+    sys.exit(0)
+
+status = "running"
+while True:
+    r, _, _ = select.select([qmp_l, con_l] + clients, [], [])
+    for s in r:
+        if s is qmp_l:
+            c, _ = qmp_l.accept()
+            clients.append(c)
+            bufs[c] = b""
+            send(c, {"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}})
+        elif s is con_l:
+            c, _ = con_l.accept()
+            consoles.append(c)
+            c.sendall(b"fake console: booted\r\n")
+        else:
+            data = s.recv(4096)
+            if not data:
+                clients.remove(s)
+                continue
+            bufs[s] += data
+            while b"\n" in bufs[s]:
+                line, bufs[s] = bufs[s].split(b"\n", 1)
+                msg = json.loads(line)
+                cmd, mid = msg.get("execute"), msg.get("id")
+                reply = {"return": {}}
+                if cmd == "query-status":
+                    reply = {"return": {"status": status, "running": status == "running"}}
+                if mid is not None:
+                    reply["id"] = mid
+                send(s, reply)
+                if cmd == "stop":
+                    status = "paused"
+                    event("STOP")
+                elif cmd == "cont":
+                    status = "running"
+                    event("RESUME")
+                elif cmd == "system_powerdown":
+                    event("POWERDOWN")
+                    if not deaf:
+                        shutdown(True, "guest-shutdown")
+                elif cmd == "quit":
+                    shutdown(False, "host-qmp-quit")

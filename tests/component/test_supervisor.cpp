@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT
+// Component: the VM manager and supervisors, driven on a private io_context with a fake host (no
+// TAPs, no DHCP server) and a fake QEMU (fake_qemu.py: real processes, real QMP over unix sockets,
+// real pidfds). No root, no network. Checks the lifecycle end to end, the stop deadline's
+// escalation, an unexpected exit, and concurrency: one VM's operations run one at a time, and
+// same-name creates give one VM and one reservation.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "base/event_bus.hpp"
+#include "store/db.hpp"
+#include "store/rows.hpp"
+#include "store/writer.hpp"
+#include "vm/host.hpp"
+#include "vm/manager.hpp"
+
+using namespace paddock;
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// The network as the VMs see it, faked: TAPs are /dev/null, reservations a map; reserve() takes
+// `delay` so that racing creates really overlap.
+struct fake_host : vm::host {
+    asio::any_io_executor ex;
+    std::map<std::string, std::pair<ipv4, std::string>> resv; // mac -> (ip, vm)
+    std::chrono::milliseconds delay{0};
+    int taps = 0;
+
+    explicit fake_host(asio::any_io_executor e) : ex(e) {}
+    result<int> open_tap(const std::string&) override
+    {
+        ++taps;
+        return ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    }
+    void delete_tap(const std::string&) override {}
+    bool mac_in_use(const std::string& mac) const override { return resv.count(mac) > 0; }
+    asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) override
+    {
+        asio::steady_timer t(ex, delay);
+        co_await t.async_wait(use_tuple);
+        ipv4 a = ip ? *ip : ipv4{0xC0A81A0Au + static_cast<std::uint32_t>(resv.size())};
+        resv[mac] = {a, vm};
+        co_return a;
+    }
+    asio::awaitable<status> release(std::string mac) override
+    {
+        resv.erase(mac);
+        co_return ok();
+    }
+    bool leased(const std::string&, const std::string&) const override { return false; }
+    std::vector<std::pair<std::string, std::string>> vm_reservations() const override
+    {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (auto& [mac, r] : resv)
+            out.emplace_back(mac, r.second);
+        return out;
+    }
+};
+
+vm::manager_config config_for(const fs::path& dir)
+{
+    vm::manager_config c;
+    c.state_dir = dir.string();
+    c.qemu_binary = PADDOCK_SOURCE_ROOT "/tests/component/fake_qemu.py";
+    c.runas = "";
+    return c;
+}
+
+struct world {
+    fs::path dir;
+    asio::io_context ioc{1};
+    event_bus bus;
+    std::unique_ptr<store::writer> writer;
+    fake_host host{ioc.get_executor()};
+    std::unique_ptr<vm::manager> mgr;
+    std::vector<std::string> states; // "name: from -> to (reason)"
+
+    world() : dir(fs::temp_directory_path() / ("paddock-sup-" + std::to_string(::getpid()) + "-" + std::to_string(rand())))
+    {
+        fs::create_directories(dir / "images");
+        std::ofstream(dir / "images" / "k") << "kernel";
+        std::ofstream(dir / "images" / "i") << "initrd";
+        auto d = store::db::open((dir / "paddock.db").string());
+        REQUIRE(d.ok());
+        writer = std::make_unique<store::writer>(ioc.get_executor(), std::move(*d));
+        mgr = std::make_unique<vm::manager>(ioc.get_executor(), config_for(dir), host, *writer, bus);
+        REQUIRE(mgr->load({}).ok());
+        bus.subscribe([this](const event& e) {
+            if (e.type == "vm.state")
+                states.push_back(e.vm + ": " + std::string(e.data.at("previous").as_string()) + " -> " +
+                                 std::string(e.data.at("state").as_string()) + " (" +
+                                 std::string(e.data.at("reason").as_string()) + ")");
+        });
+    }
+    ~world()
+    {
+        ::system(("pkill -9 -f -- '" + dir.string() + "/vms/' 2>/dev/null").c_str());
+        mgr.reset();
+        writer.reset();
+        fs::remove_all(dir);
+    }
+
+    // Runs `body` to completion (background coroutines keep running meanwhile).
+    void run(std::function<asio::awaitable<void>()> body)
+    {
+        std::exception_ptr err;
+        asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
+            err = e;
+            ioc.stop();
+        });
+        ioc.run();
+        ioc.restart();
+        if (err)
+            std::rethrow_exception(err);
+    }
+
+    std::string state(const std::string& name)
+    {
+        auto r = mgr->get(name);
+        return r ? std::string(r->at("state").as_string()) : "absent";
+    }
+    int pid(const std::string& name)
+    {
+        auto r = mgr->get(name);
+        return r && r->at("pid").is_int64() ? static_cast<int>(r->at("pid").as_int64()) : 0;
+    }
+};
+
+vm::spec spec_named(const std::string& name, bool start = false)
+{
+    vm::spec s;
+    s.name = name;
+    s.kernel = "k";
+    s.initrd = "i";
+    s.memory_mib = 128;
+    s.start = start;
+    return s;
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d)
+{
+    asio::steady_timer t(co_await asio::this_coro::executor, d);
+    co_await t.async_wait(use_tuple);
+}
+
+// Waits (up to 5 s) until the VM's state is `want`.
+asio::awaitable<bool> settle(world& w, std::string name, std::string want)
+{
+    for (int i = 0; i < 500 && w.state(name) != want; ++i)
+        co_await sleep_for(10ms);
+    co_return w.state(name) == want;
+}
+
+bool alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+} // namespace
+
+TEST_CASE("a VM's life through the supervisor: start, pause, resume, graceful and forced stop, remove")
+{
+    world w;
+    w.run([&w]() -> asio::awaitable<void> {
+        auto made = co_await w.mgr->create(spec_named("vm1"));
+        REQUIRE(made.ok());
+        CHECK(w.host.resv.size() == 1);
+        auto r = co_await w.mgr->act("vm1", vm::action::start, {});
+        REQUIRE_MESSAGE(r.ok(), r.error().message);
+        CHECK(w.state("vm1") == "running");
+        int pid = w.pid("vm1");
+        CHECK(alive(pid));
+        CHECK((co_await w.mgr->act("vm1", vm::action::pause, {})).ok());
+        CHECK(w.state("vm1") == "paused");
+        auto again = co_await w.mgr->act("vm1", vm::action::pause, {});
+        REQUIRE_FALSE(again.ok());
+        CHECK(again.error().code == errc::invalid_state);
+        CHECK((co_await w.mgr->act("vm1", vm::action::resume, {})).ok());
+        // Graceful: the fake guest powers off on the ACPI button.
+        vm::action_options graceful;
+        graceful.timeout_s = 10;
+        CHECK((co_await w.mgr->act("vm1", vm::action::stop, graceful)).ok());
+        CHECK(w.state("vm1") == "stopped");
+        CHECK_FALSE(alive(pid));
+        CHECK((co_await w.mgr->act("vm1", vm::action::start, {})).ok());
+        vm::action_options force;
+        force.force = true;
+        CHECK((co_await w.mgr->act("vm1", vm::action::stop, force)).ok());
+        CHECK(w.state("vm1") == "stopped");
+        auto log = co_await w.mgr->console_log("vm1");
+        REQUIRE(log.ok());
+        CHECK(log->find("fake console: booted") != std::string::npos);
+        CHECK((co_await w.mgr->remove("vm1")).ok());
+        CHECK(w.state("vm1") == "absent");
+        CHECK(w.host.resv.empty());
+        CHECK_FALSE(fs::exists(w.dir / "vms" / "vm1"));
+    });
+    std::vector<std::string> want{
+        "vm1: stopped -> starting (starting (pid ",
+        "vm1: starting -> running (started)",
+        "vm1: running -> paused (paused)",
+        "vm1: paused -> running (resumed)",
+        "vm1: running -> stopping (stop requested: ACPI power button, forced after 10 s)",
+        "vm1: stopping -> stopped (stopped)",
+        "vm1: stopped -> starting (starting (pid ",
+        "vm1: starting -> running (started)",
+        "vm1: running -> stopping (forced stop)",
+        "vm1: stopping -> stopped (stopped)",
+    };
+    // QMP's own STOP/RESUME events repeat the pause/resume with no change: nothing more is published.
+    REQUIRE(w.states.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i)
+        CHECK_MESSAGE(w.states[i].rfind(want[i], 0) == 0, w.states[i]);
+    // The removal reached the store: no record is left.
+    auto rows = store::load_vms(store::db::open((w.dir / "paddock.db").string())->handle());
+    CHECK(rows->empty());
+}
+
+TEST_CASE("a guest that ignores the power button is forced after the deadline")
+{
+    world w;
+    ::setenv("FAKE_QEMU_DEAF", "1", 1);
+    w.run([&w]() -> asio::awaitable<void> {
+        REQUIRE((co_await w.mgr->create(spec_named("deaf", true))).ok());
+        CHECK(w.state("deaf") == "running");
+        vm::action_options o;
+        o.timeout_s = 1;
+        auto t0 = std::chrono::steady_clock::now();
+        auto r = co_await w.mgr->act("deaf", vm::action::stop, o);
+        CHECK(r.ok());
+        CHECK(w.state("deaf") == "stopped");
+        // Forced by `quit` once the 1 s deadline passed.
+        CHECK(std::chrono::steady_clock::now() - t0 >= 1s);
+    });
+    ::unsetenv("FAKE_QEMU_DEAF");
+}
+
+TEST_CASE("QEMU killed from outside: failed, with the reason, within the exit notification")
+{
+    world w;
+    w.run([&w]() -> asio::awaitable<void> {
+        REQUIRE((co_await w.mgr->create(spec_named("victim", true))).ok());
+        int pid = w.pid("victim");
+        REQUIRE(alive(pid));
+        ::kill(pid, SIGKILL);
+        CHECK(co_await settle(w, "victim", "failed"));
+        auto v = w.mgr->get("victim");
+        CHECK(std::string(v->at("state_reason").as_string()).find("QEMU exited unexpectedly: killed by signal 9") == 0);
+        // A failed VM starts again.
+        CHECK((co_await w.mgr->act("victim", vm::action::start, {})).ok());
+        CHECK(w.state("victim") == "running");
+    });
+}
+
+TEST_CASE("concurrency: same-name creates give one VM and one reservation; one VM's operations run one at a time")
+{
+    world w;
+    w.host.delay = 30ms; // every create suspends in reserve()
+    w.run([&w]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        auto both = co_await (w.mgr->create(spec_named("twin")) && w.mgr->create(spec_named("twin")));
+        auto& a = std::get<0>(both);
+        auto& b = std::get<1>(both);
+        CHECK(a.ok() != b.ok());
+        const auto& lost = a.ok() ? b : a;
+        CHECK(lost.error().code == errc::conflict);
+        CHECK(w.host.resv.size() == 1);
+        // Two starts at once: the first starts it, the second finds it running (409).
+        auto starts = co_await (w.mgr->act("twin", vm::action::start, {}) && w.mgr->act("twin", vm::action::start, {}));
+        int oks = std::get<0>(starts).ok() + std::get<1>(starts).ok();
+        CHECK(oks == 1);
+        const auto& refused = std::get<0>(starts).ok() ? std::get<1>(starts) : std::get<0>(starts);
+        CHECK(refused.error().code == errc::invalid_state);
+        CHECK(w.host.taps == 1); // one QEMU was spawned, not two
+        // Stop and start racing: they run in arrival order, so the VM ends up running again.
+        vm::action_options force;
+        force.force = true;
+        auto order = co_await (w.mgr->act("twin", vm::action::stop, force) && w.mgr->act("twin", vm::action::start, {}));
+        CHECK(std::get<0>(order).ok());
+        CHECK(std::get<1>(order).ok());
+        CHECK(w.state("twin") == "running");
+        // A remove racing a pause: the pause runs first (or finds the VM gone: 404), never a crash.
+        auto rm = co_await (w.mgr->act("twin", vm::action::pause, {}) && w.mgr->remove("twin"));
+        CHECK(std::get<1>(rm).ok());
+        CHECK(w.state("twin") == "absent");
+        CHECK(w.host.resv.empty());
+        (void)ex;
+    });
+}
