@@ -294,7 +294,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         if (log::current_level() > log::level::debug)
             return; // formatting below is not free: skip it on the DHCP hot path
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(e.time.time_since_epoch()).count();
-        log::debug("event", e.type, " #", e.seq, e.vm.empty() ? "" : " vm " + e.vm, " at ", us / 1000000, ".",
+        log::debug("event", to_string(e.type), " #", e.seq, e.vm.empty() ? "" : " vm " + e.vm, " at ", us / 1000000, ".",
                    std::to_string(1000000 + us % 1000000).substr(1));
     });
 
@@ -381,12 +381,9 @@ int run_daemon(const config& cfg, const run_options& opt)
         }
         if (r->empty())
             return;
-        boost::json::array actions;
-        for (auto& a : *r) {
+        for (auto& a : *r)
             log::warn("net", "repaired: ", a);
-            actions.push_back(boost::json::string(a));
-        }
-        bus.publish("network.repaired", "", {{"actions", std::move(actions)}}, std::chrono::system_clock::now());
+        bus.publish(event_type::network_repaired, "", repair_report{*r}, std::chrono::system_clock::now());
     };
     net::link_watch watch(ioc.get_executor(), fabric, reconcile);
 

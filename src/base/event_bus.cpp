@@ -2,28 +2,89 @@
 // The daemon's internal event bus.
 #include "base/event_bus.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include "base/time.hpp"
 
-
 namespace paddock {
+namespace json = boost::json;
 
-
-boost::json::object to_json(const event& e)
+const char* to_string(event_type t)
 {
-    boost::json::object o;
-    o["seq"] = e.seq;
-    o["time"] = iso8601_ms(e.time);
-    o["type"] = e.type;
-    if (!e.vm.empty())
-        o["vm"] = e.vm;
-    o["data"] = e.data;
+    switch (t) {
+    case event_type::vm_created: return "vm.created";
+    case event_type::vm_state: return "vm.state";
+    case event_type::vm_ip: return "vm.ip";
+    case event_type::vm_removed: return "vm.removed";
+    case event_type::lease_bound: return "lease.bound";
+    case event_type::lease_released: return "lease.released";
+    case event_type::lease_expired: return "lease.expired";
+    case event_type::network_repaired: return "network.repaired";
+    }
+    return "?";
+}
+
+json::object to_json(const lease_info& l)
+{
+    json::object o{{"mac", l.mac},
+                   {"ip", l.ip},
+                   {"hostname", l.hostname},
+                   {"vm", l.vm.empty() ? json::value(nullptr) : json::value(l.vm)},
+                   {"expires_at", l.expires_at > 0 ? json::value(iso8601(l.expires_at)) : json::value(nullptr)},
+                   {"state", l.state}};
+    if (!l.client_id.empty())
+        o["client_id"] = l.client_id;
     return o;
 }
 
-const event& event_bus::publish(std::string type, std::string vm, boost::json::object data,
-                                std::chrono::system_clock::time_point now)
+namespace {
+struct data_json {
+    json::object operator()(std::monostate) const { return {}; }
+    json::object operator()(const vm_state_change& s) const
+    {
+        return {{"state", s.state}, {"previous", s.previous}, {"reason", s.reason}};
+    }
+    json::object operator()(const vm_address& a) const { return {{"ip", a.ip}, {"mac", a.mac}}; }
+    json::object operator()(const lease_info& l) const { return to_json(l); }
+    json::object operator()(const repair_report& r) const
+    {
+        json::array a;
+        for (auto& s : r.actions)
+            a.push_back(json::string(s));
+        return {{"actions", std::move(a)}};
+    }
+    json::object operator()(const vm_view& v) const { return v.vm; }
+};
+} // namespace
+
+json::object to_json(const event& e)
 {
-    retained_.push_back(event{next_seq_++, now, std::move(type), std::move(vm), std::move(data)});
+    json::object o;
+    o["seq"] = e.seq;
+    o["time"] = iso8601_ms(e.time);
+    o["type"] = to_string(e.type);
+    if (!e.vm.empty())
+        o["vm"] = e.vm;
+    o["data"] = std::visit(data_json{}, e.data);
+    return o;
+}
+
+std::shared_ptr<const std::string> wire(const event& e)
+{
+    if (!e.wire_cache)
+        e.wire_cache = std::make_shared<const std::string>(json::serialize(to_json(e)));
+    return e.wire_cache;
+}
+
+const event& event_bus::publish(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now)
+{
+    event ev;
+    ev.seq = next_seq_++;
+    ev.time = now;
+    ev.type = type;
+    ev.vm = std::move(vm);
+    ev.data = std::move(data);
+    retained_.push_back(std::move(ev));
     while (retained_.size() > retain_)
         retained_.pop_front();
     const event& e = retained_.back();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The daemon's internal event bus: typed events with a daemon-wide sequence number, a bounded
 // replay buffer, and synchronous subscribers. Pure: no I/O, no clock (the caller passes `now`).
-// Modules publish (fabric repairs, leases, VM states); the WebSocket stream subscribes.
+// Modules publish (fabric repairs, leases, VM states); the WebSocket stream will subscribe. An
+// event's wire form (SPEC section 5) is serialized once, on first use, and shared by every reader.
 #pragma once
 
 #include <chrono>
@@ -9,22 +10,53 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
 namespace paddock {
 
+enum class event_type { vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, network_repaired };
+// "vm.created", "vm.state", ...
+const char* to_string(event_type t);
+
+// Payloads: plain data, one struct per kind.
+struct vm_state_change {
+    std::string state, previous, reason;
+};
+struct vm_address {
+    std::string ip, mac;
+};
+struct lease_info {
+    std::string mac, ip, hostname, vm, client_id, state;
+    std::int64_t expires_at = 0;
+};
+struct repair_report {
+    std::vector<std::string> actions;
+};
+// The VM as GET /api/v1/vms/{name} shows it (vm.created).
+struct vm_view {
+    boost::json::object vm;
+};
+using event_data = std::variant<std::monostate, vm_state_change, vm_address, lease_info, repair_report, vm_view>;
+
 struct event {
     std::uint64_t seq = 0;
     std::chrono::system_clock::time_point time;
-    std::string type;  // "network.repaired", "lease.bound", "vm.state", ...
-    std::string vm;    // empty when the event is not about one VM
-    boost::json::object data;
+    event_type type = event_type::vm_state;
+    std::string vm; // empty when the event is not about one VM
+    event_data data;
+    // The serialized wire form, made by wire() on first use.
+    mutable std::shared_ptr<const std::string> wire_cache;
 };
 
-// Renders an event as the SPEC section 5 wire object.
+// The SPEC section 5 wire object, and its text (serialized once per event, then shared).
 boost::json::object to_json(const event& e);
+boost::json::object to_json(const lease_info& l);
+std::shared_ptr<const std::string> wire(const event& e);
 
 class event_bus {
 public:
@@ -33,8 +65,7 @@ public:
     explicit event_bus(std::size_t retain = 10000) : retain_(retain) {}
 
     // Assigns the next sequence number, retains the event and calls every subscriber in order.
-    const event& publish(std::string type, std::string vm, boost::json::object data,
-                         std::chrono::system_clock::time_point now);
+    const event& publish(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now);
 
     // Returns a token for unsubscribe(). Subscribers must not (un)subscribe from inside a call.
     std::uint64_t subscribe(subscriber s);

@@ -335,12 +335,15 @@ void server::committed(batch& b, const status& st)
         auto* c = std::get_if<change>(&op);
         if (!c)
             continue;
-        const char* type = c->what == change::kind::bound      ? "lease.bound"
-                           : c->what == change::kind::released ? "lease.released"
-                           : c->what == change::kind::expired  ? "lease.expired"
-                                                               : nullptr;
+        std::optional<event_type> type;
+        if (c->what == change::kind::bound)
+            type = event_type::lease_bound;
+        else if (c->what == change::kind::released)
+            type = event_type::lease_released;
+        else if (c->what == change::kind::expired)
+            type = event_type::lease_expired;
         if (type)
-            bus_.publish(type, c->l.vm, lease_json(c->l), now);
+            bus_.publish(*type, c->l.vm, info_of(c->l), now);
         if (c->what == change::kind::bound && on_bound_)
             on_bound_(c->l);
         if (c->what == change::kind::declined)
@@ -430,18 +433,20 @@ asio::awaitable<status> server::forget(std::string mac)
     co_return co_await durable(std::move(ops));
 }
 
-json::object server::lease_json(const lease& l) const
+lease_info server::info_of(const lease& l)
 {
-    json::object o{{"mac", l.mac},
-                   {"ip", to_string(l.ip)},
-                   {"hostname", l.hostname},
-                   {"vm", l.vm.empty() ? json::value(nullptr) : json::value(l.vm)},
-                   {"expires_at", iso8601(l.expires_at)},
-                   {"state", to_string(l.state)}};
-    if (!l.client_id.empty())
-        o["client_id"] = l.client_id;
-    return o;
+    lease_info i;
+    i.mac = l.mac;
+    i.ip = to_string(l.ip);
+    i.hostname = l.hostname;
+    i.vm = l.vm;
+    i.client_id = l.client_id;
+    i.state = to_string(l.state);
+    i.expires_at = l.expires_at;
+    return i;
 }
+
+json::object server::lease_json(const lease& l) const { return to_json(info_of(l)); }
 
 json::array server::leases_json() const
 {

@@ -30,7 +30,7 @@
 #include "dhcp/engine.hpp"
 #include "dhcp/persistence.hpp"
 
-namespace paddock { class event_bus; }
+#include "base/event_bus.hpp"
 
 namespace paddock::dhcp {
 
@@ -64,6 +64,8 @@ public:
 
     const engine& core() const { return engine_; }
     boost::json::object lease_json(const lease& l) const;
+    // A lease as events carry it.
+    static lease_info info_of(const lease& l);
     boost::json::array leases_json() const;
     boost::json::array reservations_json() const;
 

@@ -270,7 +270,7 @@ asio::awaitable<result<json::object>> manager::create_claimed(spec s, record r)
     }
     auto vm = std::make_shared<supervisor>(env_, r);
     vms_[s.name] = vm;
-    bus_.publish("vm.created", s.name, vm->to_json(), std::chrono::system_clock::now());
+    bus_.publish(event_type::vm_created, s.name, vm_view{vm->to_json()}, std::chrono::system_clock::now());
     if (s.start) {
         auto t = co_await vm->enter();
         auto st = co_await vm->start();
@@ -325,7 +325,7 @@ asio::awaitable<status> manager::remove(std::string name)
     net_.delete_tap(r.tap); // normally gone with QEMU already
     co_await files_.remove_all(vm_dir(name));
     log::info("vm", name, ": removed");
-    bus_.publish("vm.removed", name, {}, std::chrono::system_clock::now());
+    bus_.publish(event_type::vm_removed, name, std::monostate{}, std::chrono::system_clock::now());
     co_return ok();
 }
 

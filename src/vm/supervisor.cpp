@@ -100,8 +100,7 @@ void supervisor::apply(std::optional<transition> t)
         log::info("vm", rec_.s.name, ": ", to_string(t->from), " -> ", to_string(t->to),
                   t->reason.empty() ? "" : " (" + t->reason + ")");
     env_.repo->save(rec_);
-    env_.bus->publish("vm.state", rec_.s.name,
-                      {{"state", to_string(t->to)}, {"previous", to_string(t->from)}, {"reason", t->reason}},
+    env_.bus->publish(event_type::vm_state, rec_.s.name, vm_state_change{to_string(t->to), to_string(t->from), t->reason},
                       std::chrono::system_clock::now());
     changed_.cancel();
 }
@@ -137,7 +136,7 @@ void supervisor::lease_bound(const std::string& ip)
     ip_leased_ = true;
     if (!ip.empty())
         rec_.ip = ip;
-    env_.bus->publish("vm.ip", rec_.s.name, {{"ip", rec_.ip}, {"mac", rec_.mac}}, std::chrono::system_clock::now());
+    env_.bus->publish(event_type::vm_ip, rec_.s.name, vm_address{rec_.ip, rec_.mac}, std::chrono::system_clock::now());
 }
 
 // ---- runtime ----

@@ -107,10 +107,8 @@ struct world {
         mgr = std::make_unique<vm::manager>(ioc.get_executor(), config_for(dir), host, *writer, bus);
         REQUIRE(mgr->load({}).ok());
         bus.subscribe([this](const event& e) {
-            if (e.type == "vm.state")
-                states.push_back(e.vm + ": " + std::string(e.data.at("previous").as_string()) + " -> " +
-                                 std::string(e.data.at("state").as_string()) + " (" +
-                                 std::string(e.data.at("reason").as_string()) + ")");
+            if (auto* s = std::get_if<vm_state_change>(&e.data))
+                states.push_back(e.vm + ": " + s->previous + " -> " + s->state + " (" + s->reason + ")");
         });
     }
     ~world()

@@ -231,7 +231,7 @@ TEST_CASE("event bus numbers events, retains a bounded window and fans out")
     auto tok = bus.subscribe([&](const event& e) { seen.push_back(e.seq); });
     auto now = std::chrono::system_clock::time_point{std::chrono::milliseconds(1795920345123)};
     for (int i = 0; i < 5; ++i)
-        bus.publish("network.repaired", "", {{"i", i}}, now);
+        bus.publish(event_type::network_repaired, "", repair_report{{"step " + std::to_string(i)}}, now);
     CHECK(seen == std::vector<std::uint64_t>{1, 2, 3, 4, 5});
     CHECK(bus.retained().size() == 3);
     CHECK(bus.first_retained() == 3);
@@ -242,7 +242,33 @@ TEST_CASE("event bus numbers events, retains a bounded window and fans out")
     CHECK(j.at("time") == "2026-11-29T02:45:45.123Z");
     CHECK_FALSE(j.contains("vm"));
     bus.unsubscribe(tok);
-    bus.publish("x", "vm1", {}, now);
+    bus.publish(event_type::vm_state, "vm1", vm_state_change{"running", "starting", "started"}, now);
     CHECK(seen.size() == 5);
     CHECK(to_json(bus.retained().back()).at("vm") == "vm1");
+}
+
+TEST_CASE("events are typed and serialized once: every reader shares one wire string")
+{
+    event_bus bus;
+    auto now = std::chrono::system_clock::time_point{std::chrono::milliseconds(1795920345123)};
+    const auto& e = bus.publish(event_type::vm_state, "web", vm_state_change{"running", "starting", "started"}, now);
+    auto a = wire(e);
+    auto b = wire(e);
+    CHECK(a.get() == b.get()); // not serialized a second time
+    auto j = boost::json::parse(*a).as_object();
+    CHECK(j.at("type") == "vm.state");
+    CHECK(j.at("vm") == "web");
+    CHECK(j.at("data").at("state") == "running");
+    CHECK(j.at("data").at("previous") == "starting");
+    CHECK(j.at("data").at("reason") == "started");
+    lease_info l;
+    l.mac = "52:54:00:00:00:01";
+    l.ip = "192.168.26.10";
+    l.state = "bound";
+    l.expires_at = 1795920345;
+    const auto& le = bus.publish(event_type::lease_bound, "", l, now);
+    auto lj = to_json(le);
+    CHECK(lj.at("type") == "lease.bound");
+    CHECK(lj.at("data").at("vm").is_null());
+    CHECK(lj.at("data").at("expires_at") == "2026-11-29T02:45:45Z");
 }
