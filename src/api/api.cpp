@@ -239,7 +239,14 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     if (path == "/api/v1/health") {
         if (req.method != "GET")
             co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, {{"status", "ok"}, {"version", ctx.version}, {"uptime_s", ctx.svc->uptime_s()}, {"accel", ctx.accel}});
+        auto l = ctx.svc->stalls();
+        co_return json_response(200, {{"status", "ok"},
+                                      {"version", ctx.version},
+                                      {"uptime_s", ctx.svc->uptime_s()},
+                                      {"accel", ctx.accel},
+                                      {"loop", {{"probe_ms", l.probe_ms},
+                                                {"worst_stall_ms", l.worst_ms},
+                                                {"recent_worst_stall_ms", l.recent_worst_ms}}}});
     }
     if (path == "/api/v1/network") {
         if (req.method != "GET")

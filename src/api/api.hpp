@@ -44,10 +44,17 @@ struct reservation_request {
 
 // What the API calls: a narrow, typed interface that app implements (and tests fake). Requests
 // arrive parsed and validated; failures carry an errc that status_for() maps to HTTP.
+// How late the daemon's io_context ran a timer (app/loop_probe).
+struct loop_stalls {
+    int probe_ms = 0;
+    double worst_ms = 0, recent_worst_ms = 0;
+};
+
 class backend {
 public:
     virtual ~backend() = default;
     virtual std::int64_t uptime_s() const = 0; // the daemon's clock, not the handler's
+    virtual loop_stalls stalls() const = 0;
     virtual boost::json::object network() = 0;  // GET /api/v1/network
     virtual boost::json::array leases() = 0;
     virtual boost::json::array reservations() = 0;

@@ -3,6 +3,7 @@
 #include "app/daemon.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -27,6 +28,7 @@
 
 #include "api/http_server.hpp"
 #include "app/dhcp_store.hpp"
+#include "app/loop_probe.hpp"
 #include "app/vm_host.hpp"
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
@@ -142,9 +144,14 @@ constexpr const char* forward_key = "host.ip_forward_before";
 // The API's view of the daemon: every call lands on the module that owns the answer.
 class daemon_backend final : public api::backend {
 public:
-    daemon_backend(std::chrono::steady_clock::time_point t0, net::fabric& f, dhcp::server& d, vm::manager& m)
-        : t0_(t0), fabric_(f), dhcp_(d), vms_(m)
+    daemon_backend(std::chrono::steady_clock::time_point t0, net::fabric& f, dhcp::server& d, vm::manager& m,
+                   const loop_probe& probe)
+        : t0_(t0), fabric_(f), dhcp_(d), vms_(m), probe_(probe)
     {
+    }
+    api::loop_stalls stalls() const override
+    {
+        return {static_cast<int>(probe_.period().count()), probe_.worst_ms(), probe_.recent_worst_ms()};
     }
     std::int64_t uptime_s() const override
     {
@@ -196,7 +203,16 @@ private:
     net::fabric& fabric_;
     dhcp::server& dhcp_;
     vm::manager& vms_;
+    const loop_probe& probe_;
 };
+
+// The stall probe's period: PADDOCK_LOOP_PROBE_MS (1 to 1000), else 10 ms.
+std::chrono::milliseconds probe_period()
+{
+    const char* v = std::getenv("PADDOCK_LOOP_PROBE_MS");
+    int ms = v ? std::atoi(v) : 0;
+    return std::chrono::milliseconds(ms >= 1 && ms <= 1000 ? ms : 10);
+}
 
 // A socket(2) made inside the fabric's namespace (the DHCP server's sockets live there).
 int socket_in(int ns_fd, int domain, int type, int protocol)
@@ -345,7 +361,8 @@ int run_daemon(const config& cfg, const run_options& opt)
         return 1;
     }
 
-    daemon_backend backend(t0, fabric, dhcp, vms);
+    loop_probe probe(ioc.get_executor(), probe_period());
+    daemon_backend backend(t0, fabric, dhcp, vms, probe);
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
     ctx.accel = mcfg.accel;
@@ -387,7 +404,9 @@ int run_daemon(const config& cfg, const run_options& opt)
     };
     net::link_watch watch(ioc.get_executor(), fabric, reconcile);
 
-    asio::cancellation_signal stop_http, stop_watch, stop_dhcp;
+    asio::cancellation_signal stop_http, stop_watch, stop_dhcp, stop_probe;
+    asio::co_spawn(ioc, probe.run(),
+                   asio::bind_cancellation_slot(stop_probe.slot(), [](std::exception_ptr e) { log_exception("loop probe", e); }));
     asio::co_spawn(ioc, dhcp.run(),
                    asio::bind_cancellation_slot(stop_dhcp.slot(), [](std::exception_ptr e) { log_exception("dhcp server", e); }));
     asio::co_spawn(ioc, http->run(),
@@ -403,6 +422,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         stop_http.emit(asio::cancellation_type::terminal);
         stop_watch.emit(asio::cancellation_type::terminal);
         stop_dhcp.emit(asio::cancellation_type::terminal);
+        stop_probe.emit(asio::cancellation_type::terminal);
         // Give sessions one turn to close, then stop.
         asio::post(ioc, [&] { ioc.stop(); });
     });

@@ -24,6 +24,7 @@ struct fake_backend : api::backend {
     bool unreserve_kept = true;
 
     std::int64_t uptime_s() const override { return 42; }
+    api::loop_stalls stalls() const override { return {10, 3.5, 1.25}; }
     json::object network() override { return {{"namespace", {{"name", "paddock"}}}}; }
     json::array leases() override { return {}; }
     json::array reservations() override { return {}; }
@@ -95,6 +96,8 @@ TEST_CASE("health answers the SPEC shape")
     CHECK(o.at("version") == "9.9.9");
     CHECK(o.at("accel") == "tcg");
     CHECK(o.at("uptime_s") == 42);
+    CHECK(o.at("loop").at("probe_ms") == 10);
+    CHECK(o.at("loop").at("worst_stall_ms") == 3.5);
 }
 
 TEST_CASE("the API needs the bearer token; a wrong or missing one is 401 with a JSON error")
