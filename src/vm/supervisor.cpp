@@ -411,31 +411,21 @@ asio::awaitable<status> supervisor::restart(int timeout_s)
     co_return co_await start();
 }
 
-asio::awaitable<status> supervisor::pause()
-{
-    if (auto st = allowed(op::pause, rec_.st); !st)
-        co_return st;
-    if (!qmp_)
-        co_return fail(errc::qmp_disconnected, "QMP of this VM is not connected");
-    auto qmp = qmp_;
-    auto r = co_await qmp->execute("stop", {}, 5s);
-    if (!r)
-        co_return r.error();
-    apply(lc_.on(event::qmp_stop, "paused"));
-    co_return ok();
-}
+asio::awaitable<status> supervisor::pause() { return set_cpus(false); }
+asio::awaitable<status> supervisor::resume() { return set_cpus(true); }
 
-asio::awaitable<status> supervisor::resume()
+asio::awaitable<status> supervisor::set_cpus(bool run)
 {
-    if (auto st = allowed(op::resume, rec_.st); !st)
+    if (auto st = allowed(run ? op::resume : op::pause, rec_.st); !st)
         co_return st;
-    if (!qmp_)
-        co_return fail(errc::qmp_disconnected, "QMP of this VM is not connected");
     auto qmp = qmp_;
-    auto r = co_await qmp->execute("cont", {}, 5s);
+    if (!qmp)
+        co_return fail(errc::qmp_disconnected, "QMP of this VM is not connected");
+    json::object no_args;
+    auto r = co_await qmp->execute(run ? "cont" : "stop", std::move(no_args), 5s);
     if (!r)
         co_return r.error();
-    apply(lc_.on(event::qmp_resume, "resumed"));
+    apply(lc_.on(run ? event::qmp_resume : event::qmp_stop, run ? "resumed" : "paused"));
     co_return ok();
 }
 

@@ -89,6 +89,8 @@ public:
 
 private:
     boost::asio::awaitable<status> attach(bool fresh);
+    // pause (QMP stop) or resume (QMP cont).
+    boost::asio::awaitable<status> set_cpus(bool run);
     boost::asio::awaitable<bool> wait_for(bool (*pred)(state), std::chrono::milliseconds limit);
     boost::asio::awaitable<void> watch_exit(unsigned gen);
     boost::asio::awaitable<void> read_console(unsigned gen);

@@ -121,6 +121,15 @@ wait_for() {
   done
 }
 
+# The world plus what VM tests need: QEMU, and the busybox test guest in state_dir/images.
+setup_vm_world() {
+  command -v qemu-system-x86_64 >/dev/null || skip "missing tool: qemu-system-x86_64"
+  command -v cpio >/dev/null || skip "missing tool: cpio"
+  setup_world
+  write_config
+  "$SRC/guest/mk-image" "$STATE/images" test > "$WORK/mk-image.log" 2>&1 || fail "guest image: $(cat "$WORK/mk-image.log")"
+}
+
 # A client namespace plugged into the bridge by a veth (the test's stand-in for a VM):
 # add_client NS [MAC] [ADDR/LEN]. Its interface is eth0; the namespace is removed on exit.
 CLIENTS=()

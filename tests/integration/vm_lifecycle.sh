@@ -5,12 +5,8 @@
 # forced stop, kill -9 of the daemon (the VM keeps running and is re-attached, nothing doubled),
 # kill -9 of QEMU (failed within a second), removal (TAP, disk, lease gone), and API errors.
 source "$(dirname "$0")/lib.sh"
-command -v qemu-system-x86_64 >/dev/null || skip "missing tool: qemu-system-x86_64"
-command -v cpio >/dev/null || skip "missing tool: cpio"
 
-setup_world
-write_config
-"$SRC/guest/mk-image" "$STATE/images" test > "$WORK/mk-image.log" 2>&1 || fail "guest image: $(cat "$WORK/mk-image.log")"
+setup_vm_world
 start_daemon
 accel=$(api /api/v1/health | jget accel)
 echo "# accel: $accel"
