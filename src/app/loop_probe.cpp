@@ -7,6 +7,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/log.hpp"
+
 namespace paddock::app {
 namespace asio = boost::asio;
 
@@ -14,7 +16,7 @@ asio::awaitable<void> loop_probe::run()
 {
     using clock = std::chrono::steady_clock;
     asio::steady_timer t(ex_);
-    auto window_end = clock::now() + std::chrono::seconds(10);
+    auto window_end = clock::now() + std::chrono::seconds(1);
     for (;;) {
         auto due = clock::now() + period_;
         t.expires_at(due);
@@ -27,8 +29,10 @@ asio::awaitable<void> loop_probe::run()
         if (now >= window_end) {
             previous_window_us_ = window_us_;
             window_us_ = 0;
-            window_end = now + std::chrono::seconds(10);
+            window_end = now + std::chrono::seconds(1);
         }
+        if (late > 2000) // placed in the debug log next to whatever the loop was doing
+            log::debug("loop", "stalled ", late / 1000.0, " ms");
         window_us_ = std::max<std::int64_t>(window_us_, late);
         worst_us_ = std::max<std::int64_t>(worst_us_, late);
     }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: measures how late the io_context runs a timer: the worst stall of the loop, since start
-// and over the last 10 to 20 seconds. Every `period` a timer is armed; the time between when it
+// and over the last one to two seconds. Every `period` a timer is armed; the time between when it
 // should have fired and when its handler ran is the lateness. Stalls shorter than the period are
 // seen when they cover a timer's expiry, so the benchmark runs it at 1 ms (PADDOCK_LOOP_PROBE_MS).
 #pragma once
@@ -21,7 +21,7 @@ public:
 
     std::chrono::milliseconds period() const { return period_; }
     double worst_ms() const { return worst_us_ / 1000.0; }
-    // The worst over the current and the previous 10 s window.
+    // The worst over the current and the previous 1 s window.
     double recent_worst_ms() const { return std::max(window_us_, previous_window_us_) / 1000.0; }
 
 private:
