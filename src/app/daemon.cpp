@@ -282,9 +282,9 @@ int run_daemon(const config& cfg, const run_options& opt)
     }
     // Start-up reads, on this thread before the io_context runs; afterwards the connection
     // belongs to the store writer.
-    auto forward = store::get_setting(db->handle(), forward_key);
-    auto snapshot = load_dhcp_snapshot(db->handle());
-    auto vm_rows = store::load_vms(db->handle());
+    auto forward = store::get_setting(*db, forward_key);
+    auto snapshot = load_dhcp_snapshot(*db);
+    auto vm_rows = store::load_vms(*db);
     for (const failure* f : {forward ? nullptr : &forward.error(), snapshot ? nullptr : &snapshot.error(),
                              vm_rows ? nullptr : &vm_rows.error()})
         if (f) {
@@ -316,11 +316,11 @@ int run_daemon(const config& cfg, const run_options& opt)
 
     // The host's ip_forward is recorded (durably, here on the main thread: only the first
     // ensure() at start-up ever records it) before the fabric first changes it.
-    sqlite3* startup_db = db->handle();
+    store::db* startup_db = &*db;
     net::fabric fabric(cfg.network, cfg.listen_port, forward_before, [&startup_db](int v) -> status {
         if (!startup_db)
             return fail(errc::store_failed, "ip_forward can only be recorded at start-up");
-        return store::put_setting(startup_db, forward_key, std::to_string(v));
+        return store::put_setting(*startup_db, forward_key, std::to_string(v));
     });
     if (auto r = fabric.ensure(); !r) {
         log::error("net", "cannot bring up the network fabric: ", r.error().message);
@@ -474,7 +474,7 @@ int run_teardown(const config& cfg)
         log::error("store", db.error().message);
         return 1;
     }
-    auto rows = store::load_vms(db->handle());
+    auto rows = store::load_vms(*db);
     if (!rows) {
         log::error("store", rows.error().message);
         return 1;
@@ -482,9 +482,9 @@ int run_teardown(const config& cfg)
     for (auto& line : vm::stop_all(*rows, cfg.state_dir, std::chrono::seconds(30)))
         log::info("teardown", line);
     for (auto& row : *rows)
-        if (auto st = store::put_vm(db->handle(), row); !st)
+        if (auto st = store::put_vm(*db, row); !st)
             log::warn("teardown", st.error().message);
-    auto forward = store::get_setting(db->handle(), forward_key);
+    auto forward = store::get_setting(*db, forward_key);
     if (!forward) {
         log::error("store", forward.error().message);
         return 1;
@@ -497,7 +497,7 @@ int run_teardown(const config& cfg)
         log::error("teardown", r.error().message);
         return 1;
     }
-    if (auto st = store::erase_setting(db->handle(), forward_key); !st)
+    if (auto st = store::erase_setting(*db, forward_key); !st)
         log::warn("teardown", st.error().message);
     for (auto& a : *r)
         log::info("teardown", a);

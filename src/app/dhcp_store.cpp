@@ -22,7 +22,7 @@ store::lease_row row_of(const dhcp::lease& l)
     return {l.ip.value, l.mac, l.client_id, l.hostname, l.vm, to_string(l.state), l.expires_at};
 }
 
-status apply_op(sqlite3* h, const dhcp::store_op& op)
+status apply_op(store::db& h, const dhcp::store_op& op)
 {
     if (auto* c = std::get_if<dhcp::change>(&op)) {
         if (c->what == dhcp::change::kind::bound || c->what == dhcp::change::kind::declined)
@@ -38,7 +38,7 @@ status apply_op(sqlite3* h, const dhcp::store_op& op)
 
 } // namespace
 
-result<dhcp::snapshot> load_dhcp_snapshot(sqlite3* h)
+result<dhcp::snapshot> load_dhcp_snapshot(store::db& h)
 {
     auto leases = store::load_leases(h);
     if (!leases)
@@ -56,22 +56,28 @@ result<dhcp::snapshot> load_dhcp_snapshot(sqlite3* h)
 
 void dhcp_store::commit(std::vector<dhcp::store_op> ops, std::function<void(status)> done)
 {
+    // Leases need to survive the daemon (a crash, kill -9), which writing to the OS gives; after a
+    // power loss every VM boots and asks again, and gets its reserved address anyway. Reservations
+    // are the user's own changes: those are fsynced.
+    bool user_change = false;
+    for (auto& op : ops)
+        user_change = user_change || !std::holds_alternative<dhcp::change>(op);
     auto batch = std::make_shared<std::vector<dhcp::store_op>>(std::move(ops));
     writer_.submit(
-        [batch](sqlite3* h) -> status {
+        [batch](store::db& h) -> status {
             for (auto& op : *batch)
                 if (auto st = apply_op(h, op); !st)
                     return st;
             return ok();
         },
-        std::move(done));
+        std::move(done), user_change ? store::writer::durability::disk : store::writer::durability::os);
 }
 
 void dhcp_store::reload(std::function<void(result<dhcp::snapshot>)> done)
 {
     auto out = std::make_shared<result<dhcp::snapshot>>();
     writer_.submit(
-        [out](sqlite3* h) -> status {
+        [out](store::db& h) -> status {
             *out = load_dhcp_snapshot(h);
             return out->ok() ? ok() : status(out->error());
         },

@@ -10,7 +10,7 @@
 namespace paddock::app {
 
 // Reads the stored leases and reservations (start-up, on the calling thread).
-result<dhcp::snapshot> load_dhcp_snapshot(sqlite3* h);
+result<dhcp::snapshot> load_dhcp_snapshot(store::db& h);
 
 class dhcp_store final : public dhcp::persistence {
 public:

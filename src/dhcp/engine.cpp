@@ -245,16 +245,19 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
 {
     decision d;
     if (m.op != 1) {
-        d.note = "not a BOOTREQUEST";
+        if (explain_)
+            d.note = "not a BOOTREQUEST";
         return d;
     }
     auto type = m.type();
     if (!type) {
-        d.note = "no valid DHCP message type (plain BOOTP is not served)";
+        if (explain_)
+            d.note = "no valid DHCP message type (plain BOOTP is not served)";
         return d;
     }
     if (m.giaddr.value != 0 && !cfg_.subnet.contains(m.giaddr)) {
-        d.note = "relayed from " + to_string(m.giaddr) + ", outside the served subnet";
+        if (explain_)
+            d.note = "relayed from " + to_string(m.giaddr) + ", outside the served subnet";
         return d;
     }
     const std::string key = client_key(m);
@@ -287,7 +290,8 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             by_client_[key] = ip->value;
         }
         d.out = make_reply(m, msg_type::offer, *ip, &l);
-        d.note = "offer " + to_string(*ip) + " to " + mac;
+        if (explain_)
+            d.note = "offer " + to_string(*ip) + " to " + mac;
         return d;
     }
     case msg_type::request: {
@@ -296,23 +300,27 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             if (*sid != cfg_.server_id) {
                 if (auto* l = lease_of(key); l && l->state == lease_state::offered)
                     drop(l->ip.value);
-                d.note = mac + " chose server " + to_string(*sid);
+                if (explain_)
+                    d.note = mac + " chose server " + to_string(*sid);
                 return d;
             }
             ipv4 want = requested ? *requested : m.ciaddr;
             if (want.value == 0) {
-                d.note = "SELECTING request without a requested address";
+                if (explain_)
+                    d.note = "SELECTING request without a requested address";
                 return d;
             }
             if (!allocatable(want, key, mac)) {
                 d.out = make_reply(m, msg_type::nak, {}, nullptr);
-                d.note = "nak " + to_string(want) + " for " + mac + " (selecting)";
+                if (explain_)
+                    d.note = "nak " + to_string(want) + " for " + mac + " (selecting)";
                 return d;
             }
             lease& l = bind(want, key, m, now, d);
             d.out = make_reply(m, msg_type::ack, want, &l);
             d.out->after_commit = true;
-            d.note = "ack " + to_string(want) + " to " + mac + " (selecting)";
+            if (explain_)
+                d.note = "ack " + to_string(want) + " to " + mac + " (selecting)";
             return d;
         }
         ipv4 want;
@@ -326,18 +334,21 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             state = meta.broadcast ? "rebinding" : "renewing";
         }
         else {
-            d.note = "REQUEST with neither server id, requested address nor ciaddr";
+            if (explain_)
+                d.note = "REQUEST with neither server id, requested address nor ciaddr";
             return d;
         }
         if (!allocatable(want, key, mac)) {
             d.out = make_reply(m, msg_type::nak, {}, nullptr);
-            d.note = std::string("nak ") + to_string(want) + " for " + mac + " (" + state + ")";
+            if (explain_)
+                d.note = std::string("nak ") + to_string(want) + " for " + mac + " (" + state + ")";
             return d;
         }
         lease& l = bind(want, key, m, now, d);
         d.out = make_reply(m, msg_type::ack, want, &l);
         d.out->after_commit = true;
-        d.note = std::string("ack ") + to_string(want) + " to " + mac + " (" + state + ")";
+        if (explain_)
+            d.note = std::string("ack ") + to_string(want) + " to " + mac + " (" + state + ")";
         return d;
     }
     case msg_type::decline: {
@@ -346,7 +357,8 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
         ipv4 ip = requested ? *requested : m.ciaddr;
         auto it = by_ip_.find(ip.value);
         if (it == by_ip_.end() || key_of(it->second) != key) {
-            d.note = "decline of " + to_string(ip) + " by " + mac + ", which does not hold it";
+            if (explain_)
+                d.note = "decline of " + to_string(ip) + " by " + mac + ", which does not hold it";
             return d;
         }
         // Someone else answers on this address: quarantine it (RFC 2131 §4.3.3).
@@ -360,7 +372,8 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
         l.hostname = "";
         by_ip_[ip.value] = l;
         d.changes.push_back({change::kind::declined, l});
-        d.note = mac + " declined " + to_string(ip) + ": quarantined";
+        if (explain_)
+            d.note = mac + " declined " + to_string(ip) + ": quarantined";
         return d;
     }
     case msg_type::release: {
@@ -368,26 +381,31 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             return d;
         auto it = by_ip_.find(m.ciaddr.value);
         if (it == by_ip_.end() || key_of(it->second) != key || it->second.state != lease_state::bound) {
-            d.note = "release of " + to_string(m.ciaddr) + " by " + mac + ", which does not hold it";
+            if (explain_)
+                d.note = "release of " + to_string(m.ciaddr) + " by " + mac + ", which does not hold it";
             return d;
         }
         lease l = it->second;
         drop(m.ciaddr.value);
         d.changes.push_back({change::kind::released, l});
-        d.note = mac + " released " + to_string(l.ip);
+        if (explain_)
+            d.note = mac + " released " + to_string(l.ip);
         return d;
     }
     case msg_type::inform: {
         if (m.ciaddr.value == 0 && m.giaddr.value == 0) {
-            d.note = "INFORM without ciaddr";
+            if (explain_)
+                d.note = "INFORM without ciaddr";
             return d;
         }
         d.out = make_reply(m, msg_type::ack, {}, nullptr);
-        d.note = "inform from " + to_string(m.ciaddr);
+        if (explain_)
+            d.note = "inform from " + to_string(m.ciaddr);
         return d;
     }
     default:
-        d.note = std::string("ignored ") + to_string(*type);
+        if (explain_)
+            d.note = std::string("ignored ") + to_string(*type);
         return d;
     }
 }

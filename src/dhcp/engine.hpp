@@ -79,7 +79,7 @@ struct reply {
 struct decision {
     std::optional<reply> out;
     std::vector<change> changes;
-    std::string note; // why, for the debug log
+    std::string note; // why, for the debug log (only when the engine explains, see explain())
     bool pool_exhausted = false; // no address was left for a DISCOVER (worth a warning)
 };
 
@@ -92,6 +92,10 @@ public:
     explicit engine(engine_config cfg);
 
     decision handle(const message& m, packet_meta meta, std::int64_t now);
+    // Whether decisions carry a note saying why (for the debug log). Off by default: building a
+    // sentence per packet is measurable at 10,000 packets a second.
+    void explain(bool on) { explain_ = on; }
+    bool explaining() const { return explain_; }
     // Drops offers past their hold, expires bound leases and ends declines' quarantine.
     std::vector<change> expire(std::int64_t now);
 
@@ -132,6 +136,7 @@ private:
     std::map<std::string, reservation> resv_by_mac_;
     std::map<std::uint32_t, std::string> resv_by_ip_;
     std::uint32_t cursor_;
+    bool explain_ = false;
 };
 
 } // namespace paddock::dhcp

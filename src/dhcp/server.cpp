@@ -3,7 +3,9 @@
 #include "dhcp/server.hpp"
 
 #include <cerrno>
+#include <array>
 #include <cstring>
+#include <ctime>
 
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -23,6 +25,7 @@
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
 #include "base/time.hpp"
+#include "dhcp/admission.hpp"
 #include "dhcp/frame.hpp"
 
 namespace paddock::dhcp {
@@ -60,6 +63,7 @@ server::server(asio::any_io_executor ex, engine_config cfg, persistence& store, 
     : ex_(ex), engine_(std::move(cfg)), store_(store), bus_(bus), udp_(ex), reopened_(ex),
       pending_(std::make_unique<batch>()), retry_(ex)
 {
+    engine_.explain(log::current_level() <= log::level::debug);
 }
 
 server::~server()
@@ -70,7 +74,9 @@ server::~server()
 
 void server::rebuild(const snapshot& s)
 {
+    const bool explain = engine_.explaining();
     engine_ = engine(engine_.config());
+    engine_.explain(explain);
     for (auto& r : s.reservations)
         if (auto st = engine_.reserve(r); !st)
             log::warn("dhcp", "stored reservation ", r.mac, " -> ", to_string(r.ip), " skipped: ", st.error().message);
@@ -92,11 +98,14 @@ status server::open(const socket_factory& make)
         if (udp < 0)
             return fail(errc::dhcp_socket, std::string("socket: ") + std::strerror(errno));
         int one = 1;
-        int buf = 4 << 20;
+        int buf = 1 << 20;
         ::setsockopt(udp, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         ::setsockopt(udp, SOL_SOCKET, SO_BROADCAST, &one, sizeof one);
         ::setsockopt(udp, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
-        // A generous receive buffer absorbs bursts while a commit is in flight.
+        // The kernel's receive time of each request: how long it waited decides admission.
+        ::setsockopt(udp, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+        // Room for bursts while a commit is in flight, but bounded: a deeper queue only holds
+        // requests longer than their clients wait (admission drops those).
         if (::setsockopt(udp, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
             ::setsockopt(udp, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
         sockaddr_in a{};
@@ -142,9 +151,44 @@ asio::awaitable<void> server::run()
     co_await (receive_loop() && expiry_loop());
 }
 
+namespace {
+// One recvmmsg batch: buffers, addresses and control data for `n` datagrams.
+struct rx_batch {
+    static constexpr int n = 64;
+    static constexpr std::size_t mtu = 2048; // DHCP messages fit (RFC 2131: 576 unless option 57 says more)
+    std::vector<std::uint8_t> data = std::vector<std::uint8_t>(n * mtu);
+    std::array<mmsghdr, n> hdr{};
+    std::array<iovec, n> iov{};
+    std::array<sockaddr_in, n> from{};
+    static constexpr std::size_t control_size = CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(timespec));
+    std::vector<std::uint8_t> control = std::vector<std::uint8_t>(n * control_size);
+
+    void reset()
+    {
+        for (int i = 0; i < n; ++i) {
+            iov[i] = {data.data() + i * mtu, mtu};
+            hdr[i] = {};
+            hdr[i].msg_hdr.msg_name = &from[i];
+            hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+            hdr[i].msg_hdr.msg_iov = &iov[i];
+            hdr[i].msg_hdr.msg_iovlen = 1;
+            hdr[i].msg_hdr.msg_control = control.data() + i * control_size;
+            hdr[i].msg_hdr.msg_controllen = control_size;
+        }
+    }
+};
+
+std::int64_t realtime_us()
+{
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+}
+} // namespace
+
 asio::awaitable<void> server::receive_loop()
 {
-    std::vector<std::uint8_t> buf(4096);
+    auto rx = std::make_unique<rx_batch>();
     for (;;) {
         auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none)
@@ -163,37 +207,42 @@ asio::awaitable<void> server::receive_loop()
         }
         const std::int64_t now = unix_now();
         const int fd = udp_.native_handle();
-        // Drain what is queued; each batch ends in at most one commit.
-        for (int i = 0; i < 512; ++i) {
-            sockaddr_in from{};
-            iovec iov{buf.data(), buf.size()};
-            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))];
-            msghdr mh{};
-            mh.msg_name = &from;
-            mh.msg_namelen = sizeof from;
-            mh.msg_iov = &iov;
-            mh.msg_iovlen = 1;
-            mh.msg_control = control;
-            mh.msg_controllen = sizeof control;
-            ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT);
-            if (n < 0)
+        // Drain what is queued, 64 datagrams a syscall; each drain ends in at most one commit.
+        for (int round = 0; round < 8; ++round) {
+            rx->reset();
+            int got = ::recvmmsg(fd, rx->hdr.data(), rx_batch::n, MSG_DONTWAIT, nullptr);
+            if (got <= 0)
                 break;
-            int ifindex = 0;
-            bool to_broadcast = false;
-            for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-                if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-                    in_pktinfo pi;
-                    std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
-                    ifindex = pi.ipi_ifindex;
-                    ipv4 dst{ntohl(pi.ipi_addr.s_addr)};
-                    to_broadcast = dst.value == 0xFFFFFFFFu || dst == engine_.config().subnet.broadcast();
+            const std::int64_t now_us = realtime_us();
+            for (int k = 0; k < got; ++k) {
+                msghdr& mh = rx->hdr[k].msg_hdr;
+                int ifindex = 0;
+                bool to_broadcast = false;
+                std::int64_t received_us = 0;
+                for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+                    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                        in_pktinfo pi;
+                        std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+                        ifindex = pi.ipi_ifindex;
+                        ipv4 dst{ntohl(pi.ipi_addr.s_addr)};
+                        to_broadcast = dst.value == 0xFFFFFFFFu || dst == engine_.config().subnet.broadcast();
+                    }
+                    else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                        timespec ts;
+                        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                        received_us = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
+                    }
                 }
-            ++stats_.received;
-            if (reconciling_) {
-                ++stats_.dropped_while_reconciling; // decided on a state about to be replaced
-                continue;
+                ++stats_.received;
+                if (reconciling_) {
+                    ++stats_.dropped_while_reconciling; // decided on a state about to be replaced
+                    continue;
+                }
+                process(std::span(rx->data.data() + k * rx_batch::mtu, rx->hdr[k].msg_len), ifindex, to_broadcast, now,
+                        received_us, now_us);
             }
-            process(std::span(buf.data(), static_cast<std::size_t>(n)), ifindex, to_broadcast, now);
+            if (got < rx_batch::n)
+                break;
         }
         flush();
     }
@@ -219,12 +268,17 @@ asio::awaitable<void> server::expiry_loop()
     }
 }
 
-void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t now)
+void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t now,
+                     std::int64_t received_us, std::int64_t now_us)
 {
     auto m = decode(pkt);
     if (!m) {
         ++stats_.malformed;
         log::debug("dhcp", "dropped malformed packet: ", m.error().message);
+        return;
+    }
+    if (auto type = m->type(); type && !admit(admission_, *type, received_us, now_us)) {
+        ++stats_.shed; // waited in the queue longer than its client waits for the answer
         return;
     }
     decision d = engine_.handle(*m, packet_meta{to_broadcast}, now);

@@ -27,6 +27,7 @@
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
+#include "dhcp/admission.hpp"
 #include "dhcp/engine.hpp"
 #include "dhcp/persistence.hpp"
 
@@ -72,7 +73,7 @@ public:
     // Counters since start, for /metrics and the benchmark notes.
     struct counters {
         std::uint64_t received = 0, malformed = 0, replies = 0, commits = 0, committed_ops = 0, send_errors = 0,
-                      failed_commits = 0, dropped_while_reconciling = 0;
+                      failed_commits = 0, dropped_while_reconciling = 0, shed = 0;
     };
     const counters& stats() const { return stats_; }
 
@@ -83,7 +84,8 @@ public:
 private:
     boost::asio::awaitable<void> receive_loop();
     boost::asio::awaitable<void> expiry_loop();
-    void process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t now);
+    void process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t now,
+                 std::int64_t received_us, std::int64_t now_us);
     void send(const reply& r, int ifindex);
     void flush();
     // Queues `ops` for the next group commit and waits until they are durable.
@@ -108,6 +110,7 @@ private:
     boost::asio::steady_timer retry_;
     std::function<void(const lease&)> on_bound_;
     counters stats_;
+    admission_config admission_;
 };
 
 } // namespace paddock::dhcp

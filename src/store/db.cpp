@@ -21,10 +21,11 @@ result<db> db::open(const std::string& path)
     // One connection in one process: a busy wait only covers another process (a `teardown` run
     // while the daemon stops).
     sqlite3_busy_timeout(h, 5000);
-    // FULL: every commit is fsynced (a lease is on disk before its ACK leaves).
-    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"})
-        if (auto st = d.exec(sql); !st)
-            return st.error();
+    // Until told otherwise (set_fsync), every commit is fsynced: start-up writes and teardown.
+    if (auto st = d.exec("PRAGMA journal_mode=WAL"); !st)
+        return st.error();
+    if (auto st = d.set_fsync(true); !st)
+        return st.error();
     if (auto st = migrate(h); !st)
         return fail(errc::store_failed, path + ": " + st.error().message);
     return d;
@@ -33,18 +34,46 @@ result<db> db::open(const std::string& path)
 db& db::operator=(db&& o) noexcept
 {
     if (this != &o) {
-        if (h_)
-            sqlite3_close(h_);
+        close();
         h_ = o.h_;
+        cache_ = std::move(o.cache_);
+        fsync_ = o.fsync_;
         o.h_ = nullptr;
     }
     return *this;
 }
 
-db::~db()
+db::~db() { close(); }
+
+void db::close()
 {
+    for (auto& [sql, st] : cache_)
+        sqlite3_finalize(st);
+    cache_.clear();
     if (h_)
         sqlite3_close(h_);
+    h_ = nullptr;
+}
+
+sqlite3_stmt* db::prepared(const char* sql)
+{
+    if (auto it = cache_.find(sql); it != cache_.end())
+        return it->second;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v3(h_, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
+        return nullptr;
+    cache_.emplace(sql, st);
+    return st;
+}
+
+status db::set_fsync(bool on)
+{
+    if (fsync_ == static_cast<int>(on))
+        return ok();
+    if (auto st = exec(on ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"); !st)
+        return st;
+    fsync_ = on;
+    return ok();
 }
 
 status db::exec(const std::string& sql)

@@ -4,13 +4,10 @@
 
 #include <sqlite3.h>
 
-#include "store/statement.hpp"
 
 namespace paddock::store {
 
 namespace {
-
-failure sql_fail(sqlite3* h, const std::string& what) { return fail(errc::store_failed, what + ": " + sqlite3_errmsg(h)); }
 
 std::string text(sqlite3_stmt* s, int col)
 {
@@ -18,69 +15,78 @@ std::string text(sqlite3_stmt* s, int col)
     return t ? t : "";
 }
 
-// A prepared statement whose parameters bind in order from the arguments.
+// One use of a connection's cached statement: parameters bind in order from the arguments; the
+// statement is reset (not finalized) when the query goes out of scope.
 class query {
 public:
-    query(sqlite3* h, const char* sql) : h_(h) { ok_ = sqlite3_prepare_v2(h, sql, -1, &st_.s, nullptr) == SQLITE_OK; }
+    query(db& d, const char* sql) : d_(d), st_(d.prepared(sql)) {}
+    query(const query&) = delete;
+    ~query()
+    {
+        if (st_) {
+            sqlite3_reset(st_);
+            sqlite3_clear_bindings(st_);
+        }
+    }
     query& bind(const std::string& v)
     {
-        ok_ = ok_ && sqlite3_bind_text(st_.s, ++n_, v.c_str(), -1, SQLITE_TRANSIENT) == SQLITE_OK;
+        ok_ = ok_ && st_ && sqlite3_bind_text(st_, ++n_, v.c_str(), -1, SQLITE_TRANSIENT) == SQLITE_OK;
         return *this;
     }
     query& bind(std::int64_t v)
     {
-        ok_ = ok_ && sqlite3_bind_int64(st_.s, ++n_, v) == SQLITE_OK;
+        ok_ = ok_ && st_ && sqlite3_bind_int64(st_, ++n_, v) == SQLITE_OK;
         return *this;
     }
     // Runs a statement that returns no rows.
     status run(const std::string& what)
     {
-        if (!ok_ || sqlite3_step(st_.s) != SQLITE_DONE)
-            return sql_fail(h_, what);
+        if (!prepared() || sqlite3_step(st_) != SQLITE_DONE)
+            return d_.last_error(what);
         return ok();
     }
-    bool prepared() const { return ok_; }
-    bool next() { return sqlite3_step(st_.s) == SQLITE_ROW; }
-    sqlite3_stmt* get() { return st_.s; }
+    bool prepared() const { return ok_ && st_; }
+    bool next() { return sqlite3_step(st_) == SQLITE_ROW; }
+    sqlite3_stmt* get() { return st_; }
 
 private:
-    sqlite3* h_;
-    statement st_;
-    bool ok_ = false;
+    db& d_;
+    sqlite3_stmt* st_;
+    bool ok_ = true;
     int n_ = 0;
 };
 
 } // namespace
 
-result<std::optional<std::string>> get_setting(sqlite3* h, const std::string& key)
+result<std::optional<std::string>> get_setting(db& d, const std::string& key)
 {
-    query q(h, "SELECT value FROM settings WHERE key = ?1");
+    query q(d, "SELECT value FROM settings WHERE key = ?1");
     q.bind(key);
     if (!q.prepared())
-        return sql_fail(h, "read setting " + key);
+        return d.last_error("read setting " + key);
     if (!q.next())
         return std::optional<std::string>{};
     return std::optional<std::string>{text(q.get(), 0)};
 }
 
-status put_setting(sqlite3* h, const std::string& key, const std::string& value)
+status put_setting(db& d, const std::string& key, const std::string& value)
 {
-    return query(h, "INSERT INTO settings(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+    return query(d, "INSERT INTO settings(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
         .bind(key)
         .bind(value)
         .run("write setting " + key);
 }
 
-status erase_setting(sqlite3* h, const std::string& key)
+status erase_setting(db& d, const std::string& key)
 {
-    return query(h, "DELETE FROM settings WHERE key = ?1").bind(key).run("erase setting " + key);
+    return query(d, "DELETE FROM settings WHERE key = ?1").bind(key).run("erase setting " + key);
 }
 
-result<std::vector<lease_row>> load_leases(sqlite3* h)
+result<std::vector<lease_row>> load_leases(db& d)
 {
-    query q(h, "SELECT ip, mac, client_id, hostname, vm, state, expires_at FROM leases");
+    query q(d, "SELECT ip, mac, client_id, hostname, vm, state, expires_at FROM leases");
     if (!q.prepared())
-        return sql_fail(h, "load leases");
+        return d.last_error("load leases");
     std::vector<lease_row> out;
     while (q.next()) {
         auto* s = q.get();
@@ -90,9 +96,9 @@ result<std::vector<lease_row>> load_leases(sqlite3* h)
     return out;
 }
 
-status put_lease(sqlite3* h, const lease_row& l)
+status put_lease(db& d, const lease_row& l)
 {
-    return query(h, "INSERT OR REPLACE INTO leases(ip, mac, client_id, hostname, vm, state, expires_at) "
+    return query(d, "INSERT OR REPLACE INTO leases(ip, mac, client_id, hostname, vm, state, expires_at) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .bind(static_cast<std::int64_t>(l.ip))
         .bind(l.mac)
@@ -104,16 +110,16 @@ status put_lease(sqlite3* h, const lease_row& l)
         .run("write lease");
 }
 
-status erase_lease(sqlite3* h, std::uint32_t ip, const std::string& mac)
+status erase_lease(db& d, std::uint32_t ip, const std::string& mac)
 {
-    return query(h, "DELETE FROM leases WHERE ip = ?1 AND mac = ?2").bind(static_cast<std::int64_t>(ip)).bind(mac).run("erase lease");
+    return query(d, "DELETE FROM leases WHERE ip = ?1 AND mac = ?2").bind(static_cast<std::int64_t>(ip)).bind(mac).run("erase lease");
 }
 
-result<std::vector<reservation_row>> load_reservations(sqlite3* h)
+result<std::vector<reservation_row>> load_reservations(db& d)
 {
-    query q(h, "SELECT mac, ip, hostname, vm FROM reservations");
+    query q(d, "SELECT mac, ip, hostname, vm FROM reservations");
     if (!q.prepared())
-        return sql_fail(h, "load reservations");
+        return d.last_error("load reservations");
     std::vector<reservation_row> out;
     while (q.next()) {
         auto* s = q.get();
@@ -122,9 +128,9 @@ result<std::vector<reservation_row>> load_reservations(sqlite3* h)
     return out;
 }
 
-status put_reservation(sqlite3* h, const reservation_row& r)
+status put_reservation(db& d, const reservation_row& r)
 {
-    return query(h, "INSERT OR REPLACE INTO reservations(mac, ip, hostname, vm) VALUES(?1, ?2, ?3, ?4)")
+    return query(d, "INSERT OR REPLACE INTO reservations(mac, ip, hostname, vm) VALUES(?1, ?2, ?3, ?4)")
         .bind(r.mac)
         .bind(static_cast<std::int64_t>(r.ip))
         .bind(r.hostname)
@@ -132,16 +138,16 @@ status put_reservation(sqlite3* h, const reservation_row& r)
         .run("write reservation");
 }
 
-status erase_reservation(sqlite3* h, const std::string& mac)
+status erase_reservation(db& d, const std::string& mac)
 {
-    return query(h, "DELETE FROM reservations WHERE mac = ?1").bind(mac).run("erase reservation");
+    return query(d, "DELETE FROM reservations WHERE mac = ?1").bind(mac).run("erase reservation");
 }
 
-result<std::vector<vm_row>> load_vms(sqlite3* h)
+result<std::vector<vm_row>> load_vms(db& d)
 {
-    query q(h, "SELECT name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid FROM vms");
+    query q(d, "SELECT name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid FROM vms");
     if (!q.prepared())
-        return sql_fail(h, "load VMs");
+        return d.last_error("load VMs");
     std::vector<vm_row> out;
     while (q.next()) {
         auto* s = q.get();
@@ -151,9 +157,9 @@ result<std::vector<vm_row>> load_vms(sqlite3* h)
     return out;
 }
 
-status put_vm(sqlite3* h, const vm_row& r)
+status put_vm(db& d, const vm_row& r)
 {
-    return query(h, "INSERT OR REPLACE INTO vms(name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid) "
+    return query(d, "INSERT OR REPLACE INTO vms(name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid) "
                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
         .bind(r.name)
         .bind(r.spec_json)
@@ -169,9 +175,9 @@ status put_vm(sqlite3* h, const vm_row& r)
         .run("write VM " + r.name);
 }
 
-status erase_vm(sqlite3* h, const std::string& name)
+status erase_vm(db& d, const std::string& name)
 {
-    return query(h, "DELETE FROM vms WHERE name = ?1").bind(name).run("erase VM " + name);
+    return query(d, "DELETE FROM vms WHERE name = ?1").bind(name).run("erase VM " + name);
 }
 
 } // namespace paddock::store

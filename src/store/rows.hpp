@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Typed repositories over the store's tables: settings, leases, reservations and VMs. Plain row
 // structs (the store knows nothing of dhcp or vm types; those modules convert). Each function runs
-// on the connection it is given: at start-up, inside a store::writer job, or in `teardown`.
+// on the connection it is given: at start-up, inside a store::writer job, or in `teardown`; the
+// statements are prepared once per connection.
 #pragma once
 
 #include <cstdint>
@@ -10,43 +11,43 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "store/db.hpp"
 
-struct sqlite3;
 
 namespace paddock::store {
 
 // Settings: daemon facts kept across runs (e.g. the host's ip_forward before Paddock changed it).
-result<std::optional<std::string>> get_setting(sqlite3* h, const std::string& key);
-status put_setting(sqlite3* h, const std::string& key, const std::string& value);
-status erase_setting(sqlite3* h, const std::string& key);
+result<std::optional<std::string>> get_setting(db& d, const std::string& key);
+status put_setting(db& d, const std::string& key, const std::string& value);
+status erase_setting(db& d, const std::string& key);
 
 struct lease_row {
     std::uint32_t ip = 0; // host byte order
     std::string mac, client_id, hostname, vm, state;
     std::int64_t expires_at = 0;
 };
-result<std::vector<lease_row>> load_leases(sqlite3* h);
-status put_lease(sqlite3* h, const lease_row& l);
+result<std::vector<lease_row>> load_leases(db& d);
+status put_lease(db& d, const lease_row& l);
 // Deletes the row for `ip` only while it still belongs to `mac`.
-status erase_lease(sqlite3* h, std::uint32_t ip, const std::string& mac);
+status erase_lease(db& d, std::uint32_t ip, const std::string& mac);
 
 struct reservation_row {
     std::string mac;
     std::uint32_t ip = 0;
     std::string hostname, vm;
 };
-result<std::vector<reservation_row>> load_reservations(sqlite3* h);
-status put_reservation(sqlite3* h, const reservation_row& r);
-status erase_reservation(sqlite3* h, const std::string& mac);
+result<std::vector<reservation_row>> load_reservations(db& d);
+status put_reservation(db& d, const reservation_row& r);
+status erase_reservation(db& d, const std::string& mac);
 
 struct vm_row {
     std::string name, spec_json, mac, ip, tap, state, reason, accel;
     std::int64_t created_at = 0, started_at = 0;
     int pid = 0;
 };
-result<std::vector<vm_row>> load_vms(sqlite3* h);
+result<std::vector<vm_row>> load_vms(db& d);
 // Inserts or replaces the row named r.name.
-status put_vm(sqlite3* h, const vm_row& r);
-status erase_vm(sqlite3* h, const std::string& name);
+status put_vm(db& d, const vm_row& r);
+status erase_vm(db& d, const std::string& name);
 
 } // namespace paddock::store

@@ -17,21 +17,24 @@ writer::~writer()
     thread_.join(); // the connection must outlive the last job
 }
 
-void writer::submit(job j, done_fn done)
+void writer::submit(job j, done_fn done, durability d)
 {
-    pending_.push_back({std::move(j), std::move(done)});
+    pending_.push_back({std::move(j), std::move(done), d});
     flush();
 }
 
-asio::awaitable<status> writer::write(job j)
+asio::awaitable<status> writer::write(job j, durability d)
 {
     // A timer that never expires, cancelled by the completion: a condition variable.
     auto cv = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
     auto out = std::make_shared<status>(ok());
-    submit(std::move(j), [cv, out](status st) {
-        *out = std::move(st);
-        cv->cancel();
-    });
+    submit(
+        std::move(j),
+        [cv, out](status st) {
+            *out = std::move(st);
+            cv->cancel();
+        },
+        d);
     co_await cv->async_wait(asio::as_tuple(asio::use_awaitable));
     co_return *out;
 }
@@ -43,12 +46,16 @@ void writer::flush()
     busy_ = true;
     auto group = std::make_shared<std::vector<entry>>(std::move(pending_));
     pending_.clear();
-    asio::post(thread_, [this, group] {
+    bool fsync = false;
+    for (auto& e : *group)
+        fsync = fsync || e.d == durability::disk;
+    asio::post(thread_, [this, group, fsync] {
         bool rolled_back = false;
-        auto results = std::make_shared<std::vector<status>>(run_group(*group, rolled_back));
-        asio::post(ex_, [this, group, results, rolled_back] {
+        auto results = std::make_shared<std::vector<status>>(run_group(*group, fsync, rolled_back));
+        asio::post(ex_, [this, group, results, rolled_back, fsync] {
             busy_ = false;
             ++stats_.transactions;
+            stats_.fsynced += fsync ? 1 : 0;
             stats_.jobs += group->size();
             stats_.rollbacks += rolled_back ? 1 : 0;
             for (std::size_t i = 0; i < group->size(); ++i) {
@@ -61,13 +68,15 @@ void writer::flush()
     });
 }
 
-std::vector<status> writer::run_group(const std::vector<entry>& group, bool& rolled_back)
+std::vector<status> writer::run_group(const std::vector<entry>& group, bool fsync, bool& rolled_back)
 {
-    // One transaction: every job, then COMMIT (the fsync). Any failure undoes the lot.
-    auto attempt = [this](auto first, auto last, std::vector<status>& out) {
-        status st = db_.exec("BEGIN IMMEDIATE");
+    // One transaction: every job, then COMMIT (with its fsync when asked). Any failure undoes the lot.
+    auto attempt = [this, fsync](auto first, auto last, std::vector<status>& out) {
+        status st = db_.set_fsync(fsync);
+        if (st)
+            st = db_.exec("BEGIN IMMEDIATE");
         for (auto it = first; st && it != last; ++it)
-            if (auto r = it->j(db_.handle()); !r)
+            if (auto r = it->j(db_); !r)
                 st = r;
         if (st)
             st = db_.exec("COMMIT");

@@ -43,7 +43,7 @@ asio::awaitable<status> repository::insert(record r)
 {
     auto row = std::make_shared<store::vm_row>(to_row(r));
     // The job is named first: g++ 12 destroys a lambda temporary inside a co_await expression twice.
-    store::writer::job job = [row](sqlite3* h) { return store::put_vm(h, *row); };
+    store::writer::job job = [row](store::db& h) { return store::put_vm(h, *row); };
     co_return co_await writer_.write(std::move(job));
 }
 
@@ -51,7 +51,7 @@ void repository::save(const record& r)
 {
     const std::uint64_t seq = ++seq_[r.s.name];
     auto row = std::make_shared<store::vm_row>(to_row(r));
-    writer_.submit([row](sqlite3* h) { return store::put_vm(h, *row); },
+    writer_.submit([row](store::db& h) { return store::put_vm(h, *row); },
                    [this, name = r.s.name, seq](status st) {
                        if (st) {
                            if (seq_.count(name) && seq_[name] == seq)
@@ -89,7 +89,7 @@ asio::awaitable<status> repository::erase(std::string name)
     seq_.erase(name);
     failed_.erase(name);
     auto n = std::make_shared<std::string>(name);
-    store::writer::job job = [n](sqlite3* h) { return store::erase_vm(h, *n); };
+    store::writer::job job = [n](store::db& h) { return store::erase_vm(h, *n); };
     co_return co_await writer_.write(std::move(job));
 }
 

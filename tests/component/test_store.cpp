@@ -49,27 +49,27 @@ TEST_CASE("a database made by release 0.1.0 is upgraded in place and keeps every
     auto d = store::db::open(path);
     REQUIRE(d.ok());
     CHECK(user_version(d->handle()) == store::schema_version());
-    auto vms = store::load_vms(d->handle());
+    auto vms = store::load_vms(*d);
     REQUIRE(vms.ok());
     REQUIRE(vms->size() == 2);
     CHECK((*vms)[0].name == "old1");
     CHECK((*vms)[1].ip == "192.168.26.77");
-    auto resv = store::load_reservations(d->handle());
+    auto resv = store::load_reservations(*d);
     REQUIRE(resv.ok());
     CHECK(resv->size() == 3);
     // meta's ip_forward row moved to settings; its schema_version row gave way to user_version.
-    auto fwd = store::get_setting(d->handle(), "host.ip_forward_before");
+    auto fwd = store::get_setting(*d, "host.ip_forward_before");
     REQUIRE(fwd.ok());
     REQUIRE(fwd->has_value());
     CHECK(**fwd == "0");
-    auto sv = store::get_setting(d->handle(), "schema_version");
+    auto sv = store::get_setting(*d, "schema_version");
     REQUIRE(sv.ok());
     CHECK_FALSE(sv->has_value());
     CHECK_FALSE(d->exec("SELECT * FROM meta").ok());
     // Opening again is a no-op.
     d = store::db::open(path);
     REQUIRE(d.ok());
-    CHECK(store::load_vms(d->handle())->size() == 2);
+    CHECK(store::load_vms(*d)->size() == 2);
 }
 
 TEST_CASE("a database newer than the daemon is refused and left untouched")
@@ -96,7 +96,7 @@ TEST_CASE("the writer group-commits, and a failing job fails alone and leaves no
     store::writer w(ioc.get_executor(), std::move(*d));
     std::vector<status> results(4);
     for (int i = 0; i < 4; ++i) {
-        store::writer::job j = [i](sqlite3* h) -> status {
+        store::writer::job j = [i](store::db& h) -> status {
             if (i == 2) {
                 // Writes, then fails: its write must be rolled back.
                 if (auto st = store::put_setting(h, "doomed", "x"); !st)
@@ -115,7 +115,7 @@ TEST_CASE("the writer group-commits, and a failing job fails alone and leaves no
     CHECK(results[3].ok());
     ioc.restart();
     std::optional<std::string> doomed, k3;
-    store::writer::job read = [&](sqlite3* h) {
+    store::writer::job read = [&](store::db& h) {
         doomed = *store::get_setting(h, "doomed");
         k3 = *store::get_setting(h, "k3");
         return ok();

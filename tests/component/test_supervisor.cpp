@@ -228,7 +228,7 @@ TEST_CASE("a VM's life through the supervisor: start, pause, resume, graceful an
     for (std::size_t i = 0; i < want.size(); ++i)
         CHECK_MESSAGE(w.states[i].rfind(want[i], 0) == 0, w.states[i]);
     // The removal reached the store: no record is left.
-    auto rows = store::load_vms(store::db::open((w.dir / "paddock.db").string())->handle());
+    auto rows = store::load_vms(*store::db::open((w.dir / "paddock.db").string()));
     CHECK(rows->empty());
 }
 

@@ -30,7 +30,7 @@ for mod in "${!allowed[@]}"; do
   done < <(grep -HnE '^#include "[a-z_]+/' "$SRC/$mod"/*.hpp "$SRC/$mod"/*.cpp || true)
 done
 
-cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame vm/spec vm/lifecycle
+cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame dhcp/admission vm/spec vm/lifecycle
        vm/qemu_argv qmp/protocol base/event_bus api/api)
 for c in "${cores[@]}"; do
   for f in "$SRC/$c.hpp" "$SRC/$c.cpp"; do

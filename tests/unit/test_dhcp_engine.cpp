@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "dhcp/admission.hpp"
 #include "dhcp/engine.hpp"
 
 using namespace paddock;
@@ -390,4 +391,28 @@ TEST_CASE("random traffic never binds one address to two clients")
             }
         }
     }
+}
+
+TEST_CASE("admission under overload: stale DISCOVERs go first, REQUESTs are kept longer, the rest always")
+{
+    admission_config c; // 200 ms for a DISCOVER, 700 ms for a REQUEST
+    const std::int64_t t0 = 1'795'920'000'000'000;
+    struct row { msg_type type; std::int64_t waited_us; bool kept; };
+    row rows[] = {
+        {msg_type::discover, 0, true},
+        {msg_type::discover, 200'000, true},      // exactly at the limit: still served
+        {msg_type::discover, 200'001, false},     // a new exchange, already late: refused first
+        {msg_type::request, 200'001, true},       // completes an exchange whose OFFER was paid for
+        {msg_type::request, 700'000, true},
+        {msg_type::request, 700'001, false},      // its client (perfdhcp: 1 s) has given up on it
+        {msg_type::release, 5'000'000, true},     // changes state: never dropped for age
+        {msg_type::decline, 5'000'000, true},
+        {msg_type::inform, 5'000'000, true},
+    };
+    for (auto& r : rows)
+        CHECK_MESSAGE(admit(c, r.type, t0, t0 + r.waited_us) == r.kept, to_string(r.type), " after ", r.waited_us, " us");
+    // No kernel timestamp: nothing to judge by, so it is served.
+    CHECK(admit(c, msg_type::discover, 0, t0));
+    // A clock step backwards (timestamp "in the future") is not a reason to drop.
+    CHECK(admit(c, msg_type::discover, t0 + 5'000'000, t0));
 }
