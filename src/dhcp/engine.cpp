@@ -11,11 +11,11 @@ namespace {
 
 std::string hex(const std::vector<std::uint8_t>& v)
 {
-    std::string out;
-    char b[3];
-    for (auto c : v) {
-        std::snprintf(b, sizeof b, "%02x", c);
-        out += b;
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(v.size() * 2, '0');
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        out[i * 2] = digits[v[i] >> 4];
+        out[i * 2 + 1] = digits[v[i] & 15];
     }
     return out;
 }

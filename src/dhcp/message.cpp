@@ -2,6 +2,8 @@
 // CORE: DHCPv4 message codec.
 #include "dhcp/message.hpp"
 
+#include <cstring>
+
 #include <cstdio>
 
 namespace paddock::dhcp {
@@ -152,12 +154,13 @@ std::optional<std::string> message::string_option(std::uint8_t code) const
 
 std::string message::mac() const
 {
-    std::string out;
-    char buf[4];
-    std::size_t n = std::min<std::size_t>(hlen, chaddr.size());
+    // Called for every packet: no printf.
+    static constexpr char digits[] = "0123456789abcdef";
+    const std::size_t n = std::min<std::size_t>(hlen, chaddr.size());
+    std::string out(n ? n * 3 - 1 : 0, ':');
     for (std::size_t i = 0; i < n; ++i) {
-        std::snprintf(buf, sizeof buf, i ? ":%02x" : "%02x", chaddr[i]);
-        out += buf;
+        out[i * 3] = digits[chaddr[i] >> 4];
+        out[i * 3 + 1] = digits[chaddr[i] & 15];
     }
     return out;
 }
@@ -237,9 +240,11 @@ std::vector<std::uint8_t> encode(const message& m)
     for (auto a : {m.ciaddr, m.yiaddr, m.siaddr, m.giaddr})
         put32(b, a.value);
     b.insert(b.end(), m.chaddr.begin(), m.chaddr.end());
+    // sname/file: the text (NUL-terminated, truncated to fit), then zeros.
     auto fixed_field = [&](const std::string& s, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i)
-            b.push_back(i < s.size() && i + 1 < n ? static_cast<std::uint8_t>(s[i]) : 0);
+        const std::size_t at = b.size(), k = std::min(s.size(), n - 1);
+        b.resize(at + n, 0);
+        std::memcpy(b.data() + at, s.data(), k);
     };
     fixed_field(m.sname, 64);
     fixed_field(m.file, 128);
@@ -251,8 +256,8 @@ std::vector<std::uint8_t> encode(const message& m)
         if (code != opt::message_type && code != opt::server_id && code != opt::pad && code != opt::end)
             put_option(b, code, v);
     b.push_back(opt::end);
-    while (b.size() < 300)
-        b.push_back(0);
+    if (b.size() < 300)
+        b.resize(300, 0); // the BOOTP minimum
     return b;
 }
 

@@ -61,13 +61,17 @@ std::vector<store_op> one(store_op op)
 
 server::server(asio::any_io_executor ex, engine_config cfg, persistence& store, event_bus& bus)
     : ex_(ex), engine_(std::move(cfg)), store_(store), bus_(bus), udp_(ex), reopened_(ex),
-      pending_(std::make_unique<batch>()), retry_(ex)
+      pending_(std::make_unique<batch>()), retry_(ex), pace_(ex)
 {
     engine_.explain(log::current_level() <= log::level::debug);
 }
 
 server::~server()
 {
+    const auto& s = stats_;
+    log::info("dhcp", "since start: ", s.received, " received, ", s.replies, " replies, ", s.shed, " shed (waited too long), ",
+              s.malformed, " malformed, ", s.send_errors, " send errors, ", s.commits, " commits of ", s.committed_ops,
+              " changes, ", s.failed_commits, " failed");
     if (raw_fd_ >= 0)
         ::close(raw_fd_);
 }
@@ -359,6 +363,23 @@ void server::flush()
         }
         return;
     }
+    // Pace commits under load: one right away when the last was a while ago (no added latency when
+    // quiet), else at most one per commit_spacing, so each carries many leases. A waiting API call
+    // or a large batch goes at once.
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_commit_ && pending_->waiters.empty() && pending_->ops.size() < 512) {
+        if (!pace_armed_) {
+            pace_armed_ = true;
+            pace_.expires_at(next_commit_);
+            pace_.async_wait([this](boost::system::error_code ec) {
+                pace_armed_ = false;
+                if (!ec)
+                    flush();
+            });
+        }
+        return;
+    }
+    next_commit_ = now + commit_spacing;
     committing_ = true;
     std::shared_ptr<batch> b(pending_.release());
     pending_ = std::make_unique<batch>();

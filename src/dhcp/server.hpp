@@ -2,8 +2,9 @@
 // DRIVER: the DHCP server on the daemon's io_context. Its UDP socket (port 67) and a packet
 // socket (for link-layer unicast to clients without an address) are created inside the fabric's
 // namespace. Packets are drained in batches and decided by the engine; lease changes are written
-// through `persistence` (app's store writer: group commits, synchronous=FULL), one batch in
-// flight at a time, and an ACK leaves only once the transaction holding its lease has committed.
+// through `persistence` (app's store writer: group commits), one batch in flight at a time and
+// at most one commit per 0.5 ms under load, and an ACK leaves only once the transaction holding
+// its lease has committed.
 // OFFERs and NAKs carry no durable state and leave at once. Committed changes are announced on the
 // event bus (lease.bound / lease.released / lease.expired).
 //
@@ -108,6 +109,11 @@ private:
     std::vector<std::shared_ptr<waiter>> reconcile_waiters_;
     status reconcile_cause_ = ok();
     boost::asio::steady_timer retry_;
+    // Commit pacing (see flush()).
+    static constexpr std::chrono::microseconds commit_spacing{500};
+    boost::asio::steady_timer pace_;
+    bool pace_armed_ = false;
+    std::chrono::steady_clock::time_point next_commit_{};
     std::function<void(const lease&)> on_bound_;
     counters stats_;
     admission_config admission_;
