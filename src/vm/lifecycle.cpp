@@ -233,6 +233,27 @@ step lifecycle::stop(bool force, bool qmp_connected, int timeout_s)
     return out;
 }
 
+std::optional<transition> lifecycle::on_qmp_ready(const std::string& run_state, bool fresh)
+{
+    if (run_state.empty())
+        return std::nullopt;
+    if (run_state == "running")
+        return on(event::ready_running, fresh ? "started" : "");
+    if (run_state == "shutdown")
+        return on(event::qmp_shutdown, "");
+    return on(event::ready_paused, fresh ? "started paused" : "");
+}
+
+step lifecycle::on_qmp_unreachable(bool fresh, const std::string& why)
+{
+    step out;
+    if (!fresh)
+        return out;
+    out.effects.push_back({effect::kind::signal, "", SIGKILL});
+    out.t = on(event::start_failed, "QEMU's QMP did not answer: " + why);
+    return out;
+}
+
 step lifecycle::on_deadline(int stage)
 {
     step out;

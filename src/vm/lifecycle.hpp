@@ -101,6 +101,13 @@ public:
     // Stop, already allowed by allowed(): forced (or without QMP), SIGKILL now; graceful, the ACPI
     // power button (a paused guest is resumed first: it cannot see the button), and a deadline.
     step stop(bool force, bool qmp_connected, int timeout_s);
+    // QMP answered query-status with QEMU's run state ("running", "paused", "prelaunch",
+    // "shutdown", ...; empty when the query failed). `fresh`: a QEMU this run started (the reason
+    // says "started"); otherwise a re-attach, which changes nothing when the state is right.
+    std::optional<transition> on_qmp_ready(const std::string& run_state, bool fresh);
+    // QMP never answered. A fresh QEMU is killed and the start has failed; an adopted one is left
+    // alone (its exit, if it comes, is reported by the exit watch).
+    step on_qmp_unreachable(bool fresh, const std::string& why);
     // The graceful stop's deadline passed with QEMU still there: stage 1 asks QEMU to quit,
     // stage 2 sends SIGTERM, stage 3 SIGKILL, each after a short wait for the previous one.
     step on_deadline(int stage);

@@ -237,12 +237,11 @@ asio::awaitable<status> supervisor::attach(bool fresh)
     if (gen_ != gen)
         co_return fail(errc::vm_gone, name + ": QEMU went away during start-up");
     if (!st) {
-        if (fresh) {
-            ::kill(rec_.pid, SIGKILL);
-            apply(lc_.on(event::start_failed, "QEMU's QMP did not answer: " + st.error().message));
-        }
-        else
+        if (!fresh)
             log::warn("vm", name, ": cannot reach QMP of pid ", rec_.pid, ": ", st.error().message);
+        auto next = lc_.on_qmp_unreachable(fresh, st.error().message);
+        co_await perform(next.effects); // the kill comes before the state says failed
+        apply(next.t);
         co_return st;
     }
     qmp_ = qmp;
@@ -258,12 +257,7 @@ asio::awaitable<status> supervisor::attach(bool fresh)
     std::string run_state = qs && qs->is_object() && qs->as_object().contains("status") && qs->as_object().at("status").is_string()
                                 ? std::string(qs->as_object().at("status").as_string())
                                 : "";
-    if (run_state == "running")
-        apply(lc_.on(event::ready_running, fresh ? "started" : ""));
-    else if (run_state == "shutdown")
-        apply(lc_.on(event::qmp_shutdown, ""));
-    else if (!run_state.empty())
-        apply(lc_.on(event::ready_paused, fresh ? "started paused" : ""));
+    apply(lc_.on_qmp_ready(run_state, fresh));
     asio::co_spawn(env_.ex, read_console(gen), [name](std::exception_ptr e) { log_failure("console reader", name, e); });
     co_return ok();
 }
@@ -359,12 +353,12 @@ asio::awaitable<void> supervisor::perform(std::vector<effect> effects)
                 json::object no_args;
                 sent = (co_await qmp->execute(a.command, std::move(no_args), 2s)).ok();
             }
-            if (!sent && a.sig && rec_.pid > 0 && has_process(rec_.st))
+            if (!sent && a.sig && rec_.pid > 0) // pid is 0 once the exit was seen: never a reused pid
                 ::kill(rec_.pid, a.sig);
             break;
         }
         case effect::kind::signal:
-            if (rec_.pid > 0 && has_process(rec_.st))
+            if (rec_.pid > 0)
                 ::kill(rec_.pid, a.sig);
             break;
         case effect::kind::deadline:

@@ -305,3 +305,40 @@ TEST_CASE("lifecycle: stop decides the effects, and the deadline escalates quit,
         CHECK(lc.on_deadline(1).effects.empty());
     }
 }
+
+TEST_CASE("lifecycle: what query-status and an unreachable QMP mean")
+{
+    SUBCASE("a fresh QEMU: running, paused at start, or already shutting down")
+    {
+        lifecycle a(state::starting), b(state::starting), c(state::starting);
+        auto t = a.on_qmp_ready("running", true);
+        REQUIRE(t);
+        CHECK(t->to == state::running);
+        CHECK(t->reason == "started");
+        CHECK(b.on_qmp_ready("prelaunch", true)->reason == "started paused");
+        CHECK(b.current() == state::paused);
+        CHECK(c.on_qmp_ready("shutdown", true)->to == state::stopping);
+    }
+    SUBCASE("a re-attach to a QEMU in the state on record changes nothing; a failed query changes nothing")
+    {
+        lifecycle lc(state::running, "started");
+        CHECK_FALSE(lc.on_qmp_ready("running", false).has_value());
+        CHECK_FALSE(lc.on_qmp_ready("", true).has_value());
+        CHECK(lc.on_qmp_ready("paused", false)->to == state::paused); // paused while the daemon was away
+    }
+    SUBCASE("QMP never answered: a fresh QEMU is killed and the start failed; an adopted one is left alone")
+    {
+        lifecycle fresh(state::starting), adopted(state::running);
+        auto s = fresh.on_qmp_unreachable(true, "no greeting within 20000 ms");
+        REQUIRE(s.effects.size() == 1);
+        CHECK(s.effects[0].what == effect::kind::signal);
+        CHECK(s.effects[0].sig == SIGKILL);
+        REQUIRE(s.t);
+        CHECK(s.t->to == state::failed);
+        CHECK(s.t->reason == "QEMU's QMP did not answer: no greeting within 20000 ms");
+        auto none = adopted.on_qmp_unreachable(false, "refused");
+        CHECK(none.effects.empty());
+        CHECK_FALSE(none.t.has_value());
+        CHECK(adopted.current() == state::running);
+    }
+}
