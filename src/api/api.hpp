@@ -17,6 +17,7 @@
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
+#include "base/event_bus.hpp"
 #include "vm/actions.hpp"
 #include "vm/spec.hpp"
 
@@ -72,6 +73,7 @@ public:
 };
 
 struct context {
+    event_bus* bus = nullptr; // the event stream's source (GET /api/v1/events)
     std::string version;
     std::string accel;   // "kvm" | "tcg"
     std::string token;   // empty = auth disabled ("auth": "none")

@@ -12,7 +12,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
+#include "api/ws_events.hpp"
 #include "base/log.hpp"
 
 namespace paddock::api {
@@ -85,6 +87,37 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
             break;
         }
         auto& req = parser.get();
+        if (req.target() == "/api/v1/events" || req.target().starts_with("/api/v1/events?")) {
+            // The event stream: auth (header, or ?token= for browsers) before the upgrade.
+            auto q = parse_events_query(req.target());
+            const bool allowed = authorized(st->ctx, std::string(req[http::field::authorization])) ||
+                                 (q && !q->token.empty() && authorized(st->ctx, "Bearer " + q->token));
+            response r;
+            if (!allowed) {
+                r = error(401, "unauthorized", "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>");
+                r.headers.emplace_back("WWW-Authenticate", "Bearer");
+            }
+            else if (!q)
+                r = error(400, to_string(q.error().code), q.error().message);
+            else if (!beast::websocket::is_upgrade(req)) {
+                r = error(426, "upgrade_required", "GET /api/v1/events is a WebSocket: send Upgrade: websocket");
+                r.headers.emplace_back("Upgrade", "websocket");
+            }
+            else if (!st->ctx.bus)
+                r = error(404, "not_found", "no event stream here");
+            else {
+                log::debug("http", "GET ", req.target(), " -> WebSocket");
+                st->sessions.erase(&stream);
+                ws_limits wl{st->limits.ws_max_frames, st->limits.ws_max_bytes, st->limits.ws_close_grace};
+                co_await serve_events(std::move(stream), parser.release(), *st->ctx.bus, std::move(*q), wl, st->sessions);
+                co_return;
+            }
+            log::debug("http", req.method_string(), " /api/v1/events -> ", r.status);
+            auto res = to_beast(r, req.version(), false, false);
+            stream.expires_after(st->limits.write_timeout);
+            co_await http::async_write(stream, res, use_tuple);
+            break;
+        }
         request in;
         in.method = std::string(req.method_string());
         in.target = std::string(req.target());

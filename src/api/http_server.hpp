@@ -21,6 +21,10 @@ struct http_limits {
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds write_timeout{10000};
     std::size_t max_connections = 256;
+    // Event stream clients: the queue a client may fall behind by before it is closed.
+    std::size_t ws_max_frames = 8192;
+    std::size_t ws_max_bytes = 8 << 20;
+    std::chrono::milliseconds ws_close_grace{2000};
 };
 
 class http_server {

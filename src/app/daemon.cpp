@@ -305,7 +305,9 @@ int run_daemon(const config& cfg, const run_options& opt)
     }
 
     asio::io_context ioc{1};
-    event_bus bus;
+    // Seq starts at the start time in microseconds: it never goes backwards across restarts.
+    event_bus bus(10000, static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count()));
     bus.subscribe([](const event& e) {
         if (log::current_level() > log::level::debug)
             return; // formatting below is not free: skip it on the DHCP hot path
@@ -369,6 +371,7 @@ int run_daemon(const config& cfg, const run_options& opt)
     ctx.token = token;
     ctx.www_dir = opt.www_dir;
     ctx.svc = &backend;
+    ctx.bus = &bus;
 
     std::optional<api::http_server> http;
     try {

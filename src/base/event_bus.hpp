@@ -62,7 +62,9 @@ class event_bus {
 public:
     using subscriber = std::function<void(const event&)>;
 
-    explicit event_bus(std::size_t retain = 10000) : retain_(retain) {}
+    // `first_seq`: the daemon starts it at its start time in microseconds, so seq never goes
+    // backwards across restarts and a `since` from an earlier run is recognised as such.
+    explicit event_bus(std::size_t retain = 10000, std::uint64_t first_seq = 1) : retain_(retain), next_seq_(first_seq) {}
 
     // Assigns the next sequence number, retains the event and calls every subscriber in order.
     const event& publish(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now);
@@ -75,6 +77,7 @@ public:
     // Oldest retained seq (0 when nothing is retained).
     std::uint64_t first_retained() const { return retained_.empty() ? 0 : retained_.front().seq; }
     const std::deque<event>& retained() const { return retained_; }
+    std::size_t subscribers() const { return subs_.size(); }
 
 private:
     std::size_t retain_;

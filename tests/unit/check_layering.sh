@@ -31,7 +31,7 @@ for mod in "${!allowed[@]}"; do
 done
 
 cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame dhcp/admission vm/spec vm/lifecycle
-       vm/qemu_argv qmp/protocol base/event_bus api/api)
+       vm/qemu_argv qmp/protocol base/event_bus api/api api/event_stream)
 for c in "${cores[@]}"; do
   for f in "$SRC/$c.hpp" "$SRC/$c.cpp"; do
     [ -f "$f" ] || { echo "missing core file $f"; bad=1; continue; }

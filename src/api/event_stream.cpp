@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+// CORE: the event stream's request and replay plan.
+#include "api/event_stream.hpp"
+
+#include <boost/json.hpp>
+
+namespace paddock::api {
+
+namespace {
+
+// Percent-decoding is not needed: seq is digits, types are [a-z.], tokens are hex.
+std::vector<std::pair<std::string_view, std::string_view>> query_params(std::string_view target)
+{
+    std::vector<std::pair<std::string_view, std::string_view>> out;
+    auto q = target.find('?');
+    if (q == std::string_view::npos)
+        return out;
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+        auto amp = rest.find('&');
+        std::string_view kv = rest.substr(0, amp);
+        auto eq = kv.find('=');
+        out.emplace_back(kv.substr(0, eq), eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1));
+        if (amp == std::string_view::npos)
+            break;
+        rest = rest.substr(amp + 1);
+    }
+    return out;
+}
+
+const std::set<std::string>& known_types()
+{
+    static const std::set<std::string> all = [] {
+        std::set<std::string> s;
+        for (auto t : {event_type::vm_created, event_type::vm_state, event_type::vm_ip, event_type::vm_removed,
+                       event_type::lease_bound, event_type::lease_released, event_type::lease_expired,
+                       event_type::network_repaired})
+            s.insert(to_string(t));
+        // SPEC types that later modules publish (links, images): accepted in a filter already.
+        for (auto t : {"link.changed", "image.added", "image.removed"})
+            s.insert(t);
+        return s;
+    }();
+    return all;
+}
+
+} // namespace
+
+result<events_query> parse_events_query(std::string_view target)
+{
+    events_query q;
+    for (auto [k, v] : query_params(target)) {
+        if (k == "since") {
+            if (v.empty() || v.size() > 19)
+                return fail(errc::invalid_field, "since: expected a sequence number (digits)");
+            std::uint64_t n = 0;
+            for (char c : v) {
+                if (c < '0' || c > '9')
+                    return fail(errc::invalid_field, "since: expected a sequence number (digits)");
+                n = n * 10 + static_cast<std::uint64_t>(c - '0');
+            }
+            q.since = n;
+        }
+        else if (k == "types") {
+            std::string_view rest = v;
+            while (!rest.empty()) {
+                auto comma = rest.find(',');
+                std::string t(rest.substr(0, comma));
+                if (!known_types().count(t))
+                    return fail(errc::invalid_field, "types: unknown event type \"" + t + "\"");
+                q.types.insert(t);
+                if (comma == std::string_view::npos)
+                    break;
+                rest = rest.substr(comma + 1);
+            }
+            if (q.types.empty())
+                return fail(errc::invalid_field, "types: expected a comma-separated list of event types");
+        }
+        else if (k == "token")
+            q.token = std::string(v);
+        else
+            return fail(errc::invalid_field, std::string(k) + ": unknown parameter (since, types, token)");
+    }
+    return q;
+}
+
+bool wanted(const events_query& q, event_type type) { return q.types.empty() || q.types.count(to_string(type)); }
+
+replay_plan plan(const events_query& q, const std::deque<event>& retained, std::uint64_t last_seq)
+{
+    replay_plan p;
+    if (!q.since)
+        return p; // live only
+    const std::uint64_t since = *q.since;
+    const std::uint64_t oldest = retained.empty() ? last_seq + 1 : retained.front().seq;
+    // Missed events: the first one after `since` is gone from the window, or `since` is from a
+    // run whose numbers this one does not share (beyond what was ever published here).
+    p.resync = since + 1 < oldest || since > last_seq;
+    for (const auto& e : retained)
+        if (e.seq > since && wanted(q, e.type))
+            p.replay.push_back(&e);
+    return p;
+}
+
+std::string resync_frame(std::uint64_t last_seq, std::uint64_t oldest, std::string_view time, std::string_view reason)
+{
+    boost::json::object o{{"type", "resync"},
+                          {"seq", last_seq},
+                          {"time", time},
+                          {"data", {{"reason", reason}, {"oldest", oldest}}}};
+    return boost::json::serialize(o);
+}
+
+} // namespace paddock::api

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// CORE: the event stream's request and replay plan (SPEC section 5), without sockets.
+// `GET /api/v1/events?since=SEQ&types=a,b` parses into an events_query; plan() decides, from the
+// bus's retained window, whether the client must resync and which retained events it gets before
+// going live. The driver (ws_events) takes the plan and subscribes in the same turn of the loop,
+// so nothing published in between is lost or sent twice.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+#include "base/event_bus.hpp"
+
+namespace paddock::api {
+
+struct events_query {
+    std::optional<std::uint64_t> since; // replay what came after this seq
+    std::set<std::string> types;        // empty: every type
+    std::string token;                  // ?token= (browsers cannot set headers on a WebSocket)
+};
+
+// Parses the target's query. invalid_field names the parameter (since, types).
+result<events_query> parse_events_query(std::string_view target);
+
+// Whether `type` passes the query's filter.
+bool wanted(const events_query& q, event_type type);
+
+struct replay_plan {
+    bool resync = false;                // the client missed events that are no longer retained
+    std::vector<const event*> replay;   // retained events after `since`, filtered, in order
+};
+
+// `since` older than the window (or from another run of the daemon, beyond last_seq) means resync;
+// the events still retained after it are replayed either way.
+replay_plan plan(const events_query& q, const std::deque<event>& retained, std::uint64_t last_seq);
+
+// The resync frame: {"type":"resync","seq":last_seq,"time":...,"data":{"reason","oldest"}}.
+std::string resync_frame(std::uint64_t last_seq, std::uint64_t oldest, std::string_view time, std::string_view reason);
+
+} // namespace paddock::api

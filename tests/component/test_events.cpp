@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+// Component: the event stream (GET /api/v1/events) on loopback with the real HTTP server and a
+// Beast WebSocket client on one io_context. Replay then live with no gap and no duplicate while
+// events are published during the replay; resync when `since` is older than the window; the
+// type filter; a stalled client closed while a fast one receives every event; auth before the
+// upgrade. No root.
+#include <doctest/doctest.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include "api/http_server.hpp"
+#include "base/event_bus.hpp"
+
+using namespace paddock;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+namespace {
+
+// The rest of the API is not under test here.
+struct no_backend : api::backend {
+    std::int64_t uptime_s() const override { return 0; }
+    api::loop_stalls stalls() const override { return {}; }
+    boost::json::object network() override { return {}; }
+    boost::json::array leases() override { return {}; }
+    boost::json::array reservations() override { return {}; }
+    asio::awaitable<result<boost::json::object>> reserve(api::reservation_request) override { co_return boost::json::object{}; }
+    asio::awaitable<status> unreserve(std::string) override { co_return ok(); }
+    boost::json::array vms() override { return {}; }
+    result<boost::json::object> vm(const std::string&) override { return boost::json::object{}; }
+    asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string(); }
+    asio::awaitable<result<boost::json::object>> create_vm(vm::spec) override { co_return boost::json::object{}; }
+    asio::awaitable<result<boost::json::object>> vm_action(std::string, vm::action, vm::action_options) override
+    {
+        co_return boost::json::object{};
+    }
+    asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
+};
+
+struct world {
+    asio::io_context ioc{1};
+    event_bus bus;
+    no_backend backend;
+    api::context ctx;
+    std::optional<api::http_server> server;
+    std::uint16_t port = 0;
+
+    explicit world(std::size_t retain, api::http_limits limits = {}) : bus(retain)
+    {
+        ctx.bus = &bus;
+        ctx.token = "secret";
+        ctx.svc = &backend;
+        server.emplace(ioc.get_executor(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), ctx, limits);
+        port = server->local_endpoint().port();
+        asio::co_spawn(ioc, server->run(), [](std::exception_ptr) {});
+    }
+    void publish(int i) { bus.publish(event_type::vm_state, "vm" + std::to_string(i % 3), vm_state_change{"running", "starting", "n" + std::to_string(i)}, std::chrono::system_clock::now()); }
+    void run(std::function<asio::awaitable<void>()> body)
+    {
+        std::exception_ptr err;
+        asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
+            err = e;
+            ioc.stop();
+        });
+        ioc.run();
+        ioc.restart();
+        if (err)
+            std::rethrow_exception(err);
+    }
+};
+
+// Connects and upgrades; returns the stream, or the HTTP status of a refusal in `status`.
+asio::awaitable<std::unique_ptr<websocket::stream<beast::tcp_stream>>> connect(std::uint16_t port, std::string target,
+                                                                              std::string auth, int& status)
+{
+    auto ex = co_await asio::this_coro::executor;
+    auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(ex);
+    co_await beast::get_lowest_layer(*ws).async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), use_tuple);
+    ws->set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
+        if (!auth.empty())
+            req.set(beast::http::field::authorization, auth);
+    }));
+    websocket::response_type res;
+    auto [ec] = co_await ws->async_handshake(res, "127.0.0.1", target, use_tuple);
+    status = static_cast<int>(res.result_int());
+    if (ec)
+        ws.reset();
+    co_return ws;
+}
+
+asio::awaitable<boost::json::object> next(websocket::stream<beast::tcp_stream>& ws)
+{
+    beast::flat_buffer buf;
+    auto [ec, n] = co_await ws.async_read(buf, use_tuple);
+    if (ec)
+        co_return boost::json::object{{"error", ec.message()}};
+    co_return boost::json::parse(beast::buffers_to_string(buf.data())).as_object();
+}
+
+std::uint64_t seq_of(const boost::json::object& o) { return o.at("seq").to_number<std::uint64_t>(); }
+
+} // namespace
+
+TEST_CASE("replay runs into live events with no gap and no duplicate, while events are published during the replay")
+{
+    world w(10000);
+    for (int i = 0; i < 2000; ++i)
+        w.publish(i); // seq 1..2000
+    w.run([&w]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // A publisher keeps going while the client connects and replays.
+        asio::co_spawn(ex, [](world* w) -> asio::awaitable<void> {
+            for (int i = 0; i < 1000; ++i) {
+                w->publish(i);
+                asio::steady_timer t(co_await asio::this_coro::executor, 100us);
+                co_await t.async_wait(use_tuple);
+            }
+        }(&w), [](std::exception_ptr) {});
+        int status = 0;
+        auto ws = co_await connect(w.port, "/api/v1/events?since=500", "Bearer secret", status);
+        REQUIRE(ws);
+        CHECK(status == 101);
+        std::uint64_t want = 501;
+        while (want <= 3000) {
+            auto o = co_await next(*ws);
+            REQUIRE_MESSAGE(o.contains("seq"), boost::json::serialize(o));
+            REQUIRE(seq_of(o) == want); // in order, no gap, no duplicate
+            CHECK(o.at("type") == "vm.state");
+            ++want;
+        }
+    });
+}
+
+TEST_CASE("a since older than the window gets a resync frame first, then what is retained")
+{
+    world w(10);
+    for (int i = 0; i < 30; ++i)
+        w.publish(i); // 1..30, 21..30 retained
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        auto ws = co_await connect(w.port, "/api/v1/events?since=5&token=secret", "", status);
+        REQUIRE(ws);
+        auto first = co_await next(*ws);
+        CHECK(first.at("type") == "resync");
+        CHECK(seq_of(first) == 30);
+        CHECK(first.at("data").at("oldest") == 21);
+        for (std::uint64_t s = 21; s <= 30; ++s)
+            CHECK(seq_of(co_await next(*ws)) == s);
+        // A since from another run (beyond anything published here) is a resync too.
+        auto other = co_await connect(w.port, "/api/v1/events?since=999999&token=secret", "", status);
+        REQUIRE(other);
+        CHECK((co_await next(*other)).at("type") == "resync");
+    });
+}
+
+TEST_CASE("the type filter applies to the replay and to live events")
+{
+    world w(100);
+    w.bus.publish(event_type::lease_bound, "", lease_info{"52:54:00:00:00:01", "192.168.26.10", "", "", "", "bound", 1}, std::chrono::system_clock::now());
+    w.publish(1);
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        auto ws = co_await connect(w.port, "/api/v1/events?since=0&types=lease.bound", "Bearer secret", status);
+        REQUIRE(ws);
+        auto a = co_await next(*ws);
+        CHECK(a.at("type") == "lease.bound");
+        w.publish(2);
+        w.bus.publish(event_type::lease_bound, "", lease_info{"52:54:00:00:00:02", "192.168.26.11", "", "", "", "bound", 1}, std::chrono::system_clock::now());
+        auto b = co_await next(*ws);
+        CHECK(b.at("type") == "lease.bound");
+        CHECK(b.at("data").at("ip") == "192.168.26.11");
+    });
+}
+
+TEST_CASE("a client that never reads is closed; a fast one receives every event")
+{
+    api::http_limits limits;
+    limits.ws_max_frames = 200;
+    limits.ws_close_grace = std::chrono::seconds(30); // the close frame path, not the forced one
+    world w(100, limits);
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        auto stalled = co_await connect(w.port, "/api/v1/events", "Bearer secret", status);
+        auto fast = co_await connect(w.port, "/api/v1/events", "Bearer secret", status);
+        REQUIRE(stalled);
+        REQUIRE(fast);
+        CHECK(w.bus.subscribers() == 2);
+        const std::uint64_t first = w.bus.last_seq() + 1;
+        // Enough to fill the stalled client's socket buffers and then its queue.
+        const int n = 60000;
+        std::uint64_t got = 0;
+        for (int i = 0; i < n; ++i) {
+            w.publish(i);
+            if (i % 100 == 99) { // let the fast client keep up, as a real one would
+                while (got < static_cast<std::uint64_t>(i + 1)) {
+                    auto o = co_await next(*fast);
+                    REQUIRE_MESSAGE(o.contains("seq"), boost::json::serialize(o));
+                    REQUIRE(seq_of(o) == first + got);
+                    ++got;
+                }
+            }
+        }
+        CHECK(got == static_cast<std::uint64_t>(n));
+        // The stalled client reads at last: what reached it, then the close frame saying why.
+        beast::flat_buffer buf;
+        beast::error_code ec;
+        for (int i = 0; i < n && !ec; ++i) {
+            buf.consume(buf.size());
+            auto [e, k] = co_await stalled->async_read(buf, use_tuple);
+            ec = e;
+        }
+        CHECK(ec == websocket::error::closed);
+        // And it is gone from the bus: only the fast client is subscribed.
+        for (int i = 0; i < 300 && w.bus.subscribers() != 1; ++i) {
+            asio::steady_timer t(co_await asio::this_coro::executor, 10ms);
+            co_await t.async_wait(use_tuple);
+        }
+        CHECK(w.bus.subscribers() == 1);
+        CHECK(std::string(stalled->reason().reason.data(), stalled->reason().reason.size()).find("too slow") == 0);
+    });
+}
+
+TEST_CASE("auth before the upgrade: header or ?token=, a wrong or missing token is 401; a plain GET is 426")
+{
+    world w(10);
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/events", "", status));
+        CHECK(status == 401);
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/events?token=wrong", "", status));
+        CHECK(status == 401);
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/events", "Bearer secre", status));
+        CHECK(status == 401);
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/events?since=x", "Bearer secret", status));
+        CHECK(status == 400);
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/events?types=vm.nonsense", "Bearer secret", status));
+        CHECK(status == 400);
+        CHECK(co_await connect(w.port, "/api/v1/events?token=secret", "", status));
+        CHECK(status == 101);
+        // A plain GET (no upgrade) with the token.
+        auto ex = co_await asio::this_coro::executor;
+        beast::tcp_stream s(ex);
+        co_await s.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), w.port), use_tuple);
+        beast::http::request<beast::http::empty_body> req{beast::http::verb::get, "/api/v1/events", 11};
+        req.set(beast::http::field::host, "x");
+        req.set(beast::http::field::authorization, "Bearer secret");
+        co_await beast::http::async_write(s, req, use_tuple);
+        beast::flat_buffer b;
+        beast::http::response<beast::http::string_body> res;
+        co_await beast::http::async_read(s, b, res, use_tuple);
+        CHECK(res.result_int() == 426);
+    });
+}
+
+TEST_CASE("a client that cannot even take the close frame is cut off after the grace")
+{
+    api::http_limits limits;
+    limits.ws_max_frames = 100;
+    limits.ws_close_grace = std::chrono::milliseconds(200);
+    world w(100, limits);
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        auto stalled = co_await connect(w.port, "/api/v1/events", "Bearer secret", status);
+        REQUIRE(stalled);
+        for (int i = 0; i < 60000; ++i)
+            w.publish(i);
+        for (int i = 0; i < 300 && w.bus.subscribers() != 0; ++i) {
+            asio::steady_timer t(co_await asio::this_coro::executor, 10ms);
+            co_await t.async_wait(use_tuple);
+        }
+        CHECK(w.bus.subscribers() == 0); // the daemon let go of it; publishing never waited
+    });
+}
