@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <iterator>
+#include <variant>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -54,8 +55,14 @@ asio::awaitable<result<std::string>> run_tool(asio::any_io_executor ex, std::vec
     }
     asio::posix::stream_descriptor exit_fd(ex, pfd);
     asio::steady_timer deadline(ex, limit);
-    auto which = co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) ||
-                           deadline.async_wait(use_tuple));
+    std::variant<std::tuple<boost::system::error_code>, std::tuple<boost::system::error_code>> which;
+    for (;;) {
+        which = co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) ||
+                          deadline.async_wait(use_tuple));
+        // A wake-up is confirmed with the kernel (readiness can be spurious); the deadline ends it.
+        if (which.index() == 1 || std::get<0>(std::get<0>(which)) || pidfd_exited(pfd))
+            break;
+    }
     if (which.index() == 1)
         ::kill(*pid, SIGKILL); // then reaped below
     int status = 0;

@@ -17,6 +17,9 @@ result<int> spawn_detached(const std::vector<std::string>& argv, int keep_fd, co
 bool process_matches(int pid, const std::string& name);
 // pidfd_open(2): readable once the process exits (zombie or not); -1 on failure.
 int pidfd_open(int pid);
+// Has the process behind `pidfd` exited? Asks the kernel now (poll with no wait): a reactor's
+// readiness notification can be spurious, so a wake-up on a pidfd is confirmed with this.
+bool pidfd_exited(int pidfd);
 // "exit code 1", "killed by signal 9 (Killed)", or that the status is unknown (not our child).
 std::string describe_wait_status(int wait_status, bool have_status);
 

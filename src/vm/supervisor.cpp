@@ -188,9 +188,16 @@ void supervisor::on_exit(int wait_status, bool have_status)
 asio::awaitable<void> supervisor::watch_exit(unsigned gen)
 {
     auto self = shared_from_this();
-    auto [ec] = co_await pidfd_->async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
-    if (ec || gen_ != gen)
-        co_return; // detached (daemon shutdown) or superseded
+    for (;;) {
+        auto [ec] = co_await pidfd_->async_wait(asio::posix::stream_descriptor::wait_read, use_tuple);
+        if (ec || gen_ != gen)
+            co_return; // detached (daemon shutdown) or superseded
+        // A wake-up is not an exit: readiness can be spurious (the reactor may report an event for
+        // an earlier descriptor with the same number). Only the kernel's word counts.
+        if (pidfd_exited(pidfd_->native_handle()))
+            break;
+        log::debug("vm", rec_.s.name, ": spurious wake-up of the exit watch for pid ", rec_.pid, "; still running");
+    }
     int status = 0;
     bool have = ::waitpid(rec_.pid, &status, WNOHANG) == rec_.pid; // only our own children can be reaped
     on_exit(status, have);

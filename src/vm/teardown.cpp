@@ -46,10 +46,17 @@ asio::awaitable<void> power_off(std::string name, std::string qmp_path, int pidf
     else
         log::warn("teardown", name, ": cannot reach QMP: ", st.error().message);
     asio::steady_timer deadline(ex, grace);
-    auto which = co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) ||
-                           deadline.async_wait(use_tuple));
+    bool exited = false;
+    for (;;) {
+        auto which = co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) ||
+                               deadline.async_wait(use_tuple));
+        // A wake-up is confirmed with the kernel (readiness can be spurious).
+        exited = pidfd_exited(exit_fd.native_handle());
+        if (exited || which.index() == 1 || std::get<0>(std::get<0>(which)))
+            break;
+    }
     qmp->close();
-    if (which.index() == 0) {
+    if (exited) {
         *line = "stopped VM " + name + " (powered off)";
         co_return;
     }

@@ -11,6 +11,11 @@ start_daemon
 accel=$(api /api/v1/health | jget accel)
 echo "# accel: $accel"
 
+# The event stream, watched over a real WebSocket for the whole test.
+inh /usr/bin/python3 "$SRC/tests/integration/events_watch.py" "$(cat "$STATE/api-token")" > "$WORK/events.log" 2>&1 &
+EXTRA_PIDS+=($!)
+wait_for 5 grep -q connected "$WORK/events.log" >/dev/null || fail "event stream: $(cat "$WORK/events.log")"
+
 vm() { api "/api/v1/vms/$1"; }
 vm_field() { vm "$1" | jget "$2"; }
 console_has() { api "/api/v1/vms/$1/console/log" | grep -q "$2"; }
@@ -32,6 +37,19 @@ grep -q "event: vm.ip" "$WORK/daemon.log" || fail "no vm.ip event"
 console_has vm1 "hostname=vm1" || fail "vm1 did not get its host name"
 wait_for 20 console_has vm1 "PADDOCK: PING_OK 192.168.26.1" >/dev/null || fail "vm1 cannot ping its gateway"
 pass "vm1 leased its reserved $ip1 from Paddock's DHCP (host name vm1) in ${ms} ms and pinged the gateway; vm.ip published"
+
+# Its boot showed on the stream, in order, with seq growing by one.
+at() { grep -n -- "$1" "$WORK/events.log" | head -1 | cut -d: -f1; }
+order=("vm.created vm1 " 'vm.state vm1 {"state":"starting"' 'vm.state vm1 {"state":"running"' "lease.bound vm1 " "vm.ip vm1 ")
+prev=0
+for want in "${order[@]}"; do
+  n=$(at "$want"); [ -n "$n" ] || fail "event stream: no '$want' in: $(cat "$WORK/events.log")"
+  [ "$n" -gt "$prev" ] || fail "event stream: '$want' out of order: $(cat "$WORK/events.log")"
+  prev=$n
+done
+grep -v connected "$WORK/events.log" | awk 'NR > 1 && $1 != last + 1 { bad = 1 } { last = $1 } END { exit bad }' \
+  || fail "event stream: seq not contiguous: $(cat "$WORK/events.log")"
+pass "vm1's boot on the WebSocket event stream, in order: vm.created, vm.state starting, running, lease.bound, vm.ip"
 
 code=$(api_status /api/v1/vms -X POST -d "{\"name\":\"vm2\",\"kernel\":\"test-kernel\",\"initrd\":\"test-initrd\",\"cmdline\":\"quiet panic=-1 paddock.ping=$ip1\",\"memory_mib\":256,\"start\":true}")
 [ "$code" = 201 ] || fail "create vm2: $code"

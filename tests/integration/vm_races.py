@@ -5,8 +5,16 @@ import json, os, random, subprocess, sys, threading, time
 HOST_NS, WORK, STATE = os.environ["HOST_NS"], os.environ["WORK"], os.environ["STATE"]
 TOKEN = open(f"{STATE}/api-token").read().strip()
 
-def fail(msg):
+def fail(msg, vm=None):
     print("FAIL:", msg, file=sys.stderr)
+    if vm:  # what the daemon did with it, and what is left
+        try:
+            lines = [l for l in open(f"{WORK}/daemon.log") if f" {vm}:" in l or f" vm {vm} " in l or f"/vms/{vm}" in l]
+            print(f"--- daemon log for {vm}\n" + "".join(lines[-60:]), file=sys.stderr)
+        except OSError:
+            pass
+        r = subprocess.run(["pgrep", "-a", "-f", f"process=paddock-{vm} "], capture_output=True, text=True)
+        print(f"--- processes\n{r.stdout}", file=sys.stderr)
     sys.exit(1)
 
 def call(method, path, body=None, limit=60):
@@ -97,12 +105,12 @@ for n, v in cur.items():
     pids = qemu_pids(n)
     if v["state"] in ("running", "paused"):
         if len(pids) != 1 or int(pids[0]) != v["pid"]:
-            fail(f"{n} is {v['state']} with QEMU pids {pids} (record says {v['pid']})")
+            fail(f"{n} is {v['state']} with QEMU pids {pids} (record says {v['pid']})", n)
     elif pids:
-        fail(f"{n} is {v['state']} but QEMU pids {pids} run")
+        fail(f"{n} is {v['state']} but QEMU pids {pids} run", n)
 for n in names:
     if n not in cur and qemu_pids(n):
-        fail(f"QEMU runs for removed VM {n}")
+        fail(f"QEMU runs for removed VM {n}", n)
 resv = {r["mac"]: r["vm"] for r in reservations() if r["vm"]}
 want = {v["mac"]: n for n, v in cur.items()}
 if resv != want:
