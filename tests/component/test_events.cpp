@@ -17,6 +17,7 @@
 
 #include "api/http_server.hpp"
 #include "base/event_bus.hpp"
+#include "component/run_body.hpp"
 
 using namespace paddock;
 namespace asio = boost::asio;
@@ -66,18 +67,7 @@ struct world {
         asio::co_spawn(ioc, server->run(), [](std::exception_ptr) {});
     }
     void publish(int i) { bus.publish(event_type::vm_state, "vm" + std::to_string(i % 3), vm_state_change{"running", "starting", "n" + std::to_string(i)}, std::chrono::system_clock::now()); }
-    void run(std::function<asio::awaitable<void>()> body)
-    {
-        std::exception_ptr err;
-        asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
-            err = e;
-            ioc.stop();
-        });
-        ioc.run();
-        ioc.restart();
-        if (err)
-            std::rethrow_exception(err);
-    }
+    void run(std::function<asio::awaitable<void>()> body) { testing::run_body(ioc, body); }
 };
 
 // Connects and upgrades; returns the stream, or the HTTP status of a refusal in `status`.

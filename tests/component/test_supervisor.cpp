@@ -24,6 +24,7 @@
 #include <boost/json.hpp>
 
 #include "base/event_bus.hpp"
+#include "component/run_body.hpp"
 #include "store/db.hpp"
 #include "store/rows.hpp"
 #include "store/writer.hpp"
@@ -120,18 +121,7 @@ struct world {
     }
 
     // Runs `body` to completion (background coroutines keep running meanwhile).
-    void run(std::function<asio::awaitable<void>()> body)
-    {
-        std::exception_ptr err;
-        asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
-            err = e;
-            ioc.stop();
-        });
-        ioc.run();
-        ioc.restart();
-        if (err)
-            std::rethrow_exception(err);
-    }
+    void run(std::function<asio::awaitable<void>()> body) { testing::run_body(ioc, body); }
 
     std::string state(const std::string& name)
     {
