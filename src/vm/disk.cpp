@@ -5,23 +5,18 @@
 #include <csignal>
 #include <fstream>
 #include <iterator>
-#include <variant>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "vm/exit_wait.hpp"
 #include "vm/process.hpp"
 
 namespace paddock::vm {
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
@@ -54,20 +49,12 @@ asio::awaitable<result<std::string>> run_tool(asio::any_io_executor ex, std::vec
         co_return fail(errc::tool_failed, "pidfd_open for " + argv[0] + " failed");
     }
     asio::posix::stream_descriptor exit_fd(ex, pfd);
-    asio::steady_timer deadline(ex, limit);
-    std::variant<std::tuple<boost::system::error_code>, std::tuple<boost::system::error_code>> which;
-    for (;;) {
-        which = co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) ||
-                          deadline.async_wait(use_tuple));
-        // A wake-up is confirmed with the kernel (readiness can be spurious); the deadline ends it.
-        if (which.index() == 1 || std::get<0>(std::get<0>(which)) || pidfd_exited(pfd))
-            break;
-    }
-    if (which.index() == 1)
+    const bool exited = co_await wait_exit(exit_fd, limit);
+    if (!exited)
         ::kill(*pid, SIGKILL); // then reaped below
     int status = 0;
     ::waitpid(*pid, &status, 0); // exited (or killed): returns at once
-    if (which.index() == 1)
+    if (!exited)
         co_return fail(errc::tool_failed, argv[0] + " did not finish within " + std::to_string(limit.count()) + " s");
     std::string out = read_file(log);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -8,25 +8,21 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "base/log.hpp"
 #include "qmp/client.hpp"
+#include "vm/exit_wait.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
 
 namespace paddock::vm {
 namespace asio = boost::asio;
-using namespace asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
@@ -45,24 +41,14 @@ asio::awaitable<void> power_off(std::string name, std::string qmp_path, int pidf
     }
     else
         log::warn("teardown", name, ": cannot reach QMP: ", st.error().message);
-    asio::steady_timer deadline(ex, grace);
-    bool exited = false;
-    for (;;) {
-        auto which = co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) ||
-                               deadline.async_wait(use_tuple));
-        // A wake-up is confirmed with the kernel (readiness can be spurious).
-        exited = pidfd_exited(exit_fd.native_handle());
-        if (exited || which.index() == 1 || std::get<0>(std::get<0>(which)))
-            break;
-    }
+    const bool exited = co_await wait_exit(exit_fd, grace);
     qmp->close();
     if (exited) {
         *line = "stopped VM " + name + " (powered off)";
         co_return;
     }
     ::syscall(SYS_pidfd_send_signal, exit_fd.native_handle(), SIGKILL, nullptr, 0);
-    deadline.expires_after(5s);
-    co_await (exit_fd.async_wait(asio::posix::stream_descriptor::wait_read, use_tuple) || deadline.async_wait(use_tuple));
+    co_await wait_exit(exit_fd, 5s);
     *line = "stopped VM " + name + " (killed after " + std::to_string(grace.count()) + " s)";
 }
 
