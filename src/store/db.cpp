@@ -26,7 +26,7 @@ result<db> db::open(const std::string& path)
         return st.error();
     if (auto st = d.set_fsync(true); !st)
         return st.error();
-    if (auto st = migrate(h); !st)
+    if (auto st = migrate(d); !st)
         return fail(errc::store_failed, path + ": " + st.error().message);
     return d;
 }

@@ -36,22 +36,11 @@ const std::vector<std::vector<const char*>>& migrations()
     return steps;
 }
 
-status exec(sqlite3* h, const char* sql)
-{
-    char* err = nullptr;
-    if (sqlite3_exec(h, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string m = err ? err : "unknown error";
-        sqlite3_free(err);
-        return fail(errc::store_failed, m);
-    }
-    return ok();
-}
-
-result<int> user_version(sqlite3* h)
+result<int> user_version(db& d)
 {
     statement q;
-    if (sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &q.s, nullptr) != SQLITE_OK || sqlite3_step(q.s) != SQLITE_ROW)
-        return fail(errc::store_failed, std::string("read user_version: ") + sqlite3_errmsg(h));
+    if (sqlite3_prepare_v2(d.handle(), "PRAGMA user_version", -1, &q.s, nullptr) != SQLITE_OK || sqlite3_step(q.s) != SQLITE_ROW)
+        return d.last_error("read user_version");
     return sqlite3_column_int(q.s, 0);
 }
 
@@ -59,28 +48,28 @@ result<int> user_version(sqlite3* h)
 
 int schema_version() { return static_cast<int>(migrations().size()); }
 
-status migrate(sqlite3* h)
+status migrate(db& d)
 {
-    auto v = user_version(h);
+    auto v = user_version(d);
     if (!v)
         return v.error();
     if (*v > schema_version())
         return fail(errc::store_failed, "schema version " + std::to_string(*v) + " is newer than this daemon's " +
                                             std::to_string(schema_version()) + "; refusing to touch it");
     for (int n = *v + 1; n <= schema_version(); ++n) {
-        if (auto st = exec(h, "BEGIN IMMEDIATE"); !st)
+        if (auto st = d.exec("BEGIN IMMEDIATE"); !st)
             return st;
         status st = ok();
         for (const char* sql : migrations()[n - 1])
-            if (st = exec(h, sql); !st)
+            if (st = d.exec(sql); !st)
                 break;
         const std::string bump = "PRAGMA user_version = " + std::to_string(n);
         if (st)
-            st = exec(h, bump.c_str());
+            st = d.exec(bump);
         if (st)
-            st = exec(h, "COMMIT");
+            st = d.exec("COMMIT");
         if (!st) {
-            exec(h, "ROLLBACK");
+            d.exec("ROLLBACK");
             return fail(errc::store_failed, "migration " + std::to_string(n) + ": " + st.error().message);
         }
     }

@@ -6,14 +6,13 @@
 #pragma once
 
 #include "base/error.hpp"
-
-struct sqlite3;
+#include "store/db.hpp"
 
 namespace paddock::store {
 
 // The version this daemon writes.
 int schema_version();
 // Brings the database to schema_version(); fails on a newer database or a failed step (rolled back).
-status migrate(sqlite3* h);
+status migrate(db& d);
 
 } // namespace paddock::store
