@@ -171,18 +171,16 @@ public:
         dhcp::reservation r;
         r.mac = rq.mac;
         r.hostname = rq.hostname;
+        std::optional<ipv4> want;
         if (!rq.ip.empty()) {
-            auto a = parse_ipv4(rq.ip);
-            if (!a)
+            want = parse_ipv4(rq.ip);
+            if (!want)
                 co_return fail(errc::invalid_ip, "ip: \"" + rq.ip + "\" is not an IPv4 address");
-            r.ip = *a;
         }
-        else if (auto cur = dhcp_.core().reservations().find(rq.mac); cur != dhcp_.core().reservations().end())
-            r.ip = cur->second.ip;
-        else if (auto f = dhcp_.core().free_address())
-            r.ip = *f;
-        else
-            co_return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
+        auto a = dhcp_.core().address_for(rq.mac, want);
+        if (!a)
+            co_return a.error();
+        r.ip = *a;
         if (auto st = co_await dhcp_.reserve(r); !st)
             co_return st.error();
         co_return boost::json::object{{"mac", r.mac}, {"ip", to_string(r.ip)}, {"hostname", r.hostname}};

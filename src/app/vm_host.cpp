@@ -21,12 +21,10 @@ asio::awaitable<result<ipv4>> vm_host::reserve(std::string mac, std::optional<ip
     r.mac = mac;
     r.hostname = vm;
     r.vm = vm;
-    if (ip)
-        r.ip = *ip;
-    else if (auto f = dhcp_.core().free_address())
-        r.ip = *f;
-    else
-        co_return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
+    auto a = dhcp_.core().address_for(mac, ip);
+    if (!a)
+        co_return a.error();
+    r.ip = *a;
     if (auto st = co_await dhcp_.reserve(r); !st) {
         auto f = st.error();
         if (f.code == errc::invalid_ip)

@@ -85,6 +85,17 @@ bool engine::allocatable(ipv4 a, const std::string& key, const std::string& mac)
     return true;
 }
 
+result<ipv4> engine::address_for(const std::string& mac, std::optional<ipv4> want) const
+{
+    if (want)
+        return *want;
+    if (auto cur = resv_by_mac_.find(mac); cur != resv_by_mac_.end())
+        return cur->second.ip;
+    if (auto f = free_address())
+        return *f;
+    return fail(errc::pool_exhausted, "no free address left in the DHCP pool");
+}
+
 std::optional<ipv4> engine::free_address() const
 {
     std::uint32_t n = cfg_.pool_end.value - cfg_.pool_start.value + 1;

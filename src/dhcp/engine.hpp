@@ -109,6 +109,10 @@ public:
     std::vector<change> forget(const std::string& mac);
     // A free pool address for a new reservation (not leased, not reserved), if any.
     std::optional<ipv4> free_address() const;
+    // The address a reservation for `mac` gets: `want` when given, else the MAC's current
+    // reservation, else a free pool address; pool_exhausted when there is none. (reserve() then
+    // checks that the address can be had.)
+    result<ipv4> address_for(const std::string& mac, std::optional<ipv4> want) const;
 
     // Start-up: put back what the store holds (no changes are produced).
     void restore(const lease& l);

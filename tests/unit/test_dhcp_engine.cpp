@@ -416,3 +416,14 @@ TEST_CASE("admission under overload: stale DISCOVERs go first, REQUESTs are kept
     // A clock step backwards (timestamp "in the future") is not a reason to drop.
     CHECK(admit(c, msg_type::discover, t0 + 5'000'000, t0));
 }
+
+TEST_CASE("a reservation's address: the one asked for, else the MAC's current one, else a free one")
+{
+    engine e(cfg());
+    CHECK(*e.address_for(mac(1), ip("192.168.26.40")) == ip("192.168.26.40"));
+    REQUIRE(e.reserve({mac(1), ip("192.168.26.41"), "", ""}).ok());
+    CHECK(*e.address_for(mac(1), std::nullopt) == ip("192.168.26.41")); // kept on a second PUT
+    auto f = e.address_for(mac(2), std::nullopt);
+    REQUIRE(f.ok());
+    CHECK(*f == *e.free_address());
+}
