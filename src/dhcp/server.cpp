@@ -209,7 +209,6 @@ asio::awaitable<void> server::receive_loop()
                 co_return;
             continue; // the socket was replaced (namespace recreated)
         }
-        const std::int64_t now = unix_now();
         const int fd = udp_.native_handle();
         // Drain what is queued, 64 datagrams a syscall; each drain ends in at most one commit.
         for (int round = 0; round < 8; ++round) {
@@ -242,7 +241,7 @@ asio::awaitable<void> server::receive_loop()
                     ++stats_.dropped_while_reconciling; // decided on a state about to be replaced
                     continue;
                 }
-                process(std::span(rx->data.data() + k * rx_batch::mtu, rx->hdr[k].msg_len), ifindex, to_broadcast, now,
+                process(std::span(rx->data.data() + k * rx_batch::mtu, rx->hdr[k].msg_len), ifindex, to_broadcast,
                         received_us, now_us);
             }
             if (got < rx_batch::n)
@@ -272,9 +271,10 @@ asio::awaitable<void> server::expiry_loop()
     }
 }
 
-void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t now,
-                     std::int64_t received_us, std::int64_t now_us)
+void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t received_us,
+                     std::int64_t now_us)
 {
+    const std::int64_t now = now_us / 1'000'000; // the engine works in seconds
     auto m = decode(pkt);
     if (!m) {
         ++stats_.malformed;

@@ -85,8 +85,9 @@ public:
 private:
     boost::asio::awaitable<void> receive_loop();
     boost::asio::awaitable<void> expiry_loop();
-    void process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t now,
-                 std::int64_t received_us, std::int64_t now_us);
+    // `received_us`: the kernel's receive time; `now_us`: the wall clock (both unix microseconds).
+    void process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t received_us,
+                 std::int64_t now_us);
     void send(const reply& r, int ifindex);
     void flush();
     // Queues `ops` for the next group commit and waits until they are durable.
