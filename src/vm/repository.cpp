@@ -60,11 +60,11 @@ void repository::save(const record& r)
                        }
                        log::error("vm", name, ": cannot record its state (", st.error().message, "); retrying");
                        failed_[name] = true;
-                       retry_later(name);
+                       retry_later();
                    });
 }
 
-void repository::retry_later(const std::string&)
+void repository::retry_later()
 {
     if (retry_armed_)
         return;

@@ -48,7 +48,8 @@ public:
     boost::asio::awaitable<status> erase(std::string name);
 
 private:
-    void retry_later(const std::string& name);
+    // Re-saves every VM in failed_ with its latest record, in a second.
+    void retry_later();
 
     boost::asio::any_io_executor ex_;
     store::writer& writer_;
