@@ -7,10 +7,15 @@
 
 #include <boost/json.hpp>
 
+#include "api/http_metrics.hpp"
+#include "api/prom.hpp"
+#include "api/routes.hpp"
 #include "base/mac.hpp"
 
 namespace paddock::api {
 namespace json = boost::json;
+
+std::string_view openapi_document(); // embedded src/api/openapi.json (openapi_doc.cpp, generated)
 
 namespace {
 
@@ -20,12 +25,6 @@ response json_response(int status, const json::object& o)
     r.status = status;
     r.body = json::serialize(o);
     return r;
-}
-
-std::string path_of(const std::string& target)
-{
-    auto q = target.find('?');
-    return q == std::string::npos ? target : target.substr(0, q);
 }
 
 std::string content_type_for(const std::string& path)
@@ -209,36 +208,92 @@ response error(int status, const std::string& code, const std::string& message)
     return json_response(status, {{"error", {{"code", code}, {"message", message}}}});
 }
 
-bool authorized(const context& ctx, const std::string& authorization)
+bool authorized(const context& ctx, std::string_view authorization)
 {
     if (ctx.token.empty())
         return true;
-    const std::string want = "Bearer " + ctx.token;
-    if (authorization.size() != want.size())
+    constexpr std::string_view scheme = "Bearer ";
+    if (authorization.size() != scheme.size() + ctx.token.size() || !authorization.starts_with(scheme))
         return false;
     unsigned char diff = 0;
-    for (std::size_t i = 0; i < want.size(); ++i)
-        diff |= static_cast<unsigned char>(authorization[i] ^ want[i]);
+    for (std::size_t i = 0; i < ctx.token.size(); ++i)
+        diff |= static_cast<unsigned char>(authorization[scheme.size() + i] ^ ctx.token[i]);
     return diff == 0;
 }
 
+bool authorized_upgrade(const context& ctx, std::string_view authorization, std::string_view target)
+{
+    if (authorized(ctx, authorization))
+        return true;
+    auto t = query_param(target, "token");
+    return !t.empty() && authorized(ctx, "Bearer " + std::string(t));
+}
+
+response unauthorized()
+{
+    auto r = error(401, "unauthorized",
+                   "missing or wrong token: send 'Authorization: Bearer <token>' (WebSockets may use ?token=<token>) "
+                   "with the token from state_dir/api-token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+}
+
+bool protected_path(std::string_view path) { return path.starts_with("/api/") || path == "/api" || path == "/metrics"; }
+
+namespace {
+
+const std::string& openapi_text(const context& ctx)
+{
+    static const std::string doc = [&] {
+        std::string d(openapi_document());
+        auto at = d.find("@VERSION@");
+        if (at != std::string::npos)
+            d.replace(at, 9, ctx.version);
+        return json::serialize(json::parse(d)); // compact
+    }();
+    return doc;
+}
+
+response metrics_response(const context& ctx)
+{
+    prom out;
+    ctx.svc->metrics(out);
+    if (ctx.http)
+        ctx.http->write(out);
+    if (ctx.bus) {
+        out.family("paddock_events_published_total", "counter", "Events published on the event stream since start.");
+        out.sample("paddock_events_published_total", static_cast<double>(ctx.bus->published()));
+    }
+    response r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = out.text();
+    return r;
+}
+
+} // namespace
+
 boost::asio::awaitable<response> handle(const context& ctx, request req)
 {
-    const std::string path = path_of(req.target);
-    if (path.rfind("/api/", 0) != 0 && path != "/api")
+    const std::string path(path_of(req.target));
+    if (!protected_path(path))
         co_return static_file(ctx, req, path);
-
-    if (!authorized(ctx, req.authorization)) {
-        auto r = error(401, "unauthorized",
-                       "missing or wrong bearer token: send 'Authorization: Bearer <token>' with the token from "
-                       "state_dir/api-token");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    if (!authorized(ctx, req.authorization))
+        co_return unauthorized();
+    auto m = match_route(path);
+    if (!m.def)
+        co_return error(404, "not_found", "no route for " + path);
+    if (!allows(*m.def, req.method)) {
+        const std::string allow(m.def->methods);
+        co_return method_not_allowed(req, path, allow.c_str());
+    }
+    if (m.def->websocket) {
+        auto r = error(426, "upgrade_required", "GET " + path + " is a WebSocket: send Upgrade: websocket");
+        r.headers.emplace_back("Upgrade", "websocket");
         co_return r;
     }
-
-    if (path == "/api/v1/health") {
-        if (req.method != "GET")
-            co_return method_not_allowed(req, path, "GET");
+    const std::string& name = m.param;
+    switch (m.def->id) {
+    case route_id::health: {
         auto l = ctx.svc->stalls();
         co_return json_response(200, {{"status", "ok"},
                                       {"version", ctx.version},
@@ -248,102 +303,77 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
                                                 {"worst_stall_ms", l.worst_ms},
                                                 {"recent_worst_stall_ms", l.recent_worst_ms}}}});
     }
-    if (path == "/api/v1/network") {
-        if (req.method != "GET")
-            co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, ctx.svc->network());
-    }
-    if (path == "/api/v1/leases") {
-        if (req.method != "GET")
-            co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, {{"leases", ctx.svc->leases()}});
-    }
-    if (path == "/api/v1/reservations") {
-        if (req.method != "GET")
-            co_return method_not_allowed(req, path, "GET");
-        co_return json_response(200, {{"reservations", ctx.svc->reservations()}});
-    }
-    const std::string resv_prefix = "/api/v1/reservations/";
-    if (path.rfind(resv_prefix, 0) == 0) {
-        const std::string mac = path.substr(resv_prefix.size());
+    case route_id::network: co_return json_response(200, ctx.svc->network());
+    case route_id::leases: co_return json_response(200, {{"leases", ctx.svc->leases()}});
+    case route_id::reservations: co_return json_response(200, {{"reservations", ctx.svc->reservations()}});
+    case route_id::reservation: {
+        auto parsed = parse_reservation(name, req.method == "PUT" ? req.body : "");
+        if (!parsed)
+            co_return from_failure(parsed.error());
         if (req.method == "PUT") {
-            auto parsed = parse_reservation(mac, req.body);
-            if (!parsed)
-                co_return from_failure(parsed.error());
             auto r = co_await ctx.svc->reserve(*parsed);
             if (!r)
                 co_return from_failure(r.error());
             co_return json_response(200, *r);
         }
-        if (req.method == "DELETE") {
-            auto parsed = parse_reservation(mac, "");
-            if (!parsed)
-                co_return from_failure(parsed.error());
-            if (auto st = co_await ctx.svc->unreserve(parsed->mac); !st)
-                co_return from_failure(st.error());
-            co_return no_content();
-        }
-        co_return method_not_allowed(req, path, "PUT, DELETE");
+        if (auto st = co_await ctx.svc->unreserve(parsed->mac); !st)
+            co_return from_failure(st.error());
+        co_return no_content();
     }
-    if (path == "/api/v1/vms") {
+    case route_id::vms: {
         if (req.method == "GET")
             co_return json_response(200, {{"vms", ctx.svc->vms()}});
-        if (req.method == "POST") {
-            auto spec = vm::parse_spec(req.body);
-            if (!spec)
-                co_return from_failure(spec.error());
-            auto r = co_await ctx.svc->create_vm(std::move(*spec));
-            if (!r)
-                co_return from_failure(r.error());
-            co_return json_response(201, *r);
-        }
-        co_return method_not_allowed(req, path, "GET, POST");
+        auto spec = vm::parse_spec(req.body);
+        if (!spec)
+            co_return from_failure(spec.error());
+        auto r = co_await ctx.svc->create_vm(std::move(*spec));
+        if (!r)
+            co_return from_failure(r.error());
+        co_return json_response(201, *r);
     }
-    const std::string vm_prefix = "/api/v1/vms/";
-    if (path.rfind(vm_prefix, 0) == 0) {
-        std::string rest = path.substr(vm_prefix.size());
-        auto slash = rest.find('/');
-        std::string name = rest.substr(0, slash);
-        std::string sub = slash == std::string::npos ? "" : rest.substr(slash + 1);
-        if (name.empty())
-            co_return error(404, "not_found", "no route for " + path);
-        if (sub.empty()) {
-            if (req.method == "GET") {
-                auto r = ctx.svc->vm(name);
-                if (!r)
-                    co_return from_failure(r.error());
-                co_return json_response(200, *r);
-            }
-            if (req.method == "DELETE") {
-                auto st = co_await ctx.svc->remove_vm(name);
-                if (!st)
-                    co_return from_failure(st.error());
-                co_return no_content();
-            }
-            co_return method_not_allowed(req, path, "GET, DELETE");
-        }
-        if (sub == "console/log") {
-            if (req.method != "GET")
-                co_return method_not_allowed(req, path, "GET");
-            auto r = co_await ctx.svc->console_log(name);
-            if (!r)
-                co_return from_failure(r.error());
-            response out;
-            out.content_type = "text/plain; charset=utf-8";
-            out.body = std::move(*r);
-            co_return out;
-        }
-        if (auto a = parse_action(sub)) {
-            if (req.method != "POST")
-                co_return method_not_allowed(req, path, "POST");
-            auto opts = parse_action_options(*a, req.body);
-            if (!opts)
-                co_return from_failure(opts.error());
-            auto r = co_await ctx.svc->vm_action(name, *a, *opts);
+    case route_id::vm: {
+        if (req.method == "GET") {
+            auto r = ctx.svc->vm(name);
             if (!r)
                 co_return from_failure(r.error());
             co_return json_response(200, *r);
         }
+        auto st = co_await ctx.svc->remove_vm(name);
+        if (!st)
+            co_return from_failure(st.error());
+        co_return no_content();
+    }
+    case route_id::console_log: {
+        auto r = co_await ctx.svc->console_log(name);
+        if (!r)
+            co_return from_failure(r.error());
+        response out;
+        out.content_type = "text/plain; charset=utf-8";
+        out.body = std::move(*r);
+        co_return out;
+    }
+    case route_id::vm_start:
+    case route_id::vm_stop:
+    case route_id::vm_restart:
+    case route_id::vm_pause:
+    case route_id::vm_resume: {
+        auto a = *parse_action(path.substr(path.rfind('/') + 1));
+        auto opts = parse_action_options(a, req.body);
+        if (!opts)
+            co_return from_failure(opts.error());
+        auto r = co_await ctx.svc->vm_action(name, a, *opts);
+        if (!r)
+            co_return from_failure(r.error());
+        co_return json_response(200, *r);
+    }
+    case route_id::openapi: {
+        response r;
+        r.body = openapi_text(ctx);
+        co_return r;
+    }
+    case route_id::metrics: co_return metrics_response(ctx);
+    case route_id::console:
+    case route_id::events: break; // WebSockets: handled above
     }
     co_return error(404, "not_found", "no route for " + path);
 }

@@ -21,7 +21,12 @@
 #include "vm/actions.hpp"
 #include "vm/spec.hpp"
 
+namespace paddock::vm { class console_hub; }
+
 namespace paddock::api {
+
+class prom;
+class http_metrics;
 
 struct request {
     std::string method; // "GET", "POST", ...
@@ -66,10 +71,14 @@ public:
     virtual boost::json::array vms() = 0;
     virtual result<boost::json::object> vm(const std::string& name) = 0;
     virtual boost::asio::awaitable<result<std::string>> console_log(std::string name) = 0;
+    // The running VM's shared serial console (GET /api/v1/vms/{name}/console, a WebSocket).
+    virtual result<std::shared_ptr<vm::console_hub>> console(const std::string& name) = 0;
     virtual boost::asio::awaitable<result<boost::json::object>> create_vm(vm::spec s) = 0;
     virtual boost::asio::awaitable<result<boost::json::object>> vm_action(std::string name, vm::action a,
                                                                          vm::action_options o) = 0;
     virtual boost::asio::awaitable<status> remove_vm(std::string name) = 0;
+    // The daemon's part of /metrics: VMs, DHCP, leases and pool, fabric repairs, the loop.
+    virtual void metrics(prom& out) = 0;
 };
 
 struct context {
@@ -79,6 +88,7 @@ struct context {
     std::string token;   // empty = auth disabled ("auth": "none")
     std::string www_dir; // static dashboard files
     backend* svc = nullptr;
+    http_metrics* http = nullptr; // the API's own counters (the HTTP driver records into them)
 };
 
 // The VM operations by their route name (start, stop, restart, pause, resume).
@@ -94,6 +104,12 @@ response error(int status, const std::string& code, const std::string& message);
 boost::asio::awaitable<response> handle(const context& ctx, request req);
 
 // Constant-time comparison of the Authorization header against "Bearer <token>".
-bool authorized(const context& ctx, const std::string& authorization);
+bool authorized(const context& ctx, std::string_view authorization);
+// The same for a WebSocket upgrade, which may carry the token as ?token= instead (browsers).
+bool authorized_upgrade(const context& ctx, std::string_view authorization, std::string_view target);
+// The 401 every protected surface answers.
+response unauthorized();
+// Whether a path is one the token protects (/api/..., /metrics); the dashboard's files are not.
+bool protected_path(std::string_view path);
 
 } // namespace paddock::api

@@ -1,32 +1,13 @@
 // SPDX-License-Identifier: MIT
 // CORE: the event stream's request and replay plan.
 #include "api/event_stream.hpp"
+#include "api/routes.hpp"
 
 #include <boost/json.hpp>
 
 namespace paddock::api {
 
 namespace {
-
-// Percent-decoding is not needed: seq is digits, types are [a-z.], tokens are hex.
-std::vector<std::pair<std::string_view, std::string_view>> query_params(std::string_view target)
-{
-    std::vector<std::pair<std::string_view, std::string_view>> out;
-    auto q = target.find('?');
-    if (q == std::string_view::npos)
-        return out;
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-        auto amp = rest.find('&');
-        std::string_view kv = rest.substr(0, amp);
-        auto eq = kv.find('=');
-        out.emplace_back(kv.substr(0, eq), eq == std::string_view::npos ? std::string_view{} : kv.substr(eq + 1));
-        if (amp == std::string_view::npos)
-            break;
-        rest = rest.substr(amp + 1);
-    }
-    return out;
-}
 
 const std::set<std::string>& known_types()
 {

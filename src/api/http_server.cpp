@@ -2,6 +2,7 @@
 // DRIVER: Beast HTTP listener and sessions.
 #include "api/http_server.hpp"
 
+#include <map>
 #include <set>
 
 #include <boost/asio/as_tuple.hpp>
@@ -14,6 +15,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "api/http_metrics.hpp"
+#include "api/routes.hpp"
+#include "api/ws_console.hpp"
 #include "api/ws_events.hpp"
 #include "base/log.hpp"
 
@@ -29,12 +33,38 @@ struct http_server::state {
     tcp::acceptor acceptor;
     const context& ctx;
     http_limits limits;
-    std::set<beast::tcp_stream*> sessions;
+    std::shared_ptr<session_registry> sessions = std::make_shared<session_registry>();
+    std::map<asio::ip::address, std::size_t> per_client; // open connections by peer address
 
     state(asio::any_io_executor e, const context& c, http_limits l) : ex(e), acceptor(e), ctx(c), limits(l) {}
 };
 
 namespace {
+
+// Counts one connection against its peer's limit for as long as it is open (HTTP or WebSocket).
+struct client_slot {
+    std::shared_ptr<http_server::state> st; // coroutine frames may be destroyed in any order at shutdown
+    asio::ip::address peer;
+    client_slot(std::shared_ptr<http_server::state> s, asio::ip::address a) : st(std::move(s)), peer(a) { ++st->per_client[peer]; }
+    ~client_slot()
+    {
+        if (--st->per_client[peer] == 0)
+            st->per_client.erase(peer);
+    }
+};
+
+// What upgrade() returns once it has served the WebSocket: no reply to send.
+response served()
+{
+    response r;
+    r.status = 0;
+    return r;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0)
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
 http::response<http::string_body> to_beast(const response& r, unsigned version, bool keep_alive, bool head)
 {
@@ -65,10 +95,43 @@ response read_failure(const beast::error_code& ec, const http_limits& lim)
     return response{0, {}, {}, {}};
 }
 
-asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socket sock)
+// A WebSocket upgrade on a WebSocket route: auth (header, or ?token= for browsers), then the
+// route's own checks, then the upgrade. Returns the refusal to send, or status 0 when served.
+asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, beast::tcp_stream& stream,
+                                  http::request_parser<http::string_body>& parser, const route_match& m)
+{
+    auto& req = parser.get();
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view auth(req[http::field::authorization].data(), req[http::field::authorization].size());
+    if (!authorized_upgrade(st->ctx, auth, target))
+        co_return unauthorized();
+    ws_limits wl{st->limits.ws_max_frames, st->limits.ws_max_bytes, st->limits.ws_close_grace};
+    if (m.def->id == route_id::events) {
+        auto q = parse_events_query(target);
+        if (!q)
+            co_return error(400, to_string(q.error().code), q.error().message);
+        if (!st->ctx.bus)
+            co_return error(404, "not_found", "no event stream here");
+        log::debug("http", "GET ", target, " -> WebSocket");
+        co_await serve_events(std::move(stream), parser.release(), *st->ctx.bus, std::move(*q), wl, st->sessions,
+                              st->ctx.http);
+        co_return served();
+    }
+    for (auto [k, v] : query_params(target))
+        if (k != "token")
+            co_return error(400, "invalid_field", std::string(k) + ": unknown parameter (token)");
+    auto hub = st->ctx.svc->console(m.param);
+    if (!hub)
+        co_return error(status_for(hub.error().code), to_string(hub.error().code), hub.error().message);
+    log::debug("http", "GET ", target, " -> WebSocket");
+    co_await serve_console(std::move(stream), parser.release(), std::move(*hub), wl, st->sessions, st->ctx.http);
+    co_return served();
+}
+
+asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socket sock, std::shared_ptr<client_slot> slot)
 {
     beast::tcp_stream stream(std::move(sock));
-    st->sessions.insert(&stream);
+    st->sessions->insert(&stream);
     beast::flat_buffer buf;
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -86,33 +149,23 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
             }
             break;
         }
+        const auto t0 = std::chrono::steady_clock::now();
         auto& req = parser.get();
-        if (req.target() == "/api/v1/events" || req.target().starts_with("/api/v1/events?")) {
-            // The event stream: auth (header, or ?token= for browsers) before the upgrade.
-            auto q = parse_events_query(req.target());
-            const bool allowed = authorized(st->ctx, std::string(req[http::field::authorization])) ||
-                                 (q && !q->token.empty() && authorized(st->ctx, "Bearer " + q->token));
-            response r;
-            if (!allowed) {
-                r = error(401, "unauthorized", "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>");
-                r.headers.emplace_back("WWW-Authenticate", "Bearer");
-            }
-            else if (!q)
-                r = error(400, to_string(q.error().code), q.error().message);
-            else if (!beast::websocket::is_upgrade(req)) {
-                r = error(426, "upgrade_required", "GET /api/v1/events is a WebSocket: send Upgrade: websocket");
-                r.headers.emplace_back("Upgrade", "websocket");
-            }
-            else if (!st->ctx.bus)
-                r = error(404, "not_found", "no event stream here");
-            else {
-                log::debug("http", "GET ", req.target(), " -> WebSocket");
-                st->sessions.erase(&stream);
-                ws_limits wl{st->limits.ws_max_frames, st->limits.ws_max_bytes, st->limits.ws_close_grace};
-                co_await serve_events(std::move(stream), parser.release(), *st->ctx.bus, std::move(*q), wl, st->sessions);
-                co_return;
-            }
-            log::debug("http", req.method_string(), " /api/v1/events -> ", r.status);
+        const std::string_view target(req.target().data(), req.target().size());
+        const std::string_view path = path_of(target);
+        const bool is_protected = protected_path(path);
+        route_match m; // (no conditional expression with a temporary in a coroutine: g++ 12 frees it twice)
+        if (is_protected)
+            m = match_route(path);
+        if (m.def && m.def->websocket && req.method() == http::verb::get && beast::websocket::is_upgrade(req)) {
+            st->sessions->erase(&stream); // the WebSocket registers itself
+            response r = co_await upgrade(st, stream, parser, m);
+            if (r.status == 0)
+                co_return; // served
+            st->sessions->insert(&stream);
+            if (st->ctx.http)
+                st->ctx.http->record(m.def, false, "GET", r.status, seconds_since(t0));
+            log::debug("http", "GET ", path, " (upgrade) -> ", r.status);
             auto res = to_beast(r, req.version(), false, false);
             stream.expires_after(st->limits.write_timeout);
             co_await http::async_write(stream, res, use_tuple);
@@ -120,12 +173,14 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
         }
         request in;
         in.method = std::string(req.method_string());
-        in.target = std::string(req.target());
+        in.target = std::string(target);
         in.authorization = std::string(req[http::field::authorization]);
         in.body = std::move(req.body());
         bool head = req.method() == http::verb::head;
         response r = co_await handle(st->ctx, std::move(in));
-        log::debug("http", req.method_string(), " ", req.target(), " -> ", r.status);
+        if (st->ctx.http)
+            st->ctx.http->record(m.def, !is_protected, req.method_string(), r.status, seconds_since(t0));
+        log::debug("http", req.method_string(), " ", path, " -> ", r.status);
         auto res = to_beast(r, req.version(), req.keep_alive(), head);
         stream.expires_after(st->limits.write_timeout);
         auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
@@ -134,7 +189,7 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    st->sessions.erase(&stream);
+    st->sessions->erase(&stream);
 }
 
 } // namespace
@@ -165,11 +220,24 @@ asio::awaitable<void> http_server::run()
             co_await t.async_wait(use_tuple);
             continue;
         }
-        if (st->sessions.size() >= st->limits.max_connections) {
+        if (st->sessions->size() >= st->limits.max_connections) {
             log::warn("http", "connection limit ", st->limits.max_connections, " reached; closing a new connection");
+            if (st->ctx.http)
+                ++st->ctx.http->refused_total;
             continue; // sock closes here
         }
-        asio::co_spawn(st->ex, session(st, std::move(sock)), [](std::exception_ptr e) {
+        boost::system::error_code pec;
+        auto peer = sock.remote_endpoint(pec).address();
+        if (pec)
+            continue; // gone already
+        if (auto it = st->per_client.find(peer); it != st->per_client.end() && it->second >= st->limits.max_per_client) {
+            log::warn("http", "client ", peer.to_string(), " has ", it->second, " connections open (the limit); closing a new one");
+            if (st->ctx.http)
+                ++st->ctx.http->refused_per_client;
+            continue;
+        }
+        auto slot = std::make_shared<client_slot>(st, peer);
+        asio::co_spawn(st->ex, session(st, std::move(sock), std::move(slot)), [](std::exception_ptr e) {
             if (!e)
                 return;
             try {
@@ -181,7 +249,7 @@ asio::awaitable<void> http_server::run()
         });
     }
     // Close every open session so shutdown does not wait for idle clients.
-    for (auto* s : st->sessions)
+    for (auto* s : *st->sessions)
         s->cancel();
 }
 

@@ -2,7 +2,7 @@
 // DRIVER: Beast HTTP/1.1 listener and sessions on the daemon's io_context, feeding api::handle.
 // Limits: request header 16 KiB, body 1 MiB (413 beyond), 10 s to receive a whole request
 // and 10 s to send a response (slow or idle clients are dropped: no slowloris), and at most
-// 256 open connections (more are closed at once).
+// 512 open connections, 192 from one address (more are closed at once).
 #pragma once
 
 #include <cstddef>
@@ -20,7 +20,8 @@ struct http_limits {
     std::size_t body_bytes = 1024 * 1024;
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds write_timeout{10000};
-    std::size_t max_connections = 256;
+    std::size_t max_connections = 512;
+    std::size_t max_per_client = 192; // open connections (HTTP and WebSocket) from one address
     // Event stream clients: the queue a client may fall behind by before it is closed.
     std::size_t ws_max_frames = 8192;
     std::size_t ws_max_bytes = 8 << 20;

@@ -2,14 +2,10 @@
 // DRIVER: one client of the event stream (SPEC section 5) over a WebSocket. In the same turn of
 // the loop it subscribes to the bus and queues the replay plan (api/event_stream), so the replay
 // runs into live events with no gap and no duplicate. Every event is serialized once (shared by
-// all clients); each client has a bounded queue and one writer. A client that falls behind (queue
-// over max_frames or max_bytes) is closed with a close reason, by force after 2 s if it cannot even
-// take the close frame; it never slows the daemon or other clients. Beast's suggested server
-// timeouts give pings and an idle timeout; incoming messages are read and dropped (4 KiB at most).
+// all clients); the client's queue and writer are api/ws_client's. Incoming messages are read and
+// dropped (4 KiB at most).
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <set>
 
 #include <boost/asio/awaitable.hpp>
@@ -18,21 +14,17 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "api/event_stream.hpp"
+#include "api/ws_client.hpp"
 
 namespace paddock::api {
 
-struct ws_limits {
-    std::size_t max_frames = 8192;
-    std::size_t max_bytes = 8 << 20;
-    // How long a client that fell behind gets to take the close frame before the connection ends.
-    std::chrono::milliseconds close_grace{2000};
-};
+class http_metrics;
 
 // Serves the stream until the client goes, falls behind, or the daemon stops. `registry` holds
 // the open connections (the HTTP server cancels them at shutdown).
 boost::asio::awaitable<void> serve_events(boost::beast::tcp_stream stream,
                                           boost::beast::http::request<boost::beast::http::string_body> req,
                                           event_bus& bus, events_query q, ws_limits limits,
-                                          std::set<boost::beast::tcp_stream*>& registry);
+                                          std::shared_ptr<session_registry> registry, http_metrics* metrics);
 
 } // namespace paddock::api

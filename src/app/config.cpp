@@ -215,6 +215,14 @@ bool valid_ifname(std::string_view s)
 
 config defaults() { return config{}; }
 
+bool loopback_listen(const config& cfg)
+{
+    if (cfg.listen_host == "::1" || cfg.listen_host == "localhost")
+        return true;
+    auto a = parse_ipv4(cfg.listen_host);
+    return a && (a->value >> 24) == 127;
+}
+
 status set_listen(config& cfg, std::string_view value)
 {
     auto colon = value.rfind(':');
@@ -263,6 +271,10 @@ status validate(const config& c)
     }
     if (c.auth != "token" && c.auth != "none")
         return bad("auth", "must be \"token\" or \"none\", got \"" + c.auth + "\"");
+    if (!loopback_listen(c) && !c.allow_insecure_listen)
+        return bad("listen", c.listen_host + " is not a loopback address, and the API speaks plain HTTP (no TLS): "
+                             "the token and everything else would cross the network in clear. Put a TLS proxy in front "
+                             "and keep listen on loopback, or set \"allow_insecure_listen\": true to accept that");
     if (!valid_netns_name(n.namespace_name))
         return bad("network.namespace", "\"" + n.namespace_name +
                                             "\" is not a namespace name (1 to 64 of A-Z a-z 0-9 _ - .)");
@@ -328,6 +340,12 @@ result<config> parse_config(std::string_view text)
         }
         else if (k == "state_dir") st = read_string(val, "state_dir", c.state_dir);
         else if (k == "auth") st = read_string(val, "auth", c.auth);
+        else if (k == "allow_insecure_listen") {
+            if (val.is_bool())
+                c.allow_insecure_listen = val.get_bool();
+            else
+                st = bad("allow_insecure_listen", "expected true or false");
+        }
         else if (k == "network") st = parse_network(val, c.network);
         else if (k == "qemu") st = parse_qemu(val, c.qemu);
         else st = unknown("", k);
@@ -350,6 +368,7 @@ std::string to_json_text(const config& c)
         {"listen", listen + ":" + std::to_string(c.listen_port)},
         {"state_dir", c.state_dir},
         {"auth", c.auth},
+        {"allow_insecure_listen", c.allow_insecure_listen},
         {"network",
          {{"namespace", n.namespace_name},
           {"host_veth", n.host_veth},

@@ -24,6 +24,8 @@ struct config {
     std::uint16_t listen_port = 8080;
     std::string state_dir = "/var/lib/paddock";
     std::string auth = "token"; // token | none
+    // The API has no TLS: a listen address other than loopback needs this explicit opt-out.
+    bool allow_insecure_listen = false;
     net::network_config network;
     qemu_config qemu;
 };
@@ -48,6 +50,9 @@ status validate(const config& cfg);
 
 // Serializes back to the JSON shape of the file (for GET /api/v1/network and debugging).
 std::string to_json_text(const config& cfg);
+
+// Whether the listen address is loopback (127.0.0.0/8 or ::1).
+bool loopback_listen(const config& cfg);
 
 // Interface names: 1..15 bytes of [A-Za-z0-9_.-], not "." or "..".
 bool valid_ifname(std::string_view s);

@@ -26,7 +26,9 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "api/http_metrics.hpp"
 #include "api/http_server.hpp"
+#include "api/prom.hpp"
 #include "app/dhcp_store.hpp"
 #include "app/loop_probe.hpp"
 #include "app/vm_host.hpp"
@@ -189,12 +191,16 @@ public:
     boost::json::array vms() override { return vms_.list(); }
     result<boost::json::object> vm(const std::string& name) override { return vms_.get(name); }
     asio::awaitable<result<std::string>> console_log(std::string name) override { return vms_.console_log(std::move(name)); }
+    result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override { return vms_.console(name); }
     asio::awaitable<result<boost::json::object>> create_vm(vm::spec s) override { return vms_.create(std::move(s)); }
     asio::awaitable<result<boost::json::object>> vm_action(std::string name, vm::action a, vm::action_options o) override
     {
         return vms_.act(std::move(name), a, o);
     }
     asio::awaitable<status> remove_vm(std::string name) override { return vms_.remove(std::move(name)); }
+    void metrics(api::prom& out) override;
+
+    std::uint64_t repairs = 0; // fabric repairs that changed something
 
 private:
     std::chrono::steady_clock::time_point t0_;
@@ -203,6 +209,46 @@ private:
     vm::manager& vms_;
     const loop_probe& probe_;
 };
+
+void daemon_backend::metrics(api::prom& out)
+{
+    out.family("paddock_vms", "gauge", "VMs by state.");
+    auto n = vms_.by_state();
+    for (auto st : vm::all_states)
+        out.sample("paddock_vms", {{"state", vm::to_string(st)}}, static_cast<double>(n[static_cast<std::size_t>(st)]));
+    const auto& d = dhcp_.stats();
+    out.family("paddock_dhcp_packets_total", "counter",
+               "DHCP packets received, by message type and outcome (what was sent back, or why nothing was).");
+    for (std::size_t t = 0; t < d.by_type.size(); ++t)
+        for (std::size_t o = 0; o < d.by_type[t].size(); ++o) {
+            if (d.by_type[t][o] == 0)
+                continue;
+            const char* type = t == 0 ? "unknown" : dhcp::to_string(static_cast<dhcp::msg_type>(t));
+            out.sample("paddock_dhcp_packets_total",
+                       {{"type", type}, {"outcome", dhcp::server::outcome_name(static_cast<dhcp::server::outcome>(o))}},
+                       static_cast<double>(d.by_type[t][o]));
+        }
+    out.family("paddock_dhcp_failed_commits_total", "counter", "Lease commits the store refused (their ACKs were withheld).");
+    out.sample("paddock_dhcp_failed_commits_total", static_cast<double>(d.failed_commits));
+    std::size_t bound = 0;
+    for (auto& [ip, l] : dhcp_.core().leases())
+        bound += l.state == dhcp::lease_state::bound ? 1 : 0;
+    out.family("paddock_dhcp_active_leases", "gauge", "Bound DHCP leases.");
+    out.sample("paddock_dhcp_active_leases", static_cast<double>(bound));
+    const auto& core = dhcp_.core();
+    out.family("paddock_dhcp_pool_free", "gauge", "Pool addresses neither leased, offered nor reserved.");
+    out.sample("paddock_dhcp_pool_free", static_cast<double>(core.pool_size() - std::min(core.pool_size(), core.pool_used())));
+    out.family("paddock_dhcp_pool_size", "gauge", "Addresses in the DHCP pool.");
+    out.sample("paddock_dhcp_pool_size", static_cast<double>(core.pool_size()));
+    out.family("paddock_fabric_repairs_total", "counter", "Repairs of the network fabric that changed something.");
+    out.sample("paddock_fabric_repairs_total", static_cast<double>(repairs));
+    out.family("paddock_loop_stall_seconds", "gauge",
+               "How late the daemon's event loop ran a timer: the worst in the last 1-2 s (window=recent) and since start (window=start).");
+    out.sample("paddock_loop_stall_seconds", {{"window", "recent"}}, probe_.recent_worst_ms() / 1000.0);
+    out.sample("paddock_loop_stall_seconds", {{"window", "start"}}, probe_.worst_ms() / 1000.0);
+    out.family("paddock_uptime_seconds", "gauge", "Seconds since the daemon started.");
+    out.sample("paddock_uptime_seconds", static_cast<double>(uptime_s()));
+}
 
 // The stall probe's period: PADDOCK_LOOP_PROBE_MS (1 to 1000), else 10 ms.
 std::chrono::milliseconds probe_period()
@@ -370,6 +416,14 @@ int run_daemon(const config& cfg, const run_options& opt)
     ctx.www_dir = opt.www_dir;
     ctx.svc = &backend;
     ctx.bus = &bus;
+    api::http_metrics http_stats;
+    ctx.http = &http_stats;
+    if (token.empty())
+        log::warn("daemon", "auth is \"none\" (config): anyone who can reach ", cfg.listen_host, ":", cfg.listen_port,
+                  " controls every VM");
+    if (!loopback_listen(cfg))
+        log::warn("daemon", "listening on ", cfg.listen_host, ", not loopback, in plain HTTP (allow_insecure_listen): "
+                            "the token crosses the network in clear");
 
     std::optional<api::http_server> http;
     try {
@@ -399,6 +453,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         }
         if (r->empty())
             return;
+        ++backend.repairs;
         for (auto& a : *r)
             log::warn("net", "repaired: ", a);
         bus.publish(event_type::network_repaired, "", repair_report{*r}, std::chrono::system_clock::now());

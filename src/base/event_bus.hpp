@@ -64,7 +64,7 @@ public:
 
     // `first_seq`: the daemon starts it at its start time in microseconds, so seq never goes
     // backwards across restarts and a `since` from an earlier run is recognised as such.
-    explicit event_bus(std::size_t retain = 10000, std::uint64_t first_seq = 1) : retain_(retain), next_seq_(first_seq) {}
+    explicit event_bus(std::size_t retain = 10000, std::uint64_t first_seq = 1) : retain_(retain), first_seq_(first_seq), next_seq_(first_seq) {}
 
     // Assigns the next sequence number, retains the event and calls every subscriber in order.
     const event& publish(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now);
@@ -78,9 +78,11 @@ public:
     std::uint64_t first_retained() const { return retained_.empty() ? 0 : retained_.front().seq; }
     const std::deque<event>& retained() const { return retained_; }
     std::size_t subscribers() const { return subs_.size(); }
+    std::uint64_t published() const { return next_seq_ - first_seq_; }
 
 private:
     std::size_t retain_;
+    std::uint64_t first_seq_ = 1;
     std::uint64_t next_seq_ = 1;
     std::deque<event> retained_;
     std::uint64_t next_token_ = 1;

@@ -271,6 +271,20 @@ asio::awaitable<void> server::expiry_loop()
     }
 }
 
+const char* server::outcome_name(outcome o)
+{
+    switch (o) {
+    case outcome::offer: return "offer";
+    case outcome::ack: return "ack";
+    case outcome::nak: return "nak";
+    case outcome::no_reply: return "no_reply";
+    case outcome::shed: return "shed";
+    case outcome::malformed: return "malformed";
+    case outcome::count: break;
+    }
+    return "?";
+}
+
 void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t received_us,
                      std::int64_t now_us)
 {
@@ -278,14 +292,23 @@ void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_bro
     auto m = decode(pkt);
     if (!m) {
         ++stats_.malformed;
+        stats_.count(std::nullopt, outcome::malformed);
         log::debug("dhcp", "dropped malformed packet: ", m.error().message);
         return;
     }
-    if (auto type = m->type(); type && !admit(admission_, *type, received_us, now_us)) {
+    const auto type = m->type();
+    if (type && !admit(admission_, *type, received_us, now_us)) {
         ++stats_.shed; // waited in the queue longer than its client waits for the answer
+        stats_.count(type, outcome::shed);
         return;
     }
     decision d = engine_.handle(*m, packet_meta{to_broadcast}, now);
+    if (!d.out)
+        stats_.count(type, outcome::no_reply);
+    else {
+        auto rt = d.out->msg.type();
+        stats_.count(type, rt == msg_type::offer ? outcome::offer : rt == msg_type::nak ? outcome::nak : outcome::ack);
+    }
     if (d.pool_exhausted)
         log::warn("dhcp", d.note);
     else if (!d.note.empty())

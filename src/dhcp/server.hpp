@@ -14,6 +14,7 @@
 // that arrive meanwhile are dropped and counted.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -72,9 +73,18 @@ public:
     boost::json::array reservations_json() const;
 
     // Counters since start, for /metrics and the benchmark notes.
+    // Outcome of one received packet: what was sent back, or why nothing was.
+    enum class outcome : std::uint8_t { offer, ack, nak, no_reply, shed, malformed, count };
+    static const char* outcome_name(outcome o);
     struct counters {
         std::uint64_t received = 0, malformed = 0, replies = 0, commits = 0, committed_ops = 0, send_errors = 0,
                       failed_commits = 0, dropped_while_reconciling = 0, shed = 0;
+        // [message type 1..8, 0 = unknown][outcome]
+        std::array<std::array<std::uint64_t, static_cast<std::size_t>(outcome::count)>, 9> by_type{};
+        void count(std::optional<msg_type> t, outcome o)
+        {
+            ++by_type[t && static_cast<std::size_t>(*t) < 9 ? static_cast<std::size_t>(*t) : 0][static_cast<std::size_t>(o)];
+        }
     };
     const counters& stats() const { return stats_; }
 

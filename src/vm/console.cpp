@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// DRIVER: console capture and the file thread.
+// DRIVER: the file thread.
 #include "vm/console.hpp"
 
 #include <filesystem>
@@ -65,17 +65,6 @@ asio::awaitable<std::string> file_thread::read(std::string path)
 asio::awaitable<void> file_thread::remove_all(std::string dir)
 {
     co_await asio::co_spawn(pool_, remove_task(std::move(dir)), asio::use_awaitable);
-}
-
-asio::awaitable<void> capture_console(asio::local::stream_protocol::socket& sock, file_thread& files, std::string path)
-{
-    std::string buf(4096, '\0');
-    for (;;) {
-        auto [ec, n] = co_await sock.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-        if (ec)
-            co_return; // EOF when QEMU exits, or closed by a detach
-        files.append(path, buf.substr(0, n));
-    }
 }
 
 } // namespace paddock::vm

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
-// DRIVER: serial console capture. The daemon reads each running VM's console socket and keeps
-// the output in vms/<name>/console.log, capped: past `cap` bytes the oldest half is dropped. File
+// DRIVER: the file thread. Console output (vm/console_hub) is kept in vms/<name>/console.log, capped: past `cap` bytes the oldest half is dropped. File
 // work (appends, the rewrite when the cap is reached, reads for the API, removing a VM's folder)
 // runs on one file thread in order, so the io_context never waits on the disk.
 #pragma once
@@ -10,7 +9,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 namespace paddock::vm {
@@ -31,9 +29,5 @@ private:
     std::size_t cap_;
     boost::asio::thread_pool pool_{1};
 };
-
-// Reads `sock` until EOF or error (QEMU exited, or the daemon closed it), appending to `path`.
-boost::asio::awaitable<void> capture_console(boost::asio::local::stream_protocol::socket& sock, file_thread& files,
-                                             std::string path);
 
 } // namespace paddock::vm

@@ -107,6 +107,14 @@ std::size_t manager::running() const
     return n;
 }
 
+std::array<std::size_t, all_states.size()> manager::by_state() const
+{
+    std::array<std::size_t, all_states.size()> n{};
+    for (auto& [k, v] : vms_)
+        ++n[static_cast<std::size_t>(v->rec().st)];
+    return n;
+}
+
 status manager::load(const std::vector<store::vm_row>& rows)
 {
     for (auto* d : {"/vms", "/images"})
@@ -178,6 +186,14 @@ asio::awaitable<result<std::string>> manager::console_log(std::string name)
     if (!vms_.count(name))
         co_return fail(errc::not_found, "no VM named \"" + name + "\"");
     co_return co_await files_.read(vm_dir(name) + "/" + console_log_file);
+}
+
+result<std::shared_ptr<console_hub>> manager::console(const std::string& name) const
+{
+    auto it = vms_.find(name);
+    if (it == vms_.end())
+        return fail(errc::not_found, "no VM named \"" + name + "\"");
+    return it->second->console();
 }
 
 void manager::lease_bound(const std::string& vm, const std::string& mac, const std::string& ip)

@@ -54,6 +54,8 @@ public:
     boost::json::array list() const;
     result<boost::json::object> get(const std::string& name) const;
     boost::asio::awaitable<result<std::string>> console_log(std::string name);
+    // The running VM's shared console (not_found, or invalid_state when it does not run).
+    result<std::shared_ptr<console_hub>> console(const std::string& name) const;
 
     boost::asio::awaitable<result<boost::json::object>> create(spec s);
     boost::asio::awaitable<result<boost::json::object>> act(std::string name, action a, action_options o);
@@ -64,6 +66,8 @@ public:
 
     std::size_t count() const { return vms_.size(); }
     std::size_t running() const;
+    // How many VMs are in each state (index: the state's position in all_states).
+    std::array<std::size_t, all_states.size()> by_state() const;
 
 private:
     boost::asio::awaitable<result<boost::json::object>> create_claimed(spec s, record r);

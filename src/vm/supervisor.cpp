@@ -20,6 +20,7 @@
 #include "base/time.hpp"
 #include "qmp/client.hpp"
 #include "vm/console.hpp"
+#include "vm/console_hub.hpp"
 #include "vm/host.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
@@ -53,7 +54,7 @@ supervisor::supervisor(supervisor_env& env, record r)
 {
 }
 
-supervisor::~supervisor() { release_runtime(); }
+supervisor::~supervisor() { release_runtime("the VM was removed"); }
 
 std::string supervisor::dir() const { return env_.state_dir + "/vms/" + rec_.s.name; }
 
@@ -141,7 +142,7 @@ void supervisor::lease_bound(const std::string& ip)
 
 // ---- runtime ----
 
-void supervisor::release_runtime(bool close_console)
+void supervisor::release_runtime(const char* why)
 {
     ++gen_;
     boost::system::error_code ec;
@@ -149,9 +150,8 @@ void supervisor::release_runtime(bool close_console)
         qmp_->close();
         qmp_.reset();
     }
-    // After an exit the console reader drains what QEMU wrote last and stops at EOF by itself.
-    if (console_ && close_console)
-        console_->close(ec);
+    if (console_ && why)
+        console_->end(why);
     console_.reset();
     if (pidfd_) {
         pidfd_->close(ec);
@@ -159,7 +159,14 @@ void supervisor::release_runtime(bool close_console)
     }
 }
 
-void supervisor::detach() { release_runtime(); }
+void supervisor::detach() { release_runtime("the daemon is shutting down; reconnect when it is back"); }
+
+result<std::shared_ptr<console_hub>> supervisor::console() const
+{
+    if (!console_ || console_->ended())
+        return fail(errc::invalid_state, rec_.s.name + " is " + to_string(rec_.st) + ": its console exists while it runs");
+    return console_;
+}
 
 void supervisor::on_qmp_event(unsigned gen, const std::string& ev, const json::object& data)
 {
@@ -178,7 +185,7 @@ void supervisor::on_qmp_event(unsigned gen, const std::string& ev, const json::o
 
 void supervisor::on_exit(int wait_status, bool have_status)
 {
-    release_runtime(false);
+    release_runtime(nullptr);
     for (auto* f : {pid_file, qmp_socket, console_socket})
         ::unlink((dir() + "/" + f).c_str());
     rec_.pid = 0;
@@ -201,27 +208,6 @@ asio::awaitable<void> supervisor::watch_exit(unsigned gen)
     int status = 0;
     bool have = ::waitpid(rec_.pid, &status, WNOHANG) == rec_.pid; // only our own children can be reaped
     on_exit(status, have);
-}
-
-asio::awaitable<void> supervisor::read_console(unsigned gen)
-{
-    auto self = shared_from_this();
-    auto sock = std::make_shared<asio::local::stream_protocol::socket>(env_.ex);
-    for (int i = 0; i < 50; ++i) {
-        auto [ec] = co_await sock->async_connect(asio::local::stream_protocol::endpoint(dir() + "/" + console_socket), use_tuple);
-        if (!ec)
-            break;
-        boost::system::error_code ignored;
-        sock->close(ignored);
-        asio::steady_timer t(env_.ex, 100ms);
-        co_await t.async_wait(use_tuple);
-        if (gen_ != gen)
-            co_return;
-    }
-    if (!sock->is_open() || gen_ != gen)
-        co_return;
-    console_ = sock; // a handle for release_runtime() to close it
-    co_await capture_console(*sock, *env_.files, dir() + "/" + console_log_file);
 }
 
 asio::awaitable<status> supervisor::attach(bool fresh)
@@ -265,7 +251,9 @@ asio::awaitable<status> supervisor::attach(bool fresh)
                                 ? std::string(qs->as_object().at("status").as_string())
                                 : "";
     apply(lc_.on_qmp_ready(run_state, fresh));
-    asio::co_spawn(env_.ex, read_console(gen), [name](std::exception_ptr e) { log_failure("console reader", name, e); });
+    console_ = std::make_shared<console_hub>(env_.ex, *env_.files, dir() + "/" + console_log_file, name);
+    asio::co_spawn(env_.ex, console_->run(dir() + "/" + console_socket),
+                   [name](std::exception_ptr e) { log_failure("console reader", name, e); });
     co_return ok();
 }
 
@@ -435,7 +423,7 @@ asio::awaitable<status> supervisor::end_for_remove()
     if (has_process(rec_.st) && rec_.pid > 0)
         if (auto st = co_await stop(true, 5); !st)
             co_return st;
-    release_runtime();
+    release_runtime("the VM was removed");
     co_return ok();
 }
 

@@ -33,6 +33,7 @@ namespace paddock::vm {
 
 class host;
 class file_thread;
+class console_hub;
 
 // What every supervisor shares: the daemon's settings and services.
 struct supervisor_env {
@@ -79,6 +80,9 @@ public:
     // Daemon shutdown: drop QMP/console connections, leave QEMU running.
     void detach();
 
+    // The running VM's shared serial console; invalid_state when no QEMU runs.
+    result<std::shared_ptr<console_hub>> console() const;
+
     // A bound lease for this VM's MAC (from the DHCP server).
     void lease_bound(const std::string& ip);
 
@@ -93,7 +97,6 @@ private:
     boost::asio::awaitable<status> set_cpus(bool run);
     boost::asio::awaitable<bool> wait_for(bool (*pred)(state), std::chrono::milliseconds limit);
     boost::asio::awaitable<void> watch_exit(unsigned gen);
-    boost::asio::awaitable<void> read_console(unsigned gen);
     // Does what the lifecycle decided, in order.
     boost::asio::awaitable<void> perform(std::vector<effect> effects);
     boost::asio::awaitable<void> deadline_after(unsigned gen, std::chrono::seconds after, int stage);
@@ -101,7 +104,9 @@ private:
     void on_exit(int wait_status, bool have_status);
     // Persists and publishes a transition, and wakes wait_for().
     void apply(std::optional<transition> t);
-    void release_runtime(bool close_console = true);
+    // Drops QMP, the pidfd and the console; `why` ends the console's viewers now (null: the console
+    // drains what QEMU wrote last and ends at its EOF).
+    void release_runtime(const char* why);
     void leave();
 
     supervisor_env& env_;
@@ -112,7 +117,7 @@ private:
     unsigned gen_ = 0; // bumps on every (re)attach and detach: stale callbacks compare it
     std::shared_ptr<qmp::client> qmp_;
     std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd_;
-    std::shared_ptr<boost::asio::local::stream_protocol::socket> console_;
+    std::shared_ptr<console_hub> console_;
     boost::asio::steady_timer changed_; // condition variable: cancelled on every state change
     // The turn: who holds it, and who waits (timers as condition variables).
     bool busy_ = false;

@@ -47,6 +47,14 @@ struct no_backend : api::backend {
         co_return boost::json::object{};
     }
     asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
+    result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override
+    {
+        if (hub && name == "vm1")
+            return hub;
+        return fail(errc::not_found, "no VM named " + name);
+    }
+    void metrics(api::prom&) override {}
+    std::shared_ptr<vm::console_hub> hub; // set by the console tests
 };
 
 struct world {

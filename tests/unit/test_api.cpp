@@ -2,12 +2,17 @@
 // Unit: the API handler (routes, auth, error model, static files) and the event bus.
 #include <doctest/doctest.h>
 
+#include <set>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include "api/api.hpp"
+#include "api/http_metrics.hpp"
+#include "api/prom.hpp"
+#include "api/routes.hpp"
 #include "base/event_bus.hpp"
 
 using namespace paddock;
@@ -57,6 +62,15 @@ struct fake_backend : api::backend {
         co_return json::object{{"name", name}};
     }
     asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
+    result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override
+    {
+        return fail(errc::invalid_state, name + " is stopped");
+    }
+    void metrics(api::prom& out) override
+    {
+        out.family("paddock_vms", "gauge", "VMs by state.");
+        out.sample("paddock_vms", {{"state", "running"}}, 2);
+    }
 };
 
 fake_backend default_backend;
@@ -274,4 +288,146 @@ TEST_CASE("events are typed and serialized once: every reader shares one wire st
     CHECK(lj.at("type") == "lease.bound");
     CHECK(lj.at("data").at("vm").is_null());
     CHECK(lj.at("data").at("expires_at") == "2026-11-29T02:45:45Z");
+}
+
+TEST_CASE("every route of the table needs the token, in every method; static files do not")
+{
+    auto c = make_ctx();
+    for (const auto& r : api::routes()) {
+        std::string path(r.pattern);
+        for (auto [from, to] : {std::pair{"{name}", "vm1"}, std::pair{"{mac}", "52:54:00:aa:bb:cc"}})
+            if (auto at = path.find(from); at != std::string::npos)
+                path.replace(at, std::string_view(from).size(), to);
+        for (const char* m : {"GET", "POST", "PUT", "DELETE", "HEAD"})
+            for (const char* auth : {"", "Bearer wrong", "Bearer secret "}) {
+                auto res = call(c, m, path.c_str(), auth);
+                CHECK_MESSAGE(res.status == 401, m, " ", path, " with '", auth, "'");
+            }
+        // With the token: never 401, and the route exists (no 404 for the route itself).
+        std::string first(r.methods.substr(0, r.methods.find(',')));
+        auto res = call(c, first.c_str(), path.c_str());
+        CHECK_MESSAGE(res.status != 401, path);
+        CHECK_MESSAGE((res.status != 404 || error_code(res) != "not_found" || r.id == api::route_id::vm ||
+                       r.id == api::route_id::console_log || r.id == api::route_id::reservation),
+                      path);
+    }
+    CHECK(call(c, "GET", "/index.html", "").status == 200);
+    CHECK(call(c, "GET", "/metrics", "").status == 401);
+}
+
+TEST_CASE("WebSocket routes answer a plain GET with 426, and accept ?token= only on upgrades")
+{
+    auto c = make_ctx();
+    auto r = call(c, "GET", "/api/v1/events");
+    CHECK(r.status == 426);
+    CHECK(error_code(r) == "upgrade_required");
+    CHECK(call(c, "GET", "/api/v1/vms/vm1/console").status == 426);
+    CHECK(call(c, "GET", "/api/v1/health?token=secret", "").status == 401);
+    CHECK(api::authorized_upgrade(c, "", "/api/v1/events?since=4&token=secret"));
+    CHECK_FALSE(api::authorized_upgrade(c, "", "/api/v1/events?token=secre"));
+    CHECK_FALSE(api::authorized_upgrade(c, "", "/api/v1/events?token="));
+    CHECK(api::authorized_upgrade(c, "Bearer secret", "/api/v1/events"));
+}
+
+TEST_CASE("the route table matches paths segment by segment")
+{
+    auto m = api::match_route("/api/v1/vms/web-1/console/log");
+    REQUIRE(m.def);
+    CHECK(m.def->id == api::route_id::console_log);
+    CHECK(m.param == "web-1");
+    CHECK(api::match_route("/api/v1/vms/web-1/console").def->id == api::route_id::console);
+    CHECK_FALSE(api::match_route("/api/v1/vms/").def);
+    CHECK_FALSE(api::match_route("/api/v1/vms/a/").def);
+    CHECK_FALSE(api::match_route("/api/v1/vms//start").def);
+    CHECK_FALSE(api::match_route("/api/v1/vms/a/b/start").def);
+    CHECK(api::allows(*api::match_route("/api/v1/vms").def, "POST"));
+    CHECK_FALSE(api::allows(*api::match_route("/api/v1/vms").def, "PUT"));
+    CHECK_FALSE(api::allows(*api::match_route("/api/v1/vms").def, "GE"));
+}
+
+TEST_CASE("the OpenAPI document describes exactly the routes of the router")
+{
+    auto r = call(make_ctx(), "GET", "/api/v1/openapi.json");
+    REQUIRE(r.status == 200);
+    auto doc = boost::json::parse(r.body).as_object();
+    CHECK(std::string(doc.at("openapi").as_string()).starts_with("3."));
+    CHECK(doc.at("info").at("version") == "9.9.9");
+    const auto& paths = doc.at("paths").as_object();
+    std::set<std::string> documented, routed;
+    for (auto& [p, item] : paths)
+        for (auto& [m, op] : item.as_object())
+            if (m != "parameters")
+                documented.insert(std::string(m) + " " + std::string(p));
+    for (const auto& rt : api::routes()) {
+        std::string ms(rt.methods);
+        for (std::size_t at = 0; at < ms.size();) {
+            auto comma = ms.find(',', at);
+            std::string m = ms.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+            for (auto& ch : m)
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            routed.insert(m + " " + std::string(rt.pattern));
+            at = comma == std::string::npos ? ms.size() : comma + 2;
+        }
+        if (rt.websocket) {
+            auto& op = paths.at(rt.pattern).at("get").as_object();
+            CHECK_MESSAGE(op.at("responses").as_object().contains("101"), rt.pattern);
+        }
+    }
+    CHECK(documented == routed);
+    // Every $ref resolves inside the document.
+    std::vector<const boost::json::value*> todo;
+    boost::json::value root = doc;
+    todo.push_back(&root);
+    int refs = 0;
+    while (!todo.empty()) {
+        auto* v = todo.back();
+        todo.pop_back();
+        if (v->is_array())
+            for (auto& x : v->as_array())
+                todo.push_back(&x);
+        if (!v->is_object())
+            continue;
+        for (auto& [k, x] : v->as_object()) {
+            if (k == "$ref") {
+                ++refs;
+                std::string ref(x.as_string());
+                REQUIRE(ref.starts_with("#/"));
+                const boost::json::value* at = &root;
+                for (std::size_t i = 2; i <= ref.size();) {
+                    auto slash = ref.find('/', i);
+                    std::string key = ref.substr(i, slash == std::string::npos ? std::string::npos : slash - i);
+                    REQUIRE_MESSAGE((at->is_object() && at->as_object().contains(key)), ref);
+                    at = &at->as_object().at(key);
+                    i = slash == std::string::npos ? ref.size() + 1 : slash + 1;
+                }
+            }
+            todo.push_back(&x);
+        }
+    }
+    CHECK(refs > 20);
+}
+
+TEST_CASE("/metrics is Prometheus text with the daemon's and the API's families")
+{
+    api::http_metrics hm;
+    hm.record(&api::routes()[0], false, "GET", 200, 0.0003);
+    hm.record(nullptr, true, "GET", 200, 0.002);
+    auto c = make_ctx();
+    c.http = &hm;
+    auto r = call(c, "GET", "/metrics");
+    REQUIRE(r.status == 200);
+    CHECK(r.content_type.starts_with("text/plain; version=0.0.4"));
+    CHECK(r.body.find("# TYPE paddock_vms gauge\npaddock_vms{state=\"running\"} 2\n") != std::string::npos);
+    CHECK(r.body.find("paddock_http_requests_total{route=\"/api/v1/health\",method=\"GET\",status=\"200\"} 1") != std::string::npos);
+    CHECK(r.body.find("paddock_http_request_duration_seconds_bucket{route=\"/api/v1/health\",le=\"0.0005\"} 1") != std::string::npos);
+    CHECK(r.body.find("paddock_http_request_duration_seconds_bucket{route=\"/api/v1/health\",le=\"0.00025\"} 0") != std::string::npos);
+    CHECK(r.body.find("paddock_http_requests_total{route=\"static\"") != std::string::npos);
+}
+
+TEST_CASE("Prometheus label values and help texts are escaped")
+{
+    api::prom p;
+    p.family("x_total", "counter", "a \\ b\nc");
+    p.sample("x_total", {{"l", "q\"uote\\back\nnl"}}, 1.5);
+    CHECK(p.text() == "# HELP x_total a \\\\ b\\nc\n# TYPE x_total counter\nx_total{l=\"q\\\"uote\\\\back\\nnl\"} 1.5\n");
 }

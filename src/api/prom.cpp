@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+// CORE: Prometheus text exposition.
+#include "api/prom.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace paddock::api {
+
+namespace {
+void append_number(std::string& out, double v)
+{
+    if (std::isnan(v)) {
+        out += "NaN";
+        return;
+    }
+    if (std::isinf(v)) {
+        out += v > 0 ? "+Inf" : "-Inf";
+        return;
+    }
+    char buf[32];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+}
+} // namespace
+
+void prom::family(std::string_view name, std::string_view type, std::string_view help)
+{
+    out_ += "# HELP ";
+    out_ += name;
+    out_ += ' ';
+    for (char c : help) {
+        if (c == '\\')
+            out_ += "\\\\";
+        else if (c == '\n')
+            out_ += "\\n";
+        else
+            out_ += c;
+    }
+    out_ += "\n# TYPE ";
+    out_ += name;
+    out_ += ' ';
+    out_ += type;
+    out_ += '\n';
+}
+
+void prom::sample(std::string_view name, std::initializer_list<label> labels, double value)
+{
+    sample(name, std::span<const label>(labels.begin(), labels.size()), value);
+}
+
+void prom::sample(std::string_view name, std::span<const label> labels, double value)
+{
+    out_ += name;
+    if (!labels.empty()) {
+        out_ += '{';
+        bool first = true;
+        for (auto& [k, v] : labels) {
+            if (!first)
+                out_ += ',';
+            first = false;
+            out_ += k;
+            out_ += "=\"";
+            for (char c : v) {
+                if (c == '\\')
+                    out_ += "\\\\";
+                else if (c == '"')
+                    out_ += "\\\"";
+                else if (c == '\n')
+                    out_ += "\\n";
+                else
+                    out_ += c;
+            }
+            out_ += '"';
+        }
+        out_ += '}';
+    }
+    out_ += ' ';
+    append_number(out_, value);
+    out_ += '\n';
+}
+
+} // namespace paddock::api

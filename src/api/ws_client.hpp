@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: what every WebSocket client of the daemon has (event stream, console): a bounded queue
+// of shared frames and one writer. A client whose queue would pass max_frames or max_bytes has
+// fallen behind: its queue is dropped and it is closed with a close reason, by force after
+// close_grace if it cannot even take the close frame. The server side can also end a client with
+// a reason (the VM stopped). Beast's suggested server timeouts give pings and an idle timeout.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+namespace paddock::api {
+
+// The HTTP server's open connections (it cancels them at shutdown).
+using session_registry = std::set<boost::beast::tcp_stream*>;
+
+struct ws_limits {
+    std::size_t max_frames = 8192;
+    std::size_t max_bytes = 8 << 20;
+    // How long a client that fell behind gets to take the close frame before the connection ends.
+    std::chrono::milliseconds close_grace{2000};
+    std::size_t max_message = 4096; // largest message a client may send
+};
+
+class ws_client {
+public:
+    using frame = std::shared_ptr<const std::string>;
+
+    ws_client(boost::beast::tcp_stream s, ws_limits l, bool binary);
+
+    // Completes the upgrade; false when the client went away.
+    boost::asio::awaitable<bool> accept(const boost::beast::http::request<boost::beast::http::string_body>& req);
+
+    // Queues a frame (dropped once the client has ended).
+    void push(frame f);
+    // Ends the client: the writer sends what is queued, then closes with `code` and `why`.
+    void end(boost::beast::websocket::close_code code, std::string why);
+    // The reader saw the connection end.
+    void gone();
+
+    // The one writer: runs until the client is gone, fell behind, or was ended (then closes).
+    // Returns true when it closed the client for falling behind.
+    boost::asio::awaitable<bool> write_loop();
+
+    boost::beast::websocket::stream<boost::beast::tcp_stream> ws;
+
+private:
+    void fall_behind();
+
+    std::deque<frame> queue_;
+    std::size_t bytes_ = 0;
+    ws_limits limits_;
+    bool behind_ = false, gone_ = false, ending_ = false;
+    boost::beast::websocket::close_reason why_;
+    boost::asio::steady_timer wake_;
+    boost::asio::steady_timer kill_;
+};
+
+// Keeps an open connection in the HTTP server's registry (cancelled at shutdown) for its lifetime.
+class registered {
+public:
+    registered(std::shared_ptr<session_registry> reg, boost::beast::tcp_stream* s) : reg_(std::move(reg)), s_(s) { reg_->insert(s_); }
+    ~registered() { reg_->erase(s_); }
+    registered(const registered&) = delete;
+    registered& operator=(const registered&) = delete;
+
+private:
+    std::shared_ptr<session_registry> reg_;
+    boost::beast::tcp_stream* s_;
+};
+
+} // namespace paddock::api

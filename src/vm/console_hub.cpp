@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: a VM's shared serial console.
+#include "vm/console_hub.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "base/log.hpp"
+#include "vm/console.hpp"
+
+namespace paddock::vm {
+namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+console_hub::console_hub(asio::any_io_executor ex, file_thread& files, std::string log_path, std::string vm)
+    : ex_(ex), files_(files), log_path_(std::move(log_path)), vm_(std::move(vm)), sock_(ex),
+      wake_(ex, asio::steady_timer::time_point::max())
+{
+}
+
+asio::awaitable<void> console_hub::run(std::string socket_path)
+{
+    auto self = shared_from_this();
+    // QEMU creates its socket while it starts: retry for up to 5 s.
+    for (int i = 0; i < 50 && !ended_; ++i) {
+        auto [ec] = co_await sock_.async_connect(asio::local::stream_protocol::endpoint(socket_path), use_tuple);
+        if (!ec) {
+            connected_ = true;
+            break;
+        }
+        boost::system::error_code ignored;
+        sock_.close(ignored);
+        asio::steady_timer t(ex_, std::chrono::milliseconds(100));
+        co_await t.async_wait(use_tuple);
+    }
+    if (!connected_) {
+        if (!ended_)
+            log::warn("vm", vm_, ": cannot connect to the console socket ", socket_path);
+        end("the console is not reachable");
+        co_return;
+    }
+    asio::co_spawn(ex_, write_loop(), asio::detached);
+    std::string buf(4096, '\0');
+    for (;;) {
+        auto [ec, n] = co_await sock_.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec)
+            break; // EOF when QEMU exits, or closed by end()
+        std::string chunk = buf.substr(0, n);
+        files_.append(log_path_, chunk);
+        tail_ += chunk;
+        if (tail_.size() > tail_cap)
+            tail_.erase(0, tail_.size() - tail_cap);
+        fan_out(std::make_shared<const std::string>(std::move(chunk)));
+    }
+    end("the VM stopped");
+}
+
+asio::awaitable<void> console_hub::write_loop()
+{
+    auto self = shared_from_this();
+    while (!ended_) {
+        if (pending_.empty()) {
+            wake_.expires_at(asio::steady_timer::time_point::max());
+            co_await wake_.async_wait(use_tuple);
+            continue;
+        }
+        std::string next = std::move(pending_.front());
+        pending_.pop_front();
+        pending_bytes_ -= next.size();
+        auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(next), use_tuple);
+        if (ec)
+            break;
+    }
+}
+
+void console_hub::fan_out(std::shared_ptr<const std::string> chunk)
+{
+    // A viewer may leave (or the hub end) from inside output(): iterate over a copy.
+    auto now = viewers_;
+    for (auto& w : now)
+        if (auto v = w.lock())
+            v->output(chunk);
+}
+
+void console_hub::end(const std::string& why)
+{
+    if (ended_)
+        return;
+    ended_ = true;
+    boost::system::error_code ignored;
+    sock_.close(ignored);
+    wake_.cancel();
+    pending_.clear();
+    pending_bytes_ = 0;
+    auto now = std::move(viewers_);
+    viewers_.clear();
+    for (auto& w : now)
+        if (auto v = w.lock())
+            v->ended(why);
+}
+
+std::string console_hub::join(const std::shared_ptr<console_viewer>& v)
+{
+    std::erase_if(viewers_, [](const std::weak_ptr<console_viewer>& w) { return w.expired(); });
+    viewers_.push_back(v);
+    return tail_;
+}
+
+void console_hub::leave(const console_viewer* v)
+{
+    std::erase_if(viewers_, [v](const std::weak_ptr<console_viewer>& w) {
+        auto p = w.lock();
+        return !p || p.get() == v;
+    });
+}
+
+bool console_hub::input(std::string bytes)
+{
+    if (ended_ || pending_bytes_ + bytes.size() > input_cap)
+        return false;
+    pending_bytes_ += bytes.size();
+    pending_.push_back(std::move(bytes));
+    wake_.cancel();
+    return true;
+}
+
+} // namespace paddock::vm
