@@ -3,7 +3,8 @@
 // Beast WebSocket client on one io_context. Replay then live with no gap and no duplicate while
 // events are published during the replay; resync when `since` is older than the window; the
 // type filter; a stalled client closed while a fast one receives every event; auth before the
-// upgrade. No root.
+// upgrade. The console WebSocket against a fake chardev: two viewers, input both ways, the end
+// of the VM. Per-client connection limits. No root.
 #include <doctest/doctest.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -15,7 +16,18 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/write.hpp>
+
 #include "api/http_server.hpp"
+#include "vm/console.hpp"
+#include "vm/console_hub.hpp"
 #include "base/event_bus.hpp"
 #include "component/run_body.hpp"
 
@@ -278,5 +290,135 @@ TEST_CASE("a client that cannot even take the close frame is cut off after the g
             co_await t.async_wait(use_tuple);
         }
         CHECK(w.bus.subscribers() == 0); // the daemon let go of it; publishing never waited
+    });
+}
+
+namespace {
+// The next binary message as text, or "close:<code>:<reason>" when the server closed.
+asio::awaitable<std::string> next_bytes(websocket::stream<beast::tcp_stream>& ws)
+{
+    beast::flat_buffer buf;
+    auto [ec, n] = co_await ws.async_read(buf, use_tuple);
+    if (ec)
+        co_return "close:" + std::to_string(ws.reason().code) + ":" + std::string(ws.reason().reason.c_str());
+    co_return beast::buffers_to_string(buf.data());
+}
+
+// Reads until `want` has arrived (output may come in several chunks).
+asio::awaitable<std::string> read_until(websocket::stream<beast::tcp_stream>& ws, std::string want)
+{
+    std::string got;
+    while (got.find(want) == std::string::npos) {
+        auto b = co_await next_bytes(ws);
+        if (b.starts_with("close:"))
+            co_return got + b;
+        got += b;
+    }
+    co_return got;
+}
+
+asio::awaitable<std::string> read_some(asio::local::stream_protocol::socket& s, std::string want)
+{
+    std::string got, buf(4096, '\0');
+    while (got.find(want) == std::string::npos) {
+        auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), use_tuple);
+        if (ec)
+            break;
+        got.append(buf, 0, n);
+    }
+    co_return got;
+}
+} // namespace
+
+TEST_CASE("console: two viewers share one chardev; input from either reaches the guest, output reaches both")
+{
+    world w(10);
+    auto dir = std::filesystem::temp_directory_path() / ("paddock-console-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string sock_path = (dir / "console.sock").string();
+    vm::file_thread files(1 << 20);
+    asio::local::stream_protocol::acceptor qemu(w.ioc, asio::local::stream_protocol::endpoint(sock_path));
+    auto hub = std::make_shared<vm::console_hub>(w.ioc.get_executor(), files, (dir / "console.log").string(), "vm1");
+    asio::co_spawn(w.ioc, hub->run(sock_path), [](std::exception_ptr) {});
+    w.backend.hub = hub;
+    w.run([&]() -> asio::awaitable<void> {
+        auto [aec, guest] = co_await qemu.async_accept(use_tuple); // the fake QEMU's side of the chardev
+        REQUIRE_FALSE(aec);
+        co_await asio::async_write(guest, asio::buffer(std::string("login: ")), use_tuple);
+        while (hub->viewers() == 0 && hub->ended() == false) { // let the hub read it first
+            asio::steady_timer t(co_await asio::this_coro::executor, 5ms);
+            co_await t.async_wait(use_tuple);
+            break;
+        }
+        int status = 0;
+        auto a = co_await connect(w.port, "/api/v1/vms/vm1/console?token=secret", "", status);
+        REQUIRE(a);
+        auto b = co_await connect(w.port, "/api/v1/vms/vm1/console", "Bearer secret", status);
+        REQUIRE(b);
+        CHECK((co_await read_until(*a, "login: ")).find("login: ") != std::string::npos); // the recent output first
+        CHECK((co_await read_until(*b, "login: ")).find("login: ") != std::string::npos);
+        a->binary(true);
+        co_await a->async_write(asio::buffer(std::string("echo hi\n")), use_tuple);
+        CHECK((co_await read_some(guest, "echo hi\n")) == "echo hi\n");
+        b->text(true);
+        co_await b->async_write(asio::buffer(std::string("uptime\n")), use_tuple);
+        CHECK((co_await read_some(guest, "uptime\n")) == "uptime\n");
+        co_await asio::async_write(guest, asio::buffer(std::string("hi\r\n# ")), use_tuple);
+        CHECK((co_await read_until(*a, "hi\r\n# ")).ends_with("hi\r\n# "));
+        CHECK((co_await read_until(*b, "hi\r\n# ")).ends_with("hi\r\n# "));
+        CHECK(hub->viewers() == 2);
+        // Refusals before the upgrade: unknown VM, wrong token, unknown parameter.
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/vms/nope/console", "Bearer secret", status));
+        CHECK(status == 404);
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/vms/vm1/console?token=nope", "", status));
+        CHECK(status == 401);
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/vms/vm1/console?x=1", "Bearer secret", status));
+        CHECK(status == 400);
+        // QEMU goes away: every viewer hears why.
+        guest.close();
+        auto end_a = co_await read_until(*a, "close:");
+        CHECK(end_a.find("close:1000:the VM stopped") != std::string::npos);
+        auto end_b = co_await read_until(*b, "close:");
+        CHECK(end_b.find("close:1000:the VM stopped") != std::string::npos);
+        CHECK(hub->ended());
+        CHECK_FALSE(hub->input("late"));
+        // An ended console refuses newcomers with the reason (the API answers 409 for stopped VMs).
+        auto c = co_await connect(w.port, "/api/v1/vms/vm1/console", "Bearer secret", status);
+        REQUIRE(c);
+        CHECK((co_await next_bytes(*c)).starts_with("close:1000:"));
+    });
+    // The capture kept working beside the viewers.
+    std::string log;
+    for (int i = 0; i < 100 && log.find("hi\r\n") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(10ms);
+        std::ifstream f(dir / "console.log");
+        log.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    CHECK(log == "login: hi\r\n# ");
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("connection limits: one address gets at most max_per_client connections; closing one frees a slot")
+{
+    api::http_limits limits;
+    limits.max_per_client = 3;
+    world w(10, limits);
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        std::vector<std::unique_ptr<websocket::stream<beast::tcp_stream>>> held;
+        for (int i = 0; i < 3; ++i) {
+            held.push_back(co_await connect(w.port, "/api/v1/events", "Bearer secret", status));
+            REQUIRE(held.back());
+        }
+        CHECK_FALSE(co_await connect(w.port, "/api/v1/events", "Bearer secret", status)); // closed at once
+        co_await held.back()->async_close(websocket::close_code::normal, use_tuple);
+        held.pop_back();
+        bool again = false;
+        for (int i = 0; i < 50 && !again; ++i) {
+            asio::steady_timer t(co_await asio::this_coro::executor, 10ms);
+            co_await t.async_wait(use_tuple);
+            again = static_cast<bool>(co_await connect(w.port, "/api/v1/events", "Bearer secret", status));
+        }
+        CHECK(again);
     });
 }
