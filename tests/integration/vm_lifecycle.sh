@@ -3,7 +3,8 @@
 # throwaway host namespace: create + start, the reserved address leased by Paddock's DHCP, the
 # guest pings its gateway, two VMs ping each other over the bridge, pause/resume, graceful and
 # forced stop, kill -9 of the daemon (the VM keeps running and is re-attached, nothing doubled),
-# kill -9 of QEMU (failed within a second), removal (TAP, disk, lease gone), and API errors.
+# kill -9 of QEMU (failed within a second), removal (TAP, disk, lease gone), and API errors; the
+# serial console WebSocket (two viewers, across a daemon restart, told when the VM stops), /metrics.
 source "$(dirname "$0")/lib.sh"
 
 setup_vm_world
@@ -58,6 +59,25 @@ ip2=$(vm_field vm2 ip)
 wait_for 90 console_has vm2 "PADDOCK: PING_OK $ip1" >/dev/null || fail "vm2 cannot ping vm1: $(api /api/v1/vms/vm2/console/log | grep PADDOCK)"
 pass "vm2 ($ip2) pinged vm1 ($ip1) over the bridge"
 
+# The serial console over WebSocket: two viewers, a command typed on each runs in the guest.
+TOKEN=$(cat "$STATE/api-token")
+wait_for 30 console_has vm1 "PADDOCK: ready" >/dev/null || fail "vm1 has no shell yet"
+out=$(inh timeout 90 /usr/bin/python3 "$SRC/tests/integration/console_ws.py" "$TOKEN" vm1 two 2>&1) || fail "console: $out"
+pass "console WebSocket: $out"
+console_has vm1 "PADDOCK_CON_B_5_" || fail "console.log capture stopped beside the viewers"
+code=$(inh curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
+  -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "http://127.0.0.1:8080/api/v1/vms/vm1/console?token=wrong")
+[ "$code" = 401 ] || fail "console with a wrong token: $code"
+
+# /metrics, read by the Prometheus client library's parser; the token is required there too.
+[ "$(inh curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/metrics)" = 401 ] || fail "/metrics without the token"
+out=$(api /metrics | /usr/bin/python3 "$SRC/tests/integration/metrics_check.py" 'paddock_vms{state=running}==2' \
+  'paddock_dhcp_packets_total{type=DISCOVER,outcome=offer}>=2' 'paddock_dhcp_active_leases>=2' \
+  'paddock_websocket_clients{route=events}==1' 'paddock_events_published_total>=10' \
+  'paddock_http_requests_total{route=/api/v1/vms/{name},method=GET,status=200}>=1') || fail "metrics: $out"
+pass "/metrics: $out"
+[ "$(api /api/v1/openapi.json | jget openapi)" = 3.0.3 ] || fail "openapi.json"
+
 # The bridge deleted under running VMs: rebuilt, and both TAPs plugged back in.
 ip -n "$PD_NS" link del br0
 taps_back() { ip -n "$PD_NS" link show tap-vm1 | grep -q "master br0" && ip -n "$PD_NS" link show tap-vm2 | grep -q "master br0"; }
@@ -86,11 +106,16 @@ r=$(api /api/v1/vms/vm1/resume -X POST); [ "$(echo "$r" | jget state)" = running
 pass "pause and resume"
 
 old=$(vm_field vm1 pid)
+inh /usr/bin/python3 "$SRC/tests/integration/console_ws.py" "$TOKEN" vm1 until-close > "$WORK/viewer.log" 2>&1 &
+EXTRA_PIDS+=($!)
+wait_for 5 grep -q connected "$WORK/viewer.log" >/dev/null || fail "viewer: $(cat "$WORK/viewer.log")"
 r=$(api /api/v1/vms/vm1/restart -X POST -d '{"timeout_s":20}' --max-time 60)
 [ "$(echo "$r" | jget state)" = running ] || fail "restart: $r"
 [ "$(echo "$r" | jget pid)" != "$old" ] || fail "restart kept the old QEMU"
 [ "$(echo "$r" | jget ip)" = "$ip1" ] || fail "restart changed the address"
 pass "restart: graceful stop, new QEMU (pid $old -> $(echo "$r" | jget pid)), same address $ip1"
+wait_for 5 grep -q "closed 1000 the VM stopped" "$WORK/viewer.log" >/dev/null || fail "console viewer not told: $(cat "$WORK/viewer.log")"
+pass "console viewer told when the VM stopped: $(grep closed "$WORK/viewer.log")"
 
 t0=$(date +%s%N)
 r=$(api /api/v1/vms/vm2/stop -X POST -d '{"timeout_s":30}' --max-time 60); [ "$(echo "$r" | jget state)" = stopped ] || fail "graceful stop: $r"
@@ -114,6 +139,9 @@ grep -q "vm1: re-attached" "$WORK/daemon.log" || fail "no re-attach log line"
 r=$(api /api/v1/vms/vm1/pause -X POST); [ "$(echo "$r" | jget state)" = paused ] || fail "QMP not usable after re-attach: $r"
 api /api/v1/vms/vm1/resume -X POST >/dev/null
 pass "kill -9 of the daemon: vm1 (pid $pid1) kept running, re-attached over QMP, one QEMU"
+wait_for 60 console_has vm1 "PADDOCK: ready" >/dev/null || fail "vm1 has no shell after its restart"
+out=$(inh timeout 90 /usr/bin/python3 "$SRC/tests/integration/console_ws.py" "$TOKEN" vm1 two 2>&1) || fail "console after daemon restart: $out"
+pass "console after the daemon's restart (re-attached to the chardev): $out"
 
 # kill -9 QEMU: failed within a second, with the reason.
 kill -9 "$pid1"
