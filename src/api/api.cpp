@@ -208,6 +208,63 @@ response error(int status, const std::string& code, const std::string& message)
     return json_response(status, {{"error", {{"code", code}, {"message", message}}}});
 }
 
+namespace {
+const char* reason_phrase(int status)
+{
+    switch (status) {
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+} // namespace
+
+std::string response_head(const response& r, unsigned version, bool keep_alive, std::size_t content_length)
+{
+    std::string h;
+    h.reserve(160 + r.content_type.size());
+    h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    h += std::to_string(r.status);
+    h += ' ';
+    h += reason_phrase(r.status);
+    h += "\r\nServer: paddockd\r\nContent-Type: ";
+    h += r.content_type;
+    h += "\r\nX-Content-Type-Options: nosniff\r\n";
+    for (auto& [k, v] : r.headers) {
+        h += k;
+        h += ": ";
+        h += v;
+        h += "\r\n";
+    }
+    if (r.status != 204 && r.status != 304 && r.status / 100 != 1) {
+        h += "Content-Length: ";
+        h += std::to_string(content_length);
+        h += "\r\n";
+    }
+    if (version == 10 && keep_alive)
+        h += "Connection: keep-alive\r\n";
+    else if (version != 10 && !keep_alive)
+        h += "Connection: close\r\n";
+    h += "\r\n";
+    return h;
+}
+
 bool authorized(const context& ctx, std::string_view authorization)
 {
     if (ctx.token.empty())
@@ -321,8 +378,11 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
         co_return no_content();
     }
     case route_id::vms: {
-        if (req.method == "GET")
-            co_return json_response(200, {{"vms", ctx.svc->vms()}});
+        if (req.method == "GET") {
+            response r;
+            r.shared_body = ctx.svc->vms_text();
+            co_return r;
+        }
         auto spec = vm::parse_spec(req.body);
         if (!spec)
             co_return from_failure(spec.error());

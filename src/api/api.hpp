@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <string>
@@ -39,6 +40,7 @@ struct response {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
+    std::shared_ptr<const std::string> shared_body; // when set, the body (sent without a copy)
     std::vector<std::pair<std::string, std::string>> headers;
 };
 
@@ -68,7 +70,8 @@ public:
     // not_found when there is none; store_failed when the delete was not kept.
     virtual boost::asio::awaitable<status> unreserve(std::string mac) = 0;
     // VMs (SPEC section 3).
-    virtual boost::json::array vms() = 0;
+    // GET /api/v1/vms's body, {"vms":[VM...]} serialized (shared: the daemon caches it between changes).
+    virtual std::shared_ptr<const std::string> vms_text() = 0;
     virtual result<boost::json::object> vm(const std::string& name) = 0;
     virtual boost::asio::awaitable<result<std::string>> console_log(std::string name) = 0;
     // The running VM's shared serial console (GET /api/v1/vms/{name}/console, a WebSocket).
@@ -101,6 +104,9 @@ result<vm::action_options> parse_action_options(vm::action a, std::string_view b
 int status_for(errc code);
 
 response error(int status, const std::string& code, const std::string& message);
+// The HTTP/1.x status line and header block of `r` ("...\r\n\r\n"), with Content-Length and the
+// Connection header keep_alive needs for `version` (10 or 11).
+std::string response_head(const response& r, unsigned version, bool keep_alive, std::size_t content_length);
 boost::asio::awaitable<response> handle(const context& ctx, request req);
 
 // Constant-time comparison of the Authorization header against "Bearer <token>".

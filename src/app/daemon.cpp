@@ -188,7 +188,7 @@ public:
         co_return boost::json::object{{"mac", r.mac}, {"ip", to_string(r.ip)}, {"hostname", r.hostname}};
     }
     asio::awaitable<status> unreserve(std::string mac) override { return dhcp_.unreserve(std::move(mac)); }
-    boost::json::array vms() override { return vms_.list(); }
+    std::shared_ptr<const std::string> vms_text() override { return vms_.list_text(); }
     result<boost::json::object> vm(const std::string& name) override { return vms_.get(name); }
     asio::awaitable<result<std::string>> console_log(std::string name) override { return vms_.console_log(std::move(name)); }
     result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override { return vms_.console(name); }

@@ -11,6 +11,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
@@ -130,6 +131,7 @@ status manager::load(const std::vector<store::vm_row>& rows)
         if (net_.leased(row.name, row.mac))
             vm->lease_bound("");
         vms_[row.name] = vm;
+        ++env_.changes;
     }
     for (auto& [name, vm] : vms_) {
         if (!has_process(vm->rec().st))
@@ -171,6 +173,15 @@ json::array manager::list() const
     for (auto& [name, vm] : vms_)
         out.push_back(vm->to_json());
     return out;
+}
+
+std::shared_ptr<const std::string> manager::list_text()
+{
+    if (!list_cache_ || list_cache_changes_ != env_.changes) {
+        list_cache_ = std::make_shared<const std::string>(json::serialize(json::object{{"vms", list()}}));
+        list_cache_changes_ = env_.changes;
+    }
+    return list_cache_;
 }
 
 result<json::object> manager::get(const std::string& name) const
@@ -286,6 +297,7 @@ asio::awaitable<result<json::object>> manager::create_claimed(spec s, record r)
     }
     auto vm = std::make_shared<supervisor>(env_, r);
     vms_[s.name] = vm;
+    ++env_.changes;
     bus_.publish(event_type::vm_created, s.name, vm_view{vm->to_json()}, std::chrono::system_clock::now());
     if (s.start) {
         auto t = co_await vm->enter();
@@ -335,6 +347,7 @@ asio::awaitable<status> manager::remove(std::string name)
     // The name stays claimed until its files and address are gone.
     const record r = vm->rec();
     vms_.erase(name);
+    ++env_.changes;
     claims held(claimed_names_, claimed_taps_, claimed_macs_, name, r.tap, r.mac);
     if (auto st = co_await net_.release(r.mac); !st)
         log::warn("vm", name, ": its reservation stays until the next start: ", st.error().message);

@@ -52,6 +52,8 @@ public:
     void detach_all();
 
     boost::json::array list() const;
+    // {"vms": list()} serialized, made again only after a change (GET /api/v1/vms).
+    std::shared_ptr<const std::string> list_text();
     result<boost::json::object> get(const std::string& name) const;
     boost::asio::awaitable<result<std::string>> console_log(std::string name);
     // The running VM's shared console (not_found, or invalid_state when it does not run).
@@ -81,6 +83,8 @@ private:
     repository repo_;
     supervisor_env env_;
     std::map<std::string, std::shared_ptr<supervisor>> vms_;
+    std::shared_ptr<const std::string> list_cache_;
+    std::uint64_t list_cache_changes_ = 0;
     // Claimed by creates in progress (not yet in vms_).
     std::set<std::string> claimed_names_, claimed_taps_, claimed_macs_;
 };

@@ -95,6 +95,7 @@ void supervisor::apply(std::optional<transition> t)
 {
     if (!t)
         return;
+    ++env_.changes;
     rec_.st = lc_.current();
     rec_.reason = lc_.reason();
     if (t->from != t->to)
@@ -135,6 +136,7 @@ json::object supervisor::to_json() const
 void supervisor::lease_bound(const std::string& ip)
 {
     ip_leased_ = true;
+    ++env_.changes;
     if (!ip.empty())
         rec_.ip = ip;
     env_.bus->publish(event_type::vm_ip, rec_.s.name, vm_address{rec_.ip, rec_.mac}, std::chrono::system_clock::now());

@@ -46,6 +46,8 @@ struct supervisor_env {
     repository* repo = nullptr;
     file_thread* files = nullptr;
     event_bus* bus = nullptr;
+    // Bumped on every change to any VM's record or view (the manager caches GET /api/v1/vms by it).
+    std::uint64_t changes = 0;
 };
 
 class supervisor : public std::enable_shared_from_this<supervisor> {

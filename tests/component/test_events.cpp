@@ -50,7 +50,7 @@ struct no_backend : api::backend {
     boost::json::array reservations() override { return {}; }
     asio::awaitable<result<boost::json::object>> reserve(api::reservation_request) override { co_return boost::json::object{}; }
     asio::awaitable<status> unreserve(std::string) override { co_return ok(); }
-    boost::json::array vms() override { return {}; }
+    std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }
     result<boost::json::object> vm(const std::string&) override { return boost::json::object{}; }
     asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string(); }
     asio::awaitable<result<boost::json::object>> create_vm(vm::spec) override { co_return boost::json::object{}; }

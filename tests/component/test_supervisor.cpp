@@ -167,6 +167,12 @@ bool alive(int pid) { return pid > 0 && ::kill(pid, 0) == 0; }
 TEST_CASE("a VM's life through the supervisor: start, pause, resume, graceful and forced stop, remove")
 {
     world w;
+    // GET /api/v1/vms's cached body is never stale: at every published event it equals a fresh one.
+    int cache_checks = 0;
+    w.bus.subscribe([&](const event&) {
+        ++cache_checks;
+        CHECK(*w.mgr->list_text() == boost::json::serialize(boost::json::object{{"vms", w.mgr->list()}}));
+    });
     w.run([&w]() -> asio::awaitable<void> {
         auto made = co_await w.mgr->create(spec_named("vm1"));
         REQUIRE(made.ok());
@@ -214,6 +220,7 @@ TEST_CASE("a VM's life through the supervisor: start, pause, resume, graceful an
         "vm1: stopping -> stopped (stopped)",
     };
     // QMP's own STOP/RESUME events repeat the pause/resume with no change: nothing more is published.
+    CHECK(cache_checks >= 12);
     REQUIRE(w.states.size() == want.size());
     for (std::size_t i = 0; i < want.size(); ++i)
         CHECK_MESSAGE(w.states[i].rfind(want[i], 0) == 0, w.states[i]);

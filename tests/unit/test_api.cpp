@@ -48,7 +48,7 @@ struct fake_backend : api::backend {
             co_return fail(errc::store_failed, "erase reservation: database or disk is full");
         co_return ok();
     }
-    json::array vms() override { return {}; }
+    std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }
     result<json::object> vm(const std::string& name) override { return fail(errc::not_found, "no VM named " + name); }
     asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string("boot\n"); }
     asio::awaitable<result<json::object>> create_vm(vm::spec s) override
@@ -430,4 +430,20 @@ TEST_CASE("Prometheus label values and help texts are escaped")
     p.family("x_total", "counter", "a \\ b\nc");
     p.sample("x_total", {{"l", "q\"uote\\back\nnl"}}, 1.5);
     CHECK(p.text() == "# HELP x_total a \\\\ b\\nc\n# TYPE x_total counter\nx_total{l=\"q\\\"uote\\\\back\\nnl\"} 1.5\n");
+}
+
+TEST_CASE("response heads: status line, Content-Length (also for HEAD), Connection by version, none for 204")
+{
+    api::response r;
+    r.headers.emplace_back("Allow", "GET");
+    auto h = api::response_head(r, 11, true, 17);
+    CHECK(h == "HTTP/1.1 200 OK\r\nServer: paddockd\r\nContent-Type: application/json\r\nX-Content-Type-Options: "
+               "nosniff\r\nAllow: GET\r\nContent-Length: 17\r\n\r\n");
+    CHECK(api::response_head(r, 11, false, 0).find("Connection: close\r\n") != std::string::npos);
+    CHECK(api::response_head(r, 10, true, 0).find("Connection: keep-alive\r\n") != std::string::npos);
+    CHECK(api::response_head(r, 10, false, 0).find("Connection") == std::string::npos);
+    r.status = 204;
+    CHECK(api::response_head(r, 11, true, 0) ==
+          "HTTP/1.1 204 No Content\r\nServer: paddockd\r\nContent-Type: application/json\r\nX-Content-Type-Options: "
+          "nosniff\r\nAllow: GET\r\n\r\n");
 }
