@@ -422,3 +422,32 @@ TEST_CASE("connection limits: one address gets at most max_per_client connection
         CHECK(again);
     });
 }
+
+TEST_CASE("100 clients at once each receive every event, in order; a message over the size limit closes its sender")
+{
+    world w(1000);
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        std::vector<std::unique_ptr<websocket::stream<beast::tcp_stream>>> clients;
+        for (int i = 0; i < 100; ++i) {
+            clients.push_back(co_await connect(w.port, "/api/v1/events?token=secret", "", status));
+            REQUIRE(clients.back());
+        }
+        const auto first = w.bus.last_seq() + 1;
+        for (int i = 0; i < 50; ++i)
+            w.publish(i);
+        for (auto& c : clients)
+            for (std::uint64_t s = first; s < first + 50; ++s)
+                REQUIRE(seq_of(co_await next(*c)) == s);
+        // 4 KiB is the most a client may send on the event stream.
+        auto& big = clients.front();
+        co_await big->async_write(asio::buffer(std::string(5000, 'x')), use_tuple);
+        beast::flat_buffer buf;
+        auto [ec, n] = co_await big->async_read(buf, use_tuple);
+        CHECK(ec == websocket::error::closed);
+        CHECK(big->reason().code == websocket::close_code::too_big);
+        // The others are unaffected.
+        w.publish(99);
+        CHECK(seq_of(co_await next(*clients.back())) == first + 50);
+    });
+}
