@@ -5,8 +5,9 @@ source "$(dirname "$0")/lib.sh"
 command -v socat >/dev/null || skip "missing tool: socat"
 
 setup_world
-write_config
+write_config "" '"allow_insecure_listen": true'   # 0.0.0.0: the VMs must still not reach the API
 start_daemon --listen 0.0.0.0:8080
+grep -q "not loopback, in plain HTTP" "$WORK/daemon.log" || fail "no warning for a non-loopback listener"
 pass "daemon healthy"
 
 net=$(api /api/v1/network)

@@ -61,13 +61,13 @@ setup_world() {
   inh sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
 }
 
-# Writes $WORK/config.json; extra JSON members for "network" can be passed as $1.
+# Writes $WORK/config.json; extra JSON members for "network" can be passed as $1, top-level ones as $2.
 write_config() {
-  local extra=${1:-}
+  local extra=${1:-} top=${2:-}
   mkdir -p "$STATE"
   cat > "$WORK/config.json" <<JSON
 {
-  "listen": "127.0.0.1:8080",
+  "listen": "127.0.0.1:8080",${top:+ $top,}
   "state_dir": "$STATE",
   "network": {"namespace": "$PD_NS"${extra:+, $extra}}
 }
