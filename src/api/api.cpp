@@ -10,6 +10,7 @@
 #include "api/http_metrics.hpp"
 #include "api/prom.hpp"
 #include "api/routes.hpp"
+#include "api/static_files.hpp"
 #include "base/mac.hpp"
 
 namespace paddock::api {
@@ -24,69 +25,6 @@ response json_response(int status, const json::object& o)
     response r;
     r.status = status;
     r.body = json::serialize(o);
-    return r;
-}
-
-std::string content_type_for(const std::string& path)
-{
-    auto dot = path.rfind('.');
-    std::string ext = dot == std::string::npos ? "" : path.substr(dot + 1);
-    if (ext == "html") return "text/html; charset=utf-8";
-    if (ext == "js" || ext == "mjs") return "text/javascript; charset=utf-8";
-    if (ext == "css") return "text/css; charset=utf-8";
-    if (ext == "json") return "application/json";
-    if (ext == "svg") return "image/svg+xml";
-    if (ext == "png") return "image/png";
-    if (ext == "ico") return "image/x-icon";
-    if (ext == "txt") return "text/plain; charset=utf-8";
-    return "application/octet-stream";
-}
-
-// Static paths: segments of [A-Za-z0-9._-], none starting with '.', so nothing can climb out of
-// www/ or reach dotfiles.
-bool safe_static_path(const std::string& p)
-{
-    if (p.empty() || p.front() != '/' || p.size() > 256)
-        return false;
-    bool seg_start = true;
-    for (std::size_t i = 1; i < p.size(); ++i) {
-        char c = p[i];
-        if (c == '/') {
-            if (seg_start)
-                return false;
-            seg_start = true;
-            continue;
-        }
-        if (seg_start && c == '.')
-            return false;
-        seg_start = false;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return false;
-    }
-    return true;
-}
-
-response static_file(const context& ctx, const request& req, std::string path)
-{
-    if (req.method != "GET" && req.method != "HEAD") {
-        auto r = error(405, "method_not_allowed", req.method + " is not allowed on " + path + "; use GET");
-        r.headers.emplace_back("Allow", "GET, HEAD");
-        return r;
-    }
-    if (path == "/")
-        path = "/index.html";
-    if (!safe_static_path(path))
-        return error(404, "not_found", "no such file: " + path);
-    std::ifstream f(ctx.www_dir + path, std::ios::binary);
-    if (!f)
-        return error(404, "not_found", "no such file: " + path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    response r;
-    r.content_type = content_type_for(path);
-    r.body = std::move(ss).str();
-    r.headers.emplace_back("Cache-Control", "no-cache");
     return r;
 }
 
@@ -333,7 +271,7 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
 {
     const std::string path(path_of(req.target));
     if (!protected_path(path))
-        co_return static_file(ctx, req, path);
+        co_return ctx.files ? ctx.files->serve(req, path) : error(404, "not_found", "no dashboard here");
     if (!authorized(ctx, req.authorization))
         co_return unauthorized();
     auto m = match_route(path);
@@ -363,6 +301,7 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     case route_id::network: co_return json_response(200, ctx.svc->network());
     case route_id::leases: co_return json_response(200, {{"leases", ctx.svc->leases()}});
     case route_id::reservations: co_return json_response(200, {{"reservations", ctx.svc->reservations()}});
+    case route_id::images: co_return json_response(200, {{"images", ctx.svc->images()}});
     case route_id::reservation: {
         auto parsed = parse_reservation(name, req.method == "PUT" ? req.body : "");
         if (!parsed)

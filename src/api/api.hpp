@@ -28,12 +28,15 @@ namespace paddock::api {
 
 class prom;
 class http_metrics;
+class static_files;
 
 struct request {
     std::string method; // "GET", "POST", ...
     std::string target; // path plus optional query
     std::string authorization;
     std::string body;
+    std::string if_none_match;   // static files: revalidation
+    std::string accept_encoding; // static files: gzip
 };
 
 struct response {
@@ -66,6 +69,8 @@ public:
     virtual boost::json::object network() = 0;  // GET /api/v1/network
     virtual boost::json::array leases() = 0;
     virtual boost::json::array reservations() = 0;
+    // The files in state_dir/images a VM can boot from: [{"name","size","format"}...].
+    virtual boost::json::array images() = 0;
     virtual boost::asio::awaitable<result<boost::json::object>> reserve(reservation_request r) = 0;
     // not_found when there is none; store_failed when the delete was not kept.
     virtual boost::asio::awaitable<status> unreserve(std::string mac) = 0;
@@ -89,7 +94,7 @@ struct context {
     std::string version;
     std::string accel;   // "kvm" | "tcg"
     std::string token;   // empty = auth disabled ("auth": "none")
-    std::string www_dir; // static dashboard files
+    static_files* files = nullptr; // the dashboard (www/)
     backend* svc = nullptr;
     http_metrics* http = nullptr; // the API's own counters (the HTTP driver records into them)
 };

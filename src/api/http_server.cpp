@@ -171,6 +171,10 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
         in.method = std::string(req.method_string());
         in.target = std::string(target);
         in.authorization = std::string(req[http::field::authorization]);
+        if (!is_protected) {
+            in.if_none_match = std::string(req[http::field::if_none_match]);
+            in.accept_encoding = std::string(req[http::field::accept_encoding]);
+        }
         in.body = std::move(req.body());
         bool head = req.method() == http::verb::head;
         response r = co_await handle(st->ctx, std::move(in));

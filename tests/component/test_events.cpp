@@ -48,6 +48,7 @@ struct no_backend : api::backend {
     boost::json::object network() override { return {}; }
     boost::json::array leases() override { return {}; }
     boost::json::array reservations() override { return {}; }
+    boost::json::array images() override { return {}; }
     asio::awaitable<result<boost::json::object>> reserve(api::reservation_request) override { co_return boost::json::object{}; }
     asio::awaitable<status> unreserve(std::string) override { co_return ok(); }
     std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }

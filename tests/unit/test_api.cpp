@@ -13,6 +13,7 @@
 #include "api/http_metrics.hpp"
 #include "api/prom.hpp"
 #include "api/routes.hpp"
+#include "api/static_files.hpp"
 #include "base/event_bus.hpp"
 
 using namespace paddock;
@@ -33,6 +34,7 @@ struct fake_backend : api::backend {
     json::object network() override { return {{"namespace", {{"name", "paddock"}}}}; }
     json::array leases() override { return {}; }
     json::array reservations() override { return {}; }
+    json::array images() override { return {}; }
     asio::awaitable<result<json::object>> reserve(api::reservation_request r) override
     {
         reserved.push_back(r);
@@ -81,7 +83,8 @@ api::context make_ctx(std::string token = "secret", api::backend* b = &default_b
     c.version = "9.9.9";
     c.accel = "tcg";
     c.token = std::move(token);
-    c.www_dir = PADDOCK_SOURCE_ROOT "/www";
+    static api::static_files www(PADDOCK_SOURCE_ROOT "/www");
+    c.files = &www;
     c.svc = b;
     return c;
 }

@@ -1,0 +1,165 @@
+// End to end: the dashboard in Debian's headless Chromium against a real paddockd and a real
+// busybox guest. Signs in from the printed URL, creates a VM from the form, watches it run and
+// get its IP without a reload, types in its serial console, pauses/resumes, stops and removes it;
+// a bad name shows the API's message by the field; a wrong token goes back to sign-in. Any console
+// error, page error, failed request or unexpected HTTP error fails the test. Prints the budget
+// figures (page weight, first render, event latency) and saves screenshots.
+// Usage: node dashboard.mjs BASE_URL TOKEN ARTIFACT_DIR
+import { mkdirSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const [base, token, artifacts] = process.argv.slice(2);
+mkdirSync(artifacts, { recursive: true });
+const step = (s) => console.log(`# ${s}`);
+const problems = [];
+let expected = []; // regexps of errors a step provokes on purpose
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--disable-default-apps'],
+});
+
+function watch(page, name) {
+  const bad = (what) => { if (!expected.some((re) => re.test(what))) problems.push(`${name}: ${what}`); };
+  page.on('console', (m) => { if (m.type() === 'error') bad('console error: ' + m.text()); });
+  page.on('pageerror', (e) => bad('page error: ' + e.message));
+  page.on('requestfailed', (r) => bad(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => { if (r.status() >= 400) bad(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
+}
+
+async function shots(page, label) {
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    for (const [vw, w, h] of [['desktop', 1280, 800], ['phone', 390, 844]]) {
+      await page.setViewportSize({ width: w, height: h });
+      await page.waitForTimeout(150);
+      await page.screenshot({ path: `${artifacts}/${label}-${scheme}-${vw}.png`, fullPage: vw === 'desktop' });
+    }
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+let failed = false;
+try {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, 'main');
+  // Event delivery: when each event's row appears, against the event's own publication time.
+  await page.addInitScript(() => {
+    window.__lat = [];
+    new MutationObserver((muts) => {
+      const now = performance.timeOrigin + performance.now();
+      for (const m of muts) for (const n of m.addedNodes) {
+        const t = n.querySelector && n.querySelector('time');
+        if (t && n.dataset.seq && Date.now() - Date.parse(t.dateTime) < 5000) window.__lat.push(now - Date.parse(t.dateTime));
+      }
+    }).observe(document.documentElement, { childList: true, subtree: true });
+  });
+
+  step('sign in from the printed URL');
+  await page.goto(`${base}/#token=${token}`);
+  await page.locator('#live.ok').waitFor({ timeout: 10000 });
+  if (page.url().includes('token=')) throw new Error('the token stayed in the address bar: ' + page.url());
+  if (await page.evaluate(() => localStorage.getItem('paddock-token')) !== token) throw new Error('token not kept');
+  const perf = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    const res = performance.getEntriesByType('resource').filter((r) => !r.name.includes('/api/'));
+    const bytes = nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0);
+    const body = nav.decodedBodySize + res.reduce((s, r) => s + r.decodedBodySize, 0);
+    return { fcp: fcp ? fcp.startTime : -1, dcl: nav.domContentLoadedEventEnd, bytes, body, files: res.map((r) => r.name.replace(location.origin, '')) };
+  });
+  console.log(`figure: page weight without xterm.js: ${perf.bytes} bytes transferred (${perf.body} bytes uncompressed, ${perf.files.length + 1} files: / ${perf.files.join(' ')}); budget 100 KB`);
+  console.log(`figure: first render (first contentful paint) ${perf.fcp.toFixed(0)} ms, DOMContentLoaded ${perf.dcl.toFixed(0)} ms; budget 300 ms`);
+
+  step('a bad name shows the API message next to the field');
+  await page.getByRole('button', { name: 'New VM', exact: true }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Bad_Name');
+  await page.getByLabel('a kernel and initrd').check();
+  expected = [/status of 400/, /HTTP 400 POST/];
+  await page.locator('#create button[type=submit]').click();
+  await page.locator('#e-name', { hasText: 'name:' }).waitFor({ timeout: 5000 });
+  if (await page.getByLabel('Name', { exact: true }).getAttribute('aria-invalid') !== 'true') throw new Error('the name field is not marked invalid');
+  expected = [];
+
+  step('create a VM from the form; it runs and shows its IP without a reload');
+  await page.getByLabel('Name', { exact: true }).fill('web1');
+  await page.getByLabel('Memory (MiB)').fill('256');
+  await page.getByLabel('Kernel', { exact: true }).selectOption('test-kernel');
+  await page.getByLabel('Initrd').selectOption('test-initrd');
+  await page.getByLabel('Kernel command line').fill('quiet panic=-1');
+  await page.locator('#create button[type=submit]').click();
+  const row = page.locator('tr[data-vm="web1"]');
+  await row.waitFor({ timeout: 10000 });
+  await page.locator('tr[data-vm="web1"][data-state="running"]').waitFor({ timeout: 30000 });
+  await row.locator('.leased').waitFor({ timeout: 90000 });
+  console.log(`ok: web1 running with ${await row.locator('td').nth(2).textContent()}`);
+
+  step('the console: a command typed in the page runs in the guest');
+  await row.getByRole('link', { name: 'web1' }).click();
+  await page.locator('#console-state', { hasText: 'connected' }).waitFor({ timeout: 20000 });
+  const screen = page.locator('#terminal .xterm-rows');
+  await screen.filter({ hasText: 'PADDOCK: ready' }).waitFor({ timeout: 60000 });
+  for (let i = 0; ; ++i) {
+    await page.locator('#terminal').click();
+    await page.keyboard.type('echo PADDOCK_$((6*7))_OK\n');
+    try { await screen.filter({ hasText: 'PADDOCK_42_OK' }).waitFor({ timeout: 5000 }); break; }
+    catch (e) { if (i === 5) throw new Error('no output in the console: ' + await screen.textContent()); }
+  }
+  console.log('ok: console output PADDOCK_42_OK');
+  await shots(page, 'vm');
+
+  step('pause and resume');
+  await page.getByRole('button', { name: 'Pause web1', exact: true }).click();
+  await page.locator('#vm-badge .badge.paused').waitFor({ timeout: 10000 });
+  await page.getByRole('button', { name: 'Resume web1', exact: true }).click();
+  await page.locator('#vm-badge .badge.running').waitFor({ timeout: 10000 });
+
+  step('screens: VMs and network');
+  await page.getByRole('link', { name: 'VMs', exact: true }).click();
+  await row.waitFor();
+  await shots(page, 'vms');
+  await page.getByRole('link', { name: 'Network', exact: true }).click();
+  await page.locator('#topology svg').waitFor({ timeout: 10000 });
+  await page.locator('#lease-rows tr').first().waitFor({ timeout: 10000 });
+  await shots(page, 'network');
+  await page.getByRole('link', { name: 'VMs', exact: true }).click();
+
+  step('stop (graceful), then remove after a confirm');
+  await page.getByRole('button', { name: 'Stop web1', exact: true }).click();
+  await page.locator('tr[data-vm="web1"][data-state="stopped"]').waitFor({ timeout: 60000 });
+  await page.getByRole('button', { name: 'Remove web1', exact: true }).click();
+  await page.getByRole('button', { name: 'Remove', exact: true }).click();
+  await row.waitFor({ state: 'detached', timeout: 20000 });
+  await page.locator('#vm-empty').waitFor({ state: 'visible' });
+
+  const lat = (await page.evaluate(() => window.__lat)).sort((a, b) => a - b);
+  if (lat.length) {
+    const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+    console.log(`figure: event in the page after its publication: p50 ${q(0.5).toFixed(0)} ms, max ${lat[lat.length - 1].toFixed(0)} ms over ${lat.length} live events (event times have 1 ms resolution); budget 100 ms`);
+  }
+
+  step('a wrong token goes back to sign-in with a plain message');
+  const other = await browser.newContext();
+  const p2 = await other.newPage();
+  watch(p2, 'wrong-token');
+  expected = [/status of 401/, /HTTP 401/];
+  await p2.goto(`${base}/#token=not-the-token`);
+  await p2.locator('#signin-error', { hasText: 'not accepted' }).waitFor({ timeout: 10000 });
+  if (!await p2.locator('#page-signin').isVisible()) throw new Error('sign-in page not shown');
+  await p2.screenshot({ path: `${artifacts}/signin-light-desktop.png` });
+  expected = [];
+  await other.close();
+
+  if (problems.length) throw new Error('problems in the page:\n  ' + problems.join('\n  '));
+  console.log(`ok: dashboard end to end; screenshots in ${artifacts}`);
+} catch (e) {
+  failed = true;
+  console.log('FAIL: ' + e.message);
+  if (problems.length) console.log('problems:\n  ' + problems.join('\n  '));
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,479 @@
+// Paddock dashboard: sign-in, the live VM list, create form, actions, VM detail with the serial
+// console, the network page and the live event log. Plain modules, no build step. State comes
+// from REST once, then from the event stream (no polling); a dropped stream reconnects with
+// ?since= and misses nothing.
+import { ApiError, api, get, token, whenUnauthorized } from './api.js';
+import { EventStream } from './live.js';
+import { renderNetwork } from './network.js';
+import { ConsoleView } from './console.js';
+
+const $ = (s) => document.querySelector(s);
+const el = (tag, props = {}, ...kids) => {
+  const e = Object.assign(document.createElement(tag), props);
+  for (const k of kids) if (k != null) e.append(k);
+  return e;
+};
+
+const state = {
+  vms: new Map(),       // name -> VM as the API returns it
+  history: new Map(),   // name -> [{time, state, previous, reason}]
+  events: [],           // newest last, at most 300
+  network: null,
+  leases: [],
+  images: [],
+  page: null,
+};
+let stream = null;
+let consoleView = null;
+
+// ---- sign-in ----
+
+function signedIn() { return token.get() !== ''; }
+
+function showSignin(message = '') {
+  if (stream) stream.stop();
+  stream = null;
+  if (consoleView) consoleView.close();
+  consoleView = null;
+  token.clear();
+  document.body.classList.add('signed-out');
+  for (const id of ['#nav', '#live', '#signout', '#eventlog']) $(id).hidden = true;
+  showPage('signin');
+  $('#signin-error').textContent = message;
+  $('#signin-token').focus();
+}
+
+whenUnauthorized((message) => showSignin(message));
+
+async function start() {
+  try {
+    await get('/api/v1/health'); // checks the token
+  } catch (e) {
+    if (e.status !== 401) showSignin(e.message);
+    return;
+  }
+  document.body.classList.remove('signed-out');
+  for (const id of ['#nav', '#live', '#signout', '#eventlog']) $(id).hidden = false;
+  route();
+  // The first frame is a resync (we ask for everything retained): it loads the state, and the
+  // retained events that follow fill the event log and the VMs' state history.
+  stream = new EventStream({ onEvent, onResync, onStatus: setLive });
+  stream.start();
+}
+
+// Events up to `replayUntil` are history (the state already has them); live events that arrive
+// while the state loads wait in `pending` and are applied on top of it, in order.
+let replayUntil = 0;
+let loading = null;
+let pending = [];
+
+async function onResync(e) {
+  replayUntil = e.seq;
+  if (loading) return;
+  pending = [];
+  loading = refresh().catch((x) => { if (x.status !== 401) toast(x.message); });
+  await loading;
+  loading = null;
+  const later = pending;
+  pending = [];
+  for (const ev of later) apply(ev);
+}
+
+function setLive(s) {
+  const l = $('#live');
+  l.textContent = s === 'live' ? 'live' : 'reconnecting…';
+  l.className = 'live ' + (s === 'live' ? 'ok' : 'down');
+}
+
+// ---- data ----
+
+async function refresh() {
+  const [vms, images] = await Promise.all([get('/api/v1/vms'), get('/api/v1/images')]);
+  state.vms = new Map(vms.vms.map((v) => [v.name, v]));
+  state.images = images.images;
+  renderVms();
+  fillImageSelects();
+  if (state.page === 'vm') renderVm();
+  if (state.page === 'network') loadNetwork();
+}
+
+async function refetchVm(name) {
+  try {
+    const v = await get('/api/v1/vms/' + encodeURIComponent(name));
+    if (state.vms.has(name)) {
+      state.vms.set(name, v);
+      renderVms();
+      if (state.page === 'vm' && state.detail === name) renderVm();
+    }
+  } catch (e) { /* removed meanwhile */ }
+}
+
+function onEvent(e) {
+  logEvent(e);
+  if (e.type === 'vm.created') state.history.set(e.vm, []); // a name used again starts afresh
+  if (e.type === 'vm.state') {
+    if (!state.history.has(e.vm)) state.history.set(e.vm, []);
+    state.history.get(e.vm).push({ time: e.time, ...e.data });
+  }
+  if (e.seq <= replayUntil) return; // history only
+  if (loading) { pending.push(e); return; }
+  apply(e);
+}
+
+function apply(e) {
+  const v = e.vm && state.vms.get(e.vm);
+  switch (e.type) {
+    case 'vm.created':
+      state.vms.set(e.vm, e.data);
+      break;
+    case 'vm.state':
+      if (v) {
+        v.state = e.data.state;
+        v.state_reason = e.data.reason;
+        if (e.data.state === 'running' || e.data.state === 'stopped' || e.data.state === 'failed') refetchVm(e.vm); // pid, started_at
+      }
+      break;
+    case 'vm.ip':
+      if (v) { v.ip = e.data.ip; v.ip_leased = true; }
+      break;
+    case 'vm.removed':
+      state.vms.delete(e.vm);
+      break;
+    case 'lease.bound': case 'lease.released': case 'lease.expired': case 'network.repaired': case 'link.changed':
+      if (state.page === 'network') loadNetwork();
+      return;
+    default:
+      return;
+  }
+  renderVms();
+  if (state.page === 'vm' && state.detail === e.vm) {
+    if (!state.vms.has(e.vm)) { location.hash = '#/vms'; return; }
+    renderVm();
+    if (e.type === 'vm.state' && consoleView) consoleView.vmState(e.data.state);
+  }
+}
+
+// ---- the event log ----
+
+function describe(e) {
+  const d = e.data || {};
+  switch (e.type) {
+    case 'vm.state': return `${d.previous} → ${d.state}${d.reason ? ' (' + d.reason + ')' : ''}`;
+    case 'vm.ip': return d.ip;
+    case 'lease.bound': case 'lease.released': case 'lease.expired': return `${d.ip} ${d.mac}`;
+    case 'network.repaired': return (d.actions || []).join('; ');
+    default: return '';
+  }
+}
+
+// Rows are added in batches (a reconnect replays up to 10,000 events; only the last 300 show).
+let logQueue = [];
+function logEvent(e) {
+  logQueue.push(e);
+  if (logQueue.length === 1) setTimeout(flushLog, 0);
+}
+
+function flushLog() {
+  const list = $('#event-rows');
+  const batch = logQueue.slice(-300);
+  logQueue = [];
+  const rows = batch.reverse().map((e) => {
+    const li = el('li', {},
+      el('time', { className: 't', dateTime: e.time, textContent: new Date(e.time).toLocaleTimeString([], { hour12: false }) }),
+      el('span', { className: 'ty', textContent: e.type }),
+      e.vm ? el('span', { textContent: e.vm + ' ' }) : null,
+      el('span', { className: 'muted', textContent: describe(e) }));
+    li.dataset.seq = e.seq;
+    return li;
+  });
+  list.prepend(...rows);
+  while (list.children.length > 300) list.lastChild.remove();
+}
+
+// ---- VM list ----
+
+const can = {
+  start: (s) => s === 'stopped' || s === 'failed',
+  stop: (s) => s === 'running' || s === 'paused' || s === 'starting',
+  force: (s) => s === 'running' || s === 'paused' || s === 'starting' || s === 'stopping',
+  restart: (s) => s === 'running' || s === 'paused',
+  pause: (s) => s === 'running',
+  resume: (s) => s === 'paused',
+  remove: () => true,
+};
+const labels = { start: 'Start', stop: 'Stop', force: 'Force stop', restart: 'Restart', pause: 'Pause', resume: 'Resume', remove: 'Remove' };
+
+function badge(s) { return el('span', { className: 'badge ' + s, textContent: s }); }
+
+function uptime(v) {
+  if (!(v.state === 'running' || v.state === 'paused') || !v.started_at) return '';
+  let s = Math.max(0, Math.floor((Date.now() - Date.parse(v.started_at)) / 1000));
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
+}
+
+function boot(v) { return v.image ? 'image ' + v.image : v.kernel ? 'kernel ' + v.kernel : ''; }
+
+function actionButtons(v, small = true) {
+  const box = el('span', { className: 'actions' });
+  for (const a of Object.keys(can)) {
+    const b = el('button', { type: 'button', textContent: labels[a], className: (small ? 'small ' : '') + (a === 'remove' || a === 'force' ? 'ghost' : '') });
+    b.disabled = !can[a](v.state);
+    b.setAttribute('aria-label', `${labels[a]} ${v.name}`);
+    b.addEventListener('click', () => act(v.name, a));
+    box.append(b);
+  }
+  return box;
+}
+
+function renderVms() {
+  const rows = [...state.vms.values()].sort((a, b) => a.name.localeCompare(b.name)).map((v) => {
+    const tr = el('tr', {},
+      el('td', {}, el('a', { href: '#/vm/' + encodeURIComponent(v.name), textContent: v.name })),
+      el('td', {}, badge(v.state)),
+      el('td', {}, v.ip || '', ' ', v.ip ? el('span', { className: v.ip_leased ? 'leased' : 'unleased', textContent: v.ip_leased ? '(leased)' : '(reserved)' }) : null),
+      el('td', { className: 'num', textContent: v.cpus }),
+      el('td', { className: 'num', textContent: v.memory_mib + ' MiB' }),
+      el('td', { textContent: boot(v) }),
+      el('td', { className: 'num uptime', textContent: uptime(v) }),
+      el('td', {}, actionButtons(v)));
+    tr.dataset.vm = v.name;
+    tr.dataset.state = v.state;
+    return tr;
+  });
+  $('#vm-rows').replaceChildren(...rows);
+  $('#vm-empty').hidden = rows.length > 0;
+}
+
+setInterval(() => {
+  for (const td of document.querySelectorAll('#vm-rows td.uptime')) {
+    const v = state.vms.get(td.parentElement.dataset.vm);
+    if (v) td.textContent = uptime(v);
+  }
+}, 1000);
+
+// ---- actions ----
+
+function confirmDialog(text, ok) {
+  const d = $('#confirm');
+  $('#confirm-text').textContent = text;
+  $('#confirm-ok').textContent = ok;
+  return new Promise((resolve) => {
+    const done = (v) => { d.close(); $('#confirm-ok').onclick = $('#confirm-cancel').onclick = null; resolve(v); };
+    $('#confirm-ok').onclick = () => done(true);
+    $('#confirm-cancel').onclick = () => done(false);
+    d.oncancel = () => resolve(false);
+    d.showModal();
+    $('#confirm-cancel').focus();
+  });
+}
+
+function toast(message) {
+  const t = $('#toast');
+  t.textContent = message;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 6000);
+}
+
+async function act(name, a) {
+  try {
+    if (a === 'force' && !await confirmDialog(`Force stop ${name}? Like pulling the plug: the guest gets no chance to shut down.`, 'Force stop')) return;
+    if (a === 'remove' && !await confirmDialog(`Remove ${name}? Its disk, address and console log go with it.`, 'Remove')) return;
+    if (a === 'remove') await api('DELETE', '/api/v1/vms/' + encodeURIComponent(name));
+    else if (a === 'force') await api('POST', `/api/v1/vms/${encodeURIComponent(name)}/stop`, { force: true });
+    else await api('POST', `/api/v1/vms/${encodeURIComponent(name)}/${a}`);
+  } catch (e) {
+    if (e.status !== 401) toast(`${labels[a]} ${name}: ${e.message}`);
+  }
+}
+
+// ---- create ----
+
+function fillImageSelects() {
+  const opts = (none) => [...(none ? [el('option', { value: '', textContent: '(none)' })] : []),
+    ...state.images.map((i) => el('option', { value: i.name, textContent: `${i.name} (${i.format}, ${(i.size / 1048576).toFixed(1)} MiB)` }))];
+  for (const [id, none] of [['#c-image', false], ['#c-kernel', false], ['#c-initrd', true]]) {
+    const s = $(id);
+    const keep = s.value;
+    s.replaceChildren(...opts(none));
+    if (keep) s.value = keep;
+  }
+  const qcow = state.images.find((i) => i.format === 'qcow2');
+  if (qcow && !$('#c-image').dataset.touched) $('#c-image').value = qcow.name;
+}
+
+function bootMode() { return new FormData($('#create')).get('boot'); }
+
+function showBoot() {
+  const k = bootMode() === 'kernel';
+  for (const e of document.querySelectorAll('.boot-image')) e.hidden = k;
+  for (const e of document.querySelectorAll('.boot-kernel')) e.hidden = !k;
+}
+
+function clearErrors() {
+  for (const e of document.querySelectorAll('#create .field-error')) e.textContent = '';
+  for (const e of document.querySelectorAll('#create [aria-invalid]')) e.removeAttribute('aria-invalid');
+}
+
+async function create(ev) {
+  ev.preventDefault();
+  clearErrors();
+  const f = new FormData($('#create'));
+  const spec = { name: f.get('name').trim(), cpus: Number(f.get('cpus')), memory_mib: Number(f.get('memory_mib')) };
+  if (bootMode() === 'kernel') {
+    spec.kernel = f.get('kernel');
+    if (f.get('initrd')) spec.initrd = f.get('initrd');
+    if (f.get('cmdline').trim()) spec.cmdline = f.get('cmdline').trim();
+  } else {
+    spec.image = f.get('image');
+    if (f.get('disk_gib')) spec.disk_gib = Number(f.get('disk_gib'));
+  }
+  for (const k of ['mac', 'ip']) if (f.get(k).trim()) spec[k] = f.get(k).trim();
+  if (f.get('start')) spec.start = true;
+  const button = $('#create button[type=submit]');
+  button.disabled = true;
+  try {
+    await api('POST', '/api/v1/vms', spec);
+    $('#create').reset();
+    showBoot();
+    toggleCreate(false);
+  } catch (e) {
+    if (e.status === 401) return;
+    const field = e instanceof ApiError && e.field;
+    const out = field && $('#e-' + field);
+    if (out) {
+      out.textContent = e.message;
+      const input = $('#create [name="' + field + '"]');
+      if (input) { input.setAttribute('aria-invalid', 'true'); input.focus(); }
+    } else {
+      $('#e-form').textContent = e.message;
+    }
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function toggleCreate(open) {
+  $('#create').hidden = !open;
+  $('#new-vm').setAttribute('aria-expanded', String(open));
+  if (open) { clearErrors(); $('#c-name').focus(); }
+}
+
+// ---- VM detail ----
+
+function dl(target, pairs) {
+  target.replaceChildren(...pairs.filter(([, v]) => v !== undefined && v !== null && v !== '').flatMap(([k, v]) =>
+    [el('dt', { textContent: k }), el('dd', {}, v)]));
+}
+
+function renderVm() {
+  const v = state.vms.get(state.detail);
+  if (!v) { $('#vm-title').textContent = state.detail + ' (no such VM)'; return; }
+  $('#vm-title').textContent = v.name;
+  $('#vm-badge').replaceChildren(badge(v.state));
+  $('#vm-actions').replaceChildren(actionButtons(v, false));
+  dl($('#vm-spec'), [['CPUs', String(v.cpus)], ['Memory', v.memory_mib + ' MiB'], ['Image', v.image],
+    ['Disk', v.disk_gib ? v.disk_gib + ' GiB' : null], ['Kernel', v.kernel], ['Initrd', v.initrd], ['Command line', v.cmdline],
+    ['Accel', v.accel], ['PID', v.pid ? String(v.pid) : null], ['Created', v.created_at ? new Date(v.created_at).toLocaleString() : null],
+    ['Started', v.started_at ? new Date(v.started_at).toLocaleString() : null], ['Reason', v.state_reason]]);
+  const lease = state.leases.find((l) => l.mac === v.mac);
+  dl($('#vm-net'), [['IP', v.ip], ['Lease', v.ip_leased ? 'held by the guest' : 'reserved, not leased yet'],
+    ['Lease expires', lease?.expires_at ? new Date(lease.expires_at).toLocaleString() : null], ['MAC', v.mac], ['TAP', v.tap]]);
+  const h = state.history.get(v.name) || [];
+  $('#vm-history').replaceChildren(...h.slice(-50).reverse().map((x) =>
+    el('li', {}, el('time', { dateTime: x.time, textContent: new Date(x.time).toLocaleTimeString([], { hour12: false }) }), ' ',
+      `${x.previous} → `, badge(x.state), x.reason ? ' ' + x.reason : '')));
+}
+
+async function openVm(name) {
+  state.detail = name;
+  renderVm();
+  get('/api/v1/leases').then((l) => { state.leases = l.leases; renderVm(); }).catch(() => {});
+  if (consoleView) consoleView.close();
+  consoleView = new ConsoleView($('#terminal'), $('#console-state'), name);
+  const v = state.vms.get(name);
+  consoleView.vmState(v ? v.state : 'stopped');
+  $('#console-log').hidden = true;
+  $('#console-log-toggle').setAttribute('aria-expanded', 'false');
+  $('#console-log-toggle').textContent = 'Show log';
+}
+
+async function toggleLog() {
+  const pre = $('#console-log');
+  const open = pre.hidden;
+  pre.hidden = !open;
+  $('#console-log-toggle').setAttribute('aria-expanded', String(open));
+  $('#console-log-toggle').textContent = open ? 'Hide log' : 'Show log';
+  if (open) {
+    try { pre.textContent = await api('GET', `/api/v1/vms/${encodeURIComponent(state.detail)}/console/log`); pre.scrollTop = pre.scrollHeight; }
+    catch (e) { pre.textContent = e.message; }
+  }
+}
+
+// ---- network ----
+
+async function loadNetwork() {
+  try {
+    const [n, l] = await Promise.all([get('/api/v1/network'), get('/api/v1/leases')]);
+    state.network = n;
+    state.leases = l.leases;
+    renderNetwork(n, state.leases, [...state.vms.values()]);
+  } catch (e) { if (e.status !== 401) toast(e.message); }
+}
+
+// ---- pages ----
+
+function showPage(p) {
+  state.page = p;
+  for (const s of document.querySelectorAll('.page')) s.hidden = s.id !== 'page-' + p;
+  for (const a of document.querySelectorAll('nav a')) {
+    if (a.dataset.page === p || (p === 'vm' && a.dataset.page === 'vms')) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function route() {
+  if (!signedIn()) return showSignin();
+  const h = location.hash;
+  if (h.startsWith('#/vm/')) {
+    showPage('vm');
+    openVm(decodeURIComponent(h.slice(5)));
+  } else {
+    if (consoleView) { consoleView.close(); consoleView = null; }
+    if (h === '#/network') { showPage('network'); loadNetwork(); }
+    else showPage('vms');
+  }
+  document.title = 'Paddock — ' + (state.page === 'vm' ? state.detail : state.page === 'network' ? 'Network' : 'VMs');
+}
+
+// ---- wiring ----
+
+function init() {
+  // A token in the fragment (the URL paddockd prints) signs in, then leaves the address bar.
+  const frag = new URLSearchParams(location.hash.slice(1));
+  if (frag.get('token')) {
+    token.set(frag.get('token'));
+    history.replaceState(null, '', location.pathname + '#/vms');
+  }
+  $('#signin-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    token.set($('#signin-token').value.trim());
+    $('#signin-token').value = '';
+    if (location.hash !== '#/vms') history.replaceState(null, '', location.pathname + '#/vms');
+    start();
+  });
+  $('#signout').addEventListener('click', () => showSignin('Signed out.'));
+  $('#new-vm').addEventListener('click', () => toggleCreate($('#create').hidden));
+  $('#create-cancel').addEventListener('click', () => toggleCreate(false));
+  $('#create').addEventListener('submit', create);
+  for (const r of document.querySelectorAll('input[name=boot]')) r.addEventListener('change', showBoot);
+  $('#c-image').addEventListener('change', (e) => { e.target.dataset.touched = '1'; });
+  $('#console-log-toggle').addEventListener('click', toggleLog);
+  window.addEventListener('hashchange', () => { if (signedIn() && stream) route(); });
+  if (signedIn()) start(); else showSignin();
+}
+
+init();
