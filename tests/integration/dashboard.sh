@@ -13,7 +13,22 @@ command -v node >/dev/null || skip "no node (scripts/install-deps installs nodej
 setup_vm_world
 start_daemon
 ART=${PADDOCK_ARTIFACTS:-$WORK/artifacts}
-out=$(inh env HOME="$WORK" CHROMIUM="$CHROMIUM" timeout 300 node "$SRC/tests/browser/dashboard.mjs" \
-  "http://127.0.0.1:8080" "$(cat "$STATE/api-token")" "$ART" 2>&1) || fail "dashboard: $out"
-echo "$out" | grep -E "^(#|figure|ok)" | sed 's/^/# /'
-pass "dashboard in Chromium: sign-in, create, live state and IP, console, pause/resume, stop, remove, wrong token"
+# The browser runs in the background; midway it asks for a daemon restart (restart.request), which
+# this script does, creating web2 while the page is away, then says so (restart.done).
+inh env HOME="$WORK" CHROMIUM="$CHROMIUM" RESTART_DIR="$WORK" timeout 300 node "$SRC/tests/browser/dashboard.mjs" \
+  "http://127.0.0.1:8080" "$(cat "$STATE/api-token")" "$ART" > "$WORK/browser.log" 2>&1 &
+BROWSER=$!
+EXTRA_PIDS+=($BROWSER)
+while kill -0 "$BROWSER" 2>/dev/null; do
+  if [ -f "$WORK/restart.request" ] && [ ! -f "$WORK/restart.done" ]; then
+    stop_daemon
+    start_daemon
+    [ "$(api_status /api/v1/vms -X POST -d '{"name":"web2","kernel":"test-kernel"}')" = 201 ] || fail "create web2"
+    touch "$WORK/restart.done"
+  fi
+  sleep 0.1
+done
+rc=0; wait "$BROWSER" || rc=$?
+[ "$rc" = 0 ] || fail "dashboard: $(cat "$WORK/browser.log")"
+grep -E "^(#|figure|ok)" "$WORK/browser.log" | sed 's/^/# /'
+pass "dashboard in Chromium: sign-in, create, live state and IP, console, pause/resume, daemon restart, stop, remove, wrong token"

@@ -33,6 +33,21 @@ pass "404 and 405 (with Allow) carry JSON errors"
 
 code=$(inh curl -s -o "$WORK/body" -w '%{http_code}' http://127.0.0.1:8080/)
 [ "$code" = 200 ] && grep -q '<title>Paddock</title>' "$WORK/body" || fail "dashboard not served: $code"
+# Static files: content type, strict CSP, ETag revalidation (304, no body), gzip when accepted.
+hdr=$(inh curl -s -D - -o /dev/null http://127.0.0.1:8080/app.js)
+echo "$hdr" | grep -qi '^Content-Type: text/javascript' || fail "app.js content type: $hdr"
+echo "$hdr" | grep -qi "^Content-Security-Policy: default-src 'none'; script-src 'self'" || fail "no strict CSP: $hdr"
+echo "$hdr" | grep -qi '^Cache-Control: no-cache' || fail "no Cache-Control: $hdr"
+etag=$(echo "$hdr" | sed -n 's/^[Ee][Tt]ag: \(.*\)\r$/\1/p')
+[ -n "$etag" ] || fail "no ETag: $hdr"
+rm -f "$WORK/body"
+code=$(inh curl -s -o "$WORK/body" -w '%{http_code}' -H "If-None-Match: $etag" http://127.0.0.1:8080/app.js)
+[ "$code" = 304 ] && [ ! -s "$WORK/body" ] || fail "If-None-Match: $code"
+plain=$(inh curl -s http://127.0.0.1:8080/app.js | wc -c)
+gz=$(inh curl -s -H 'Accept-Encoding: gzip' -D "$WORK/gzh" http://127.0.0.1:8080/app.js | wc -c)
+grep -qi '^Content-Encoding: gzip' "$WORK/gzh" && [ "$gz" -lt "$plain" ] || fail "no gzip: $(cat "$WORK/gzh")"
+[ "$(inh curl -s --compressed http://127.0.0.1:8080/app.js | wc -c)" = "$plain" ] || fail "gzip body does not inflate to the file"
+pass "static files: content type, CSP, ETag -> 304, gzip ($plain -> $gz bytes)"
 [ "$(inh curl -s -o /dev/null -w '%{http_code}' --path-as-is http://127.0.0.1:8080/../meson.build)" = 404 ] || fail "path traversal"
 pass "dashboard served from www/, no path traversal"
 
