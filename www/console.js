@@ -30,7 +30,7 @@ export class ConsoleView {
     if (this.term) return;
     const { Terminal, FitAddon } = await load();
     if (this.closed) return;
-    this.term = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 14, scrollback: 5000,
+    this.term = new Terminal({ convertEol: false, cursorBlink: true, fontSize: 14, lineHeight: 1.2, scrollback: 5000,
       theme: { background: '#111111' } });
     this.fit = new FitAddon();
     this.term.loadAddon(this.fit);

@@ -33,6 +33,7 @@ async function shots(page, label) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [vw, w, h] of [['desktop', 1280, 800], ['phone', 390, 844]]) {
       await page.setViewportSize({ width: w, height: h });
+      await page.evaluate(() => window.scrollTo(0, 0));
       await page.waitForTimeout(150);
       await page.screenshot({ path: `${artifacts}/${label}-${scheme}-${vw}.png` });
     }
