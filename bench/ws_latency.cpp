@@ -49,6 +49,12 @@ struct stream_only : api::backend {
     boost::json::array leases() override { return {}; }
     boost::json::array reservations() override { return {}; }
     boost::json::array images() override { return {}; }
+    result<boost::json::object> image(const std::string& n) override { return fail(errc::not_found, "no image " + n); }
+    result<std::unique_ptr<api::upload_sink>> begin_upload(const std::string&, std::optional<std::uint64_t>) override
+    {
+        return fail(errc::invalid_state, "no uploads here");
+    }
+    asio::awaitable<status> remove_image(std::string) override { co_return ok(); }
     asio::awaitable<result<boost::json::object>> reserve(api::reservation_request) override { co_return boost::json::object{}; }
     asio::awaitable<status> unreserve(std::string) override { co_return ok(); }
     std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }

@@ -139,6 +139,9 @@ function apply(e) {
     case 'vm.removed':
       state.vms.delete(e.vm);
       break;
+    case 'image.added': case 'image.removed':
+      get('/api/v1/images').then((i) => { state.images = i.images; fillImageSelects(); }).catch(() => {});
+      return;
     case 'lease.bound': case 'lease.released': case 'lease.expired': case 'network.repaired': case 'link.changed':
       if (state.page === 'network') loadNetwork();
       return;
@@ -293,16 +296,15 @@ async function act(name, a) {
 // ---- create ----
 
 function fillImageSelects() {
-  const opts = (none) => [...(none ? [el('option', { value: '', textContent: '(none)' })] : []),
-    ...state.images.map((i) => el('option', { value: i.name, textContent: `${i.name} (${i.format}, ${(i.size / 1048576).toFixed(1)} MiB)` }))];
-  for (const [id, none] of [['#c-image', false], ['#c-kernel', false], ['#c-initrd', true]]) {
+  const opts = (kinds, none) => [...(none ? [el('option', { value: '', textContent: '(none)' })] : []),
+    ...state.images.filter((i) => kinds.includes(i.kind)).map((i) =>
+      el('option', { value: i.name, textContent: `${i.name} (${i.format}, ${(i.size / 1048576).toFixed(1)} MiB)` }))];
+  for (const [id, kinds, none] of [['#c-image', ['disk'], false], ['#c-kernel', ['kernel'], false], ['#c-initrd', ['initrd'], true]]) {
     const s = $(id);
     const keep = s.value;
-    s.replaceChildren(...opts(none));
+    s.replaceChildren(...opts(kinds, none));
     if (keep) s.value = keep;
   }
-  const qcow = state.images.find((i) => i.format === 'qcow2');
-  if (qcow && !$('#c-image').dataset.touched) $('#c-image').value = qcow.name;
 }
 
 function bootMode() { return new FormData($('#create')).get('boot'); }
@@ -470,7 +472,6 @@ function init() {
   $('#create-cancel').addEventListener('click', () => toggleCreate(false));
   $('#create').addEventListener('submit', create);
   for (const r of document.querySelectorAll('input[name=boot]')) r.addEventListener('change', showBoot);
-  $('#c-image').addEventListener('change', (e) => { e.target.dataset.touched = '1'; });
   $('#console-log-toggle').addEventListener('click', toggleLog);
   window.addEventListener('hashchange', () => { if (signedIn() && stream) route(); });
   if (signedIn()) start(); else showSignin();

@@ -124,7 +124,9 @@ int status_for(errc code)
     case errc::unsupported_field:
     case errc::invalid_ip:
     case errc::invalid_mac:
-    case errc::invalid_config: return 400;
+    case errc::invalid_config:
+    case errc::invalid_image: return 400;
+    case errc::no_space: return 507;
     case errc::not_found: return 404;
     case errc::conflict:
     case errc::invalid_state:
@@ -168,6 +170,8 @@ const char* reason_phrase(int status)
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 507: return "Insufficient Storage";
+    case 100: return "Continue";
     default: return "Unknown";
     }
 }
@@ -302,6 +306,20 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     case route_id::leases: co_return json_response(200, {{"leases", ctx.svc->leases()}});
     case route_id::reservations: co_return json_response(200, {{"reservations", ctx.svc->reservations()}});
     case route_id::images: co_return json_response(200, {{"images", ctx.svc->images()}});
+    case route_id::image: {
+        if (req.method == "GET") {
+            auto r = ctx.svc->image(name);
+            if (!r)
+                co_return from_failure(r.error());
+            co_return json_response(200, *r);
+        }
+        if (req.method == "DELETE") {
+            if (auto st = co_await ctx.svc->remove_image(name); !st)
+                co_return from_failure(st.error());
+            co_return no_content();
+        }
+        break; // PUT streams: the HTTP driver takes it before the body is read
+    }
     case route_id::reservation: {
         auto parsed = parse_reservation(name, req.method == "PUT" ? req.body : "");
         if (!parsed)

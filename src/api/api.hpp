@@ -53,6 +53,15 @@ struct reservation_request {
     std::string hostname;
 };
 
+// An image upload in progress (PUT /api/v1/images/{name}): the HTTP driver streams the body into
+// it chunk by chunk; destroying it before finish() leaves nothing behind.
+class upload_sink {
+public:
+    virtual ~upload_sink() = default;
+    virtual boost::asio::awaitable<status> write(std::string chunk) = 0;
+    virtual boost::asio::awaitable<result<boost::json::object>> finish() = 0;
+};
+
 // What the API calls: a narrow, typed interface that app implements (and tests fake). Requests
 // arrive parsed and validated; failures carry an errc that status_for() maps to HTTP.
 // How late the daemon's io_context ran a timer (app/loop_probe).
@@ -69,8 +78,13 @@ public:
     virtual boost::json::object network() = 0;  // GET /api/v1/network
     virtual boost::json::array leases() = 0;
     virtual boost::json::array reservations() = 0;
-    // The files in state_dir/images a VM can boot from: [{"name","size","format"}...].
+    // The image store: [{"name","format","size","virtual_size","sha256","added_at"}...].
     virtual boost::json::array images() = 0;
+    virtual result<boost::json::object> image(const std::string& name) = 0;
+    // Starts an upload (`length`: Content-Length, checked against the free space).
+    virtual result<std::unique_ptr<upload_sink>> begin_upload(const std::string& name, std::optional<std::uint64_t> length) = 0;
+    // conflict while a VM uses it.
+    virtual boost::asio::awaitable<status> remove_image(std::string name) = 0;
     virtual boost::asio::awaitable<result<boost::json::object>> reserve(reservation_request r) = 0;
     // not_found when there is none; store_failed when the delete was not kept.
     virtual boost::asio::awaitable<status> unreserve(std::string mac) = 0;

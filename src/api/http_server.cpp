@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -128,17 +129,102 @@ asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, beast:
     co_return served();
 }
 
+// PUT /api/v1/images/{name}: auth and the name before any of the body is taken, then the body
+// streamed in chunks into the image store (each chunk on disk before the next is read: the
+// client's pace is the disk's); `100 Continue` when the client waits for it. Returns status 0 when
+// the client went away (the store then keeps nothing).
+asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st, beast::tcp_stream& stream,
+                                         beast::flat_buffer& buf, http::request_parser<http::empty_body>& head)
+{
+    auto& req = head.get();
+    const std::string_view target(req.target().data(), req.target().size());
+    if (!authorized(st->ctx, std::string_view(req[http::field::authorization].data(), req[http::field::authorization].size())))
+        co_return unauthorized();
+    auto m = match_route(path_of(target));
+    if (!m.def || m.def->id != route_id::image)
+        co_return error(404, "not_found", "no route for " + std::string(path_of(target)));
+    auto up = st->ctx.svc->begin_upload(m.param, head.content_length() ? std::optional<std::uint64_t>(*head.content_length())
+                                                                       : std::nullopt);
+    if (!up)
+        co_return error(status_for(up.error().code), to_string(up.error().code), up.error().message);
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+        static const std::string cont = "HTTP/1.1 100 Continue\r\n\r\n";
+        stream.expires_after(st->limits.write_timeout);
+        auto [cec, cn] = co_await asio::async_write(stream, asio::buffer(cont), use_tuple);
+        if (cec)
+            co_return served();
+    }
+    http::request_parser<http::buffer_body> p(std::move(head));
+    p.body_limit(boost::none);
+    std::string chunk(1 << 20, '\0');
+    while (!p.is_done()) {
+        p.get().body().data = chunk.data();
+        p.get().body().size = chunk.size();
+        stream.expires_after(st->limits.read_timeout); // idle limit per chunk, not for the whole upload
+        auto [ec, n] = co_await http::async_read(stream, buf, p, use_tuple);
+        if (ec == http::error::need_buffer)
+            ec = {};
+        if (ec) {
+            log::info("http", "upload ", m.param, " ended early: ", ec.message());
+            co_return served();
+        }
+        const std::size_t got = chunk.size() - p.get().body().size;
+        if (got == 0)
+            continue;
+        std::string piece = chunk.substr(0, got);
+        if (auto st2 = co_await (*up)->write(std::move(piece)); !st2)
+            co_return error(status_for(st2.error().code), to_string(st2.error().code), st2.error().message);
+    }
+    auto made = co_await (*up)->finish();
+    if (!made)
+        co_return error(status_for(made.error().code), to_string(made.error().code), made.error().message);
+    response r;
+    r.status = 201;
+    r.body = boost::json::serialize(*made);
+    co_return r;
+}
+
 asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socket sock, std::shared_ptr<client_slot> slot)
 {
     beast::tcp_stream stream(std::move(sock));
     st->sessions->insert(&stream);
     beast::flat_buffer buf;
     for (;;) {
-        http::request_parser<http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(st->limits.header_bytes));
-        parser.body_limit(st->limits.body_bytes);
+        // The header first: an image upload streams its body; everything else reads it whole.
+        http::request_parser<http::empty_body> head_parser;
+        head_parser.header_limit(static_cast<std::uint32_t>(st->limits.header_bytes));
+        head_parser.body_limit(boost::none); // checked below, per kind of request
         // The whole request (header and body) must arrive within the read timeout.
         stream.expires_after(st->limits.read_timeout);
+        auto [hec, hn] = co_await http::async_read_header(stream, buf, head_parser, use_tuple);
+        if (hec) {
+            response r = read_failure(hec, st->limits);
+            if (r.status != 0)
+                co_await write_response(stream, r, 11, false, false, st->limits.write_timeout);
+            break;
+        }
+        if (head_parser.get().method() == http::verb::put &&
+            std::string_view(head_parser.get().target().data(), head_parser.get().target().size()).starts_with("/api/v1/images/")) {
+            const auto t0 = std::chrono::steady_clock::now();
+            const unsigned version = head_parser.get().version();
+            response r = co_await receive_upload(st, stream, buf, head_parser);
+            if (r.status == 0)
+                break; // the client went away mid-upload
+            if (st->ctx.http)
+                st->ctx.http->record(match_route("/api/v1/images/x").def, false, "PUT", r.status, seconds_since(t0));
+            // Keep the connection only when the whole body was read (a success).
+            const bool keep = r.status == 201 && head_parser.get().keep_alive();
+            if (!co_await write_response(stream, r, version, keep, false, st->limits.write_timeout) || !keep)
+                break;
+            continue;
+        }
+        if (auto len = head_parser.content_length(); len && *len > st->limits.body_bytes) {
+            response r = read_failure(http::error::body_limit, st->limits);
+            co_await write_response(stream, r, 11, false, false, st->limits.write_timeout);
+            break;
+        }
+        http::request_parser<http::string_body> parser(std::move(head_parser));
+        parser.body_limit(st->limits.body_bytes);
         auto [ec, n] = co_await http::async_read(stream, buf, parser, use_tuple);
         if (ec) {
             response r = read_failure(ec, st->limits);

@@ -16,7 +16,7 @@ namespace paddock::api {
 enum class route_id : std::uint8_t {
     health, network, leases, reservations, reservation, vms, vm,
     vm_start, vm_stop, vm_restart, vm_pause, vm_resume, console, console_log,
-    images, events, openapi, metrics,
+    images, image, events, openapi, metrics,
 };
 
 struct route_def {

@@ -40,6 +40,7 @@
 #include "dhcp/server.hpp"
 #include "net/fabric.hpp"
 #include "net/link_watch.hpp"
+#include "vm/images.hpp"
 #include "vm/manager.hpp"
 #include "net/netns.hpp"
 #include "store/db.hpp"
@@ -147,11 +148,22 @@ dhcp::engine_config dhcp_config(const config& cfg)
 constexpr const char* forward_key = "host.ip_forward_before";
 
 // The API's view of the daemon: every call lands on the module that owns the answer.
+// An image upload as the API sees it.
+class upload_adapter final : public api::upload_sink {
+public:
+    explicit upload_adapter(std::unique_ptr<vm::image_store::upload> u) : u_(std::move(u)) {}
+    asio::awaitable<status> write(std::string chunk) override { return u_->write(std::move(chunk)); }
+    asio::awaitable<result<boost::json::object>> finish() override { return u_->finish(); }
+
+private:
+    std::unique_ptr<vm::image_store::upload> u_;
+};
+
 class daemon_backend final : public api::backend {
 public:
     daemon_backend(std::chrono::steady_clock::time_point t0, net::fabric& f, dhcp::server& d, vm::manager& m,
-                   const loop_probe& probe, std::string images_dir)
-        : t0_(t0), fabric_(f), dhcp_(d), vms_(m), probe_(probe), images_dir_(std::move(images_dir))
+                   const loop_probe& probe, vm::image_store& images)
+        : t0_(t0), fabric_(f), dhcp_(d), vms_(m), probe_(probe), images_(images)
     {
     }
     api::loop_stalls stalls() const override
@@ -202,7 +214,19 @@ public:
     }
     asio::awaitable<status> remove_vm(std::string name) override { return vms_.remove(std::move(name)); }
     void metrics(api::prom& out) override;
-    boost::json::array images() override;
+    boost::json::array images() override { return images_.list(); }
+    result<boost::json::object> image(const std::string& name) override { return images_.get(name); }
+    result<std::unique_ptr<api::upload_sink>> begin_upload(const std::string& name, std::optional<std::uint64_t> length) override
+    {
+        auto u = images_.begin(name, length);
+        if (!u)
+            return u.error();
+        return std::unique_ptr<api::upload_sink>(std::make_unique<upload_adapter>(std::move(*u)));
+    }
+    asio::awaitable<status> remove_image(std::string name) override
+    {
+        co_return co_await images_.remove(std::move(name), [this](const std::string& n) { return vms_.image_user(n); });
+    }
 
     std::uint64_t repairs = 0; // fabric repairs that changed something
 
@@ -212,30 +236,8 @@ private:
     dhcp::server& dhcp_;
     vm::manager& vms_;
     const loop_probe& probe_;
-    std::string images_dir_;
+    vm::image_store& images_;
 };
-
-boost::json::array daemon_backend::images()
-{
-    // A handful of directory entries and one 4-byte read each: cheap enough for the loop.
-    boost::json::array out;
-    std::error_code ec;
-    std::vector<std::filesystem::directory_entry> files;
-    for (auto& e : std::filesystem::directory_iterator(images_dir_, ec))
-        if (e.is_regular_file(ec) && e.path().filename().string().front() != '.')
-            files.push_back(e);
-    std::sort(files.begin(), files.end());
-    for (auto& e : files) {
-        char magic[4] = {};
-        std::ifstream f(e.path(), std::ios::binary);
-        f.read(magic, 4);
-        const bool qcow2 = f.gcount() == 4 && std::memcmp(magic, "QFI\xfb", 4) == 0;
-        out.push_back(boost::json::object{{"name", e.path().filename().string()},
-                                          {"size", static_cast<std::uint64_t>(e.file_size(ec))},
-                                          {"format", qcow2 ? "qcow2" : "raw"}});
-    }
-    return out;
-}
 
 void daemon_backend::metrics(api::prom& out)
 {
@@ -356,8 +358,9 @@ int run_daemon(const config& cfg, const run_options& opt)
     auto forward = store::get_setting(*db, forward_key);
     auto snapshot = load_dhcp_snapshot(*db);
     auto vm_rows = store::load_vms(*db);
+    auto image_rows = store::load_images(*db);
     for (const failure* f : {forward ? nullptr : &forward.error(), snapshot ? nullptr : &snapshot.error(),
-                             vm_rows ? nullptr : &vm_rows.error()})
+                             vm_rows ? nullptr : &vm_rows.error(), image_rows ? nullptr : &image_rows.error()})
         if (f) {
             log::error("store", f->message);
             return 1;
@@ -435,7 +438,10 @@ int run_daemon(const config& cfg, const run_options& opt)
     }
 
     loop_probe probe(ioc.get_executor(), probe_period());
-    daemon_backend backend(t0, fabric, dhcp, vms, probe, cfg.state_dir + "/images");
+    vm::image_store images(ioc.get_executor(), cfg.state_dir + "/images", writer, bus);
+    images.load(*image_rows);
+    asio::co_spawn(ioc, images.adopt(), [](std::exception_ptr e) { log_exception("image adoption", e); });
+    daemon_backend backend(t0, fabric, dhcp, vms, probe, images);
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
     ctx.accel = mcfg.accel;

@@ -44,6 +44,8 @@ const char* to_string(errc c)
     case errc::state_dir: return "state_dir";
     case errc::token: return "token";
     case errc::timeout: return "timeout";
+    case errc::invalid_image: return "invalid_image";
+    case errc::no_space: return "no_space";
     }
     return "unknown";
 }

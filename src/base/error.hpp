@@ -20,6 +20,7 @@ enum class errc {
     invalid_ip,
     invalid_mac,
     invalid_config,
+    invalid_image,
     // Resource state.
     not_found,
     conflict,
@@ -54,6 +55,7 @@ enum class errc {
     state_dir,
     token,
     timeout,
+    no_space,
 };
 
 // The wire name, e.g. "invalid_field".

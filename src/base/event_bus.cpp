@@ -20,6 +20,8 @@ const char* to_string(event_type t)
     case event_type::lease_released: return "lease.released";
     case event_type::lease_expired: return "lease.expired";
     case event_type::network_repaired: return "network.repaired";
+    case event_type::image_added: return "image.added";
+    case event_type::image_removed: return "image.removed";
     }
     return "?";
 }
@@ -54,6 +56,7 @@ struct data_json {
         return {{"actions", std::move(a)}};
     }
     json::object operator()(const vm_view& v) const { return v.vm; }
+    json::object operator()(const image_view& v) const { return v.image; }
 };
 } // namespace
 

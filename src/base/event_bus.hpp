@@ -19,7 +19,10 @@
 
 namespace paddock {
 
-enum class event_type { vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, network_repaired };
+enum class event_type {
+    vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, network_repaired,
+    image_added, image_removed,
+};
 // "vm.created", "vm.state", ...
 const char* to_string(event_type t);
 
@@ -41,7 +44,11 @@ struct repair_report {
 struct vm_view {
     boost::json::object vm;
 };
-using event_data = std::variant<std::monostate, vm_state_change, vm_address, lease_info, repair_report, vm_view>;
+// An image as GET /api/v1/images/{name} shows it (image.added, image.removed).
+struct image_view {
+    boost::json::object image;
+};
+using event_data = std::variant<std::monostate, vm_state_change, vm_address, lease_info, repair_report, vm_view, image_view>;
 
 struct event {
     std::uint64_t seq = 0;

@@ -180,4 +180,37 @@ status erase_vm(db& d, const std::string& name)
     return query(d, "DELETE FROM vms WHERE name = ?1").bind(name).run("erase VM " + name);
 }
 
+result<std::vector<image_row>> load_images(db& d)
+{
+    query q(d, "SELECT name, format, kind, sha256, size, virtual_size, added_at FROM images ORDER BY name");
+    if (!q.prepared())
+        return d.last_error("load images");
+    std::vector<image_row> out;
+    while (q.next()) {
+        auto* s = q.get();
+        out.push_back({text(s, 0), text(s, 1), text(s, 2), text(s, 3), sqlite3_column_int64(s, 4),
+                       sqlite3_column_int64(s, 5), sqlite3_column_int64(s, 6)});
+    }
+    return out;
+}
+
+status put_image(db& d, const image_row& r)
+{
+    return query(d, "INSERT OR REPLACE INTO images(name, format, kind, sha256, size, virtual_size, added_at) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+        .bind(r.name)
+        .bind(r.format)
+        .bind(r.kind)
+        .bind(r.sha256)
+        .bind(r.size)
+        .bind(r.virtual_size)
+        .bind(r.added_at)
+        .run("write image " + r.name);
+}
+
+status erase_image(db& d, const std::string& name)
+{
+    return query(d, "DELETE FROM images WHERE name = ?1").bind(name).run("erase image " + name);
+}
+
 } // namespace paddock::store

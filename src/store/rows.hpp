@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Typed repositories over the store's tables: settings, leases, reservations and VMs. Plain row
+// Typed repositories over the store's tables: settings, leases, reservations, VMs and images. Plain row
 // structs (the store knows nothing of dhcp or vm types; those modules convert). Each function runs
 // on the connection it is given: at start-up, inside a store::writer job, or in `teardown`; the
 // statements are prepared once per connection.
@@ -49,5 +49,13 @@ result<std::vector<vm_row>> load_vms(db& d);
 // Inserts or replaces the row named r.name.
 status put_vm(db& d, const vm_row& r);
 status erase_vm(db& d, const std::string& name);
+
+struct image_row {
+    std::string name, format, kind, sha256;
+    std::int64_t size = 0, virtual_size = 0, added_at = 0;
+};
+result<std::vector<image_row>> load_images(db& d);
+status put_image(db& d, const image_row& r);
+status erase_image(db& d, const std::string& name);
 
 } // namespace paddock::store

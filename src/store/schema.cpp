@@ -32,6 +32,9 @@ const std::vector<std::vector<const char*>>& migrations()
          "INSERT INTO settings(key, value) SELECT key, value FROM meta WHERE key <> 'schema_version'",
          "DROP TABLE meta",
          "CREATE INDEX leases_by_mac ON leases(mac)"},
+        // 3: the image store's records (the files stay in state_dir/images).
+        {"CREATE TABLE images (name TEXT PRIMARY KEY, format TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL, "
+         "virtual_size INTEGER NOT NULL, sha256 TEXT NOT NULL, added_at INTEGER NOT NULL)"},
     };
     return steps;
 }

@@ -35,7 +35,8 @@ std::string read_file(const std::string& path)
     return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
 }
 
-// Runs a tool to completion, awaiting its pidfd; returns what it wrote to `log` (its stderr).
+} // namespace
+
 asio::awaitable<result<std::string>> run_tool(asio::any_io_executor ex, std::vector<std::string> argv, std::string log,
                                               std::chrono::seconds limit)
 {
@@ -62,7 +63,6 @@ asio::awaitable<result<std::string>> run_tool(asio::any_io_executor ex, std::vec
     co_return out;
 }
 
-} // namespace
 
 asio::awaitable<status> make_overlay(asio::any_io_executor ex, std::string base, std::string overlay, int gib, std::string log)
 {

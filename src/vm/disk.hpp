@@ -4,7 +4,9 @@
 // deadline after which it is killed.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -17,5 +19,10 @@ namespace paddock::vm {
 // when non-zero. qemu-img's output goes to `log`. Fails with tool_failed and qemu-img's words.
 boost::asio::awaitable<status> make_overlay(boost::asio::any_io_executor ex, std::string base, std::string overlay,
                                             int gib, std::string log);
+
+// Runs a tool to completion, awaiting its pidfd, killed after `limit`; returns what it wrote
+// (stdout and stderr, through the file `log`). tool_failed with its words when it fails.
+boost::asio::awaitable<result<std::string>> run_tool(boost::asio::any_io_executor ex, std::vector<std::string> argv,
+                                                     std::string log, std::chrono::seconds limit);
 
 } // namespace paddock::vm

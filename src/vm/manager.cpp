@@ -108,6 +108,16 @@ std::size_t manager::running() const
     return n;
 }
 
+std::string manager::image_user(const std::string& name) const
+{
+    for (auto& [n, v] : vms_) {
+        const auto& s = v->rec().s;
+        if (s.image == name || s.kernel == name || s.initrd == name)
+            return n;
+    }
+    return {};
+}
+
 std::array<std::size_t, all_states.size()> manager::by_state() const
 {
     std::array<std::size_t, all_states.size()> n{};

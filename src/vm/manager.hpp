@@ -68,6 +68,8 @@ public:
 
     std::size_t count() const { return vms_.size(); }
     std::size_t running() const;
+    // The VM that boots from image `name` (disk backing file, kernel or initrd), or "".
+    std::string image_user(const std::string& name) const;
     // How many VMs are in each state (index: the state's position in all_states).
     std::array<std::size_t, all_states.size()> by_state() const;
 

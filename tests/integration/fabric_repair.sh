@@ -7,9 +7,11 @@ setup_world
 write_config
 start_daemon
 
-bridge_ok() { ip -n "$PD_NS" -4 addr show br0 | grep -q "192.168.26.2/24" && ip -n "$PD_NS" link show gw0 | grep -q "master br0"; }
-veth_ok() { inh ip -4 addr show paddock0 | grep -q "192.168.26.1/24" && inh ip link show paddock0 | grep -q ",UP"; }
-table_ok() { inh nft list chain inet paddock postrouting | grep -q masquerade && inh nft list chain inet paddock forward | grep -q "ip saddr 192.168.26.0/24"; }
+# (grep reads all its input: with pipefail, `cmd | grep -q` fails when cmd is still writing as
+# grep exits, a SIGPIPE that showed up as a flake under load.)
+bridge_ok() { ip -n "$PD_NS" -4 addr show br0 | grep "192.168.26.2/24" >/dev/null && ip -n "$PD_NS" link show gw0 | grep "master br0" >/dev/null; }
+veth_ok() { inh ip -4 addr show paddock0 | grep "192.168.26.1/24" >/dev/null && inh ip link show paddock0 | grep ",UP" >/dev/null; }
+table_ok() { inh nft list chain inet paddock postrouting | grep masquerade >/dev/null && inh nft list chain inet paddock forward | grep "ip saddr 192.168.26.0/24" >/dev/null; }
 all_ok() { bridge_ok && veth_ok && table_ok; }
 
 repairs_before() { grep -c "repaired:" "$WORK/daemon.log" || true; }
@@ -24,7 +26,7 @@ check_repair() {
   pass "$what: repaired in ${ms} ms"
 }
 
-all_ok || fail "fabric not complete at start"
+wait_for 2 all_ok >/dev/null || fail "fabric not complete at start: bridge $(bridge_ok && echo ok), veth $(veth_ok && echo ok), table $(table_ok && echo ok)"
 check_repair "bridge deleted" ip -n "$PD_NS" link del br0
 check_repair "host veth deleted" inh ip link del paddock0
 check_repair "nft table deleted" inh nft delete table inet paddock

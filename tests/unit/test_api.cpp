@@ -35,6 +35,12 @@ struct fake_backend : api::backend {
     json::array leases() override { return {}; }
     json::array reservations() override { return {}; }
     json::array images() override { return {}; }
+    result<json::object> image(const std::string& n) override { return fail(errc::not_found, "no image " + n); }
+    result<std::unique_ptr<api::upload_sink>> begin_upload(const std::string&, std::optional<std::uint64_t>) override
+    {
+        return fail(errc::invalid_state, "no uploads here");
+    }
+    asio::awaitable<status> remove_image(std::string) override { co_return ok(); }
     asio::awaitable<result<json::object>> reserve(api::reservation_request r) override
     {
         reserved.push_back(r);
@@ -311,7 +317,7 @@ TEST_CASE("every route of the table needs the token, in every method; static fil
         auto res = call(c, first.c_str(), path.c_str());
         CHECK_MESSAGE(res.status != 401, path);
         CHECK_MESSAGE((res.status != 404 || error_code(res) != "not_found" || r.id == api::route_id::vm ||
-                       r.id == api::route_id::console_log || r.id == api::route_id::reservation),
+                       r.id == api::route_id::console_log || r.id == api::route_id::reservation || r.id == api::route_id::image),
                       path);
     }
     CHECK(call(c, "GET", "/index.html", "").status == 200);

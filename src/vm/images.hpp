@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: the image store: the files in state_dir/images a VM boots from, with their records
+// (format, size, virtual size, sha256) in the store.
+//
+// An upload streams into a hidden temporary file (`.upload-<name>-<n>`) through one disk thread,
+// hashing as it goes, after the free space was checked against its Content-Length. Only a complete
+// body that qemu-img recognises as qcow2 (with no backing file) or raw (a whole number of 512-byte
+// sectors) is renamed to its name and recorded; anything else, a client gone mid-way, or a failure
+// removes the temporary file, so a partial upload never appears as an image. Files already in the
+// folder at start are adopted (inspected and hashed in the background). An image a VM uses (its
+// disk's backing file, or its kernel/initrd) cannot be removed.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "base/error.hpp"
+
+namespace paddock { class event_bus; }
+namespace paddock::store { class writer; struct image_row; }
+
+namespace paddock::vm {
+
+struct image_info {
+    std::string name, format, kind, sha256; // kind: disk, kernel or initrd
+    std::uint64_t size = 0, virtual_size = 0;
+    std::int64_t added_at = 0;
+    boost::json::object to_json() const;
+};
+
+// What qemu-img says of a file, checked against the store's rules.
+struct inspection {
+    std::string format, kind;
+    std::uint64_t virtual_size = 0;
+};
+// Parses `qemu-img info --output=json` and applies the rules, given the file's size and first
+// bytes: qcow2 without a backing file (a disk), or raw that is a Linux kernel (bzImage), an
+// initramfs (gzip, xz, zstd, lz4 or cpio) or a disk (a whole number of 512-byte sectors).
+// Anything else (another format, a text file, an empty body) is refused. Pure.
+result<inspection> judge_image(std::string_view qemu_img_json, std::uint64_t file_size, std::string_view head);
+
+class image_store {
+public:
+    image_store(boost::asio::any_io_executor ex, std::string dir, store::writer& writer, event_bus& bus);
+    ~image_store();
+
+    // Start-up: the recorded images (rows whose file is gone are dropped).
+    void load(const std::vector<store::image_row>& rows);
+    // Records the files in the folder that have no record yet (runs in the background).
+    boost::asio::awaitable<void> adopt();
+
+    boost::json::array list() const;
+    result<boost::json::object> get(const std::string& name) const;
+    bool has(const std::string& name) const { return images_.count(name) != 0; }
+
+    class upload {
+    public:
+        ~upload(); // removes the temporary file unless finished
+        // Appends a chunk (on the disk thread, hashed there).
+        boost::asio::awaitable<status> write(std::string chunk);
+        // The body is complete: inspect, rename into place, record, announce.
+        boost::asio::awaitable<result<boost::json::object>> finish();
+        std::uint64_t received() const { return received_; }
+
+    private:
+        friend class image_store;
+        struct state;
+        upload(image_store& s, std::string name, std::string tmp, int fd);
+        image_store& store_;
+        std::string name_, tmp_;
+        std::unique_ptr<state> st_;
+        std::uint64_t received_ = 0;
+        bool done_ = false;
+    };
+    // Starts an upload; `length` (Content-Length) is checked against the free space. conflict
+    // when the name is taken or being uploaded, invalid_field for a bad name, no_space.
+    result<std::unique_ptr<upload>> begin(const std::string& name, std::optional<std::uint64_t> length);
+
+    // Removes an image; `in_use` names the VM using it, or empty.
+    boost::asio::awaitable<status> remove(std::string name, std::function<std::string(const std::string&)> in_use);
+
+private:
+    boost::asio::awaitable<result<image_info>> inspect(std::string path, std::string name, std::string sha256,
+                                                       std::uint64_t size);
+
+    boost::asio::any_io_executor ex_;
+    std::string dir_;
+    store::writer& writer_;
+    event_bus& bus_;
+    std::map<std::string, image_info> images_;
+    std::map<std::string, bool> uploading_;
+    unsigned next_tmp_ = 0;
+    boost::asio::thread_pool disk_{1};
+};
+
+} // namespace paddock::vm
