@@ -40,7 +40,7 @@ std::string read_file(const std::string& path)
 asio::awaitable<result<std::string>> run_tool(asio::any_io_executor ex, std::vector<std::string> argv, std::string log,
                                               std::chrono::seconds limit)
 {
-    auto pid = spawn_detached(argv, -1, log);
+    auto pid = spawn_detached(argv, -1, log, true);
     if (!pid)
         co_return pid.error();
     int pfd = pidfd_open(*pid);

@@ -18,15 +18,18 @@ extern char** environ;
 
 namespace paddock::vm {
 
-result<int> spawn_detached(const std::vector<std::string>& argv, int keep_fd, const std::string& log)
+result<int> spawn_detached(const std::vector<std::string>& argv, int keep_fd, const std::string& log, bool stdout_to_log)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&at);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (stdout_to_log)
+        posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    else
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
     if (keep_fd >= 0)
         posix_spawn_file_actions_adddup2(&fa, keep_fd, 3);
     posix_spawn_file_actions_addclosefrom_np(&fa, keep_fd >= 0 ? 4 : 3);

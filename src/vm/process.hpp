@@ -10,9 +10,11 @@
 
 namespace paddock::vm {
 
-// Starts argv[0] in its own session (it outlives the daemon), stdin/stdout /dev/null, stderr to
-// `log`, with `keep_fd` as fd 3 (-1: none) and nothing else inherited. Returns the pid.
-result<int> spawn_detached(const std::vector<std::string>& argv, int keep_fd, const std::string& log);
+// Starts argv[0] in its own session (it outlives the daemon), stdin /dev/null, stderr to `log`,
+// stdout to /dev/null (or to `log` too with `stdout_to_log`), with `keep_fd` as fd 3 (-1: none)
+// and nothing else inherited. Returns the pid.
+result<int> spawn_detached(const std::vector<std::string>& argv, int keep_fd, const std::string& log,
+                           bool stdout_to_log = false);
 // True when `pid` is a QEMU started for VM `name` (its -name carries "process=paddock-<name>").
 bool process_matches(int pid, const std::string& name);
 // pidfd_open(2): readable once the process exits (zombie or not); -1 on failure.

@@ -59,7 +59,7 @@ head -c $((256 << 20)) /dev/zero > "$WORK/big.img"
 inh curl -s -o /dev/null --limit-rate 2M -H "Authorization: Bearer $TOKEN" -T "$WORK/big.img" http://127.0.0.1:8080/api/v1/images/partial &
 CURL=$!
 wait_for 10 sh -c "ls -A '$STATE/images' | grep -q '^\.upload-partial'" >/dev/null || fail "upload did not start"
-sleep 1; kill -9 "$CURL"; wait "$CURL" 2>/dev/null || true
+sleep 1; pkill -9 -f "api/v1/images/partial" || true; wait "$CURL" 2>/dev/null || true
 gone() { ! ls -A "$STATE/images" | grep -q partial; }
 wait_for 15 gone >/dev/null || fail "partial upload left: $(ls -A "$STATE/images")"
 [ "$(api_status /api/v1/images/partial)" = 404 ] || fail "partial upload listed"
