@@ -9,6 +9,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,6 +31,7 @@ namespace beast = boost::beast; // from <boost/beast.hpp>
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+using namespace asio::experimental::awaitable_operators;
 
 struct http_server::state {
     asio::any_io_executor ex;
@@ -129,6 +131,24 @@ asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, beast:
     co_return served();
 }
 
+// The next piece of a streamed body into `chunk`: its size, 0 at the end of the body.
+asio::awaitable<std::pair<beast::error_code, std::size_t>> read_chunk(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                                                      http::request_parser<http::buffer_body>& p,
+                                                                      std::string& chunk, std::chrono::milliseconds idle)
+{
+    while (!p.is_done()) {
+        p.get().body().data = chunk.data();
+        p.get().body().size = chunk.size();
+        stream.expires_after(idle); // an idle limit per chunk, not one for the whole upload
+        auto [ec, n] = co_await http::async_read(stream, buf, p, use_tuple);
+        if (ec && ec != http::error::need_buffer)
+            co_return std::pair{ec, std::size_t{0}};
+        if (const std::size_t got = chunk.size() - p.get().body().size; got > 0)
+            co_return std::pair{beast::error_code{}, got};
+    }
+    co_return std::pair{beast::error_code{}, std::size_t{0}};
+}
+
 // PUT /api/v1/images/{name}: auth and the name before any of the body is taken, then the body
 // streamed in chunks into the image store (each chunk on disk before the next is read: the
 // client's pace is the disk's); `100 Continue` when the client waits for it. Returns status 0 when
@@ -156,24 +176,22 @@ asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st,
     }
     http::request_parser<http::buffer_body> p(std::move(head));
     p.body_limit(boost::none);
-    std::string chunk(1 << 20, '\0');
-    while (!p.is_done()) {
-        p.get().body().data = chunk.data();
-        p.get().body().size = chunk.size();
-        stream.expires_after(st->limits.read_timeout); // idle limit per chunk, not for the whole upload
-        auto [ec, n] = co_await http::async_read(stream, buf, p, use_tuple);
-        if (ec == http::error::need_buffer)
-            ec = {};
-        if (ec) {
-            log::info("http", "upload ", m.param, " ended early: ", ec.message());
-            co_return served();
-        }
-        const std::size_t got = chunk.size() - p.get().body().size;
-        if (got == 0)
-            continue;
-        std::string piece = chunk.substr(0, got);
-        if (auto st2 = co_await (*up)->write(std::move(piece)); !st2)
-            co_return error(status_for(st2.error().code), to_string(st2.error().code), st2.error().message);
+    // Two buffers: the disk writes (and hashes) one chunk while the next arrives.
+    std::string next(1 << 20, '\0');
+    auto [ec, n] = co_await read_chunk(stream, buf, p, next, st->limits.read_timeout);
+    while (!ec && n > 0) {
+        std::string piece = next.substr(0, n);
+        auto writing = (*up)->write(std::move(piece));
+        auto reading = read_chunk(stream, buf, p, next, st->limits.read_timeout);
+        auto [written, got] = co_await (std::move(writing) && std::move(reading));
+        if (!written)
+            co_return error(status_for(written.error().code), to_string(written.error().code), written.error().message);
+        ec = got.first;
+        n = got.second;
+    }
+    if (ec) {
+        log::info("http", "upload ", m.param, " ended early: ", ec.message());
+        co_return served();
     }
     auto made = co_await (*up)->finish();
     if (!made)
