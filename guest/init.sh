@@ -2,6 +2,8 @@
 # Paddock demo/test guest: PID 1 of a busybox initramfs. Loads the NIC drivers, gets an address
 # by DHCP from Paddock, reports on the serial console (lines starting "PADDOCK:"), then stays up
 # with a shell on the console until the ACPI power button (QMP system_powerdown) powers it off.
+# If the SMBIOS serial names a NoCloud seed (ds=nocloud;s=URL), it fetches meta-data and user-data
+# and reports the host name, a PADDOCK_MARK_ marker from the user data and the first SSH key.
 # Kernel command line knobs:
 #   paddock.ping=IP[,IP...]  also ping these addresses after the lease (e.g. another VM)
 #   paddock.mode=oneshot     power off right after the checks instead of waiting
@@ -33,6 +35,25 @@ if udhcpc -i eth0 -q -f -n -t 10 -T 1 -s /etc/udhcpc.script -O hostname; then
   [ -n "$hostname" ] && hostname "$hostname"
   say "LEASE ip=$ip/$mask router=$router dns=$dns hostname=$hostname"
   if ping -c 1 -W 3 "$router" >/dev/null 2>&1; then say "PING_OK $router"; else say "PING_FAIL $router"; fi
+  # cloud-init's NoCloud seed, as a real guest would find it: the URL is in the SMBIOS serial.
+  # (HTTP by hand with nc: the static busybox's wget crashes looking up the "http" service.)
+  serial=$(cat /sys/class/dmi/id/product_serial 2>/dev/null)
+  case "$serial" in
+    *ds=nocloud*\;s=http://*)
+      url=${serial#*;s=http://}; host=${url%%/*}; path=/${url#*/}
+      fetch() {
+        printf 'GET %s%s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$1" "$host" | nc -w 5 "$host" 80 > /tmp/resp 2>/tmp/nc.err &&
+          head -1 /tmp/resp | grep -q " 200 " && sed '1,/^\r$/d' /tmp/resp > "/tmp/$1"
+      }
+      if fetch meta-data && fetch user-data; then
+        h=$(sed -n 's/^local-hostname: "\(.*\)"\r*$/\1/p' /tmp/meta-data)
+        key=$(sed -n 's/^  - "\(.*\)"\r*$/\1/p' /tmp/meta-data | head -1)
+        mark=$(grep -o 'PADDOCK_MARK_[A-Za-z0-9_]*' /tmp/user-data | head -1)
+        say "NOCLOUD hostname=$h mark=$mark key=$key"
+      else
+        say "NOCLOUD_FAIL $host$path: $(head -1 /tmp/resp 2>/dev/null) $(cat /tmp/nc.err 2>/dev/null)"
+      fi ;;
+  esac
   for peer in $(arg paddock.ping | tr ',' ' '); do
     n=0; okp=
     while [ $n -lt 30 ]; do

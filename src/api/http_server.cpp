@@ -202,7 +202,9 @@ asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st,
     co_return r;
 }
 
-asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socket sock, std::shared_ptr<client_slot> slot)
+// `slot` counts the connection against its peer's limit for as long as this runs.
+asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socket sock,
+                             [[maybe_unused]] std::shared_ptr<client_slot> slot)
 {
     beast::tcp_stream stream(std::move(sock));
     st->sessions->insert(&stream);

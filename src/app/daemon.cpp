@@ -13,6 +13,8 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -34,6 +36,7 @@
 #include "api/static_files.hpp"
 #include "app/dhcp_store.hpp"
 #include "app/loop_probe.hpp"
+#include "app/metadata_server.hpp"
 #include "app/vm_host.hpp"
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
@@ -300,6 +303,27 @@ int socket_in(int ns_fd, int domain, int type, int protocol)
     return fd;
 }
 
+// The NoCloud seed server's listening socket: TCP on `addr`:80 inside the namespace; -1 on failure.
+int seed_socket(int ns_fd, ipv4 addr)
+{
+    int fd = socket_in(ns_fd, AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(80);
+    sa.sin_addr.s_addr = htonl(addr.value);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 64) != 0) {
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 void log_exception(const char* what, std::exception_ptr e)
 {
     if (!e)
@@ -419,11 +443,13 @@ int run_daemon(const config& cfg, const run_options& opt)
     }
     unsigned dhcp_generation = fabric.generation();
 
+
     vm::manager_config mcfg;
     mcfg.state_dir = cfg.state_dir;
     mcfg.qemu_binary = cfg.qemu.binary;
     mcfg.accel = detect_accel(cfg.qemu.accel);
     mcfg.bridge = cfg.network.bridge;
+    mcfg.metadata_base = "http://" + to_string(cfg.network.bridge_address) + "/vm/";
     // QEMU drops to "nobody" once its devices are open (it needs no privilege after that).
     mcfg.runas = ::getpwnam("nobody") ? "nobody" : "";
     vm_host vm_net(fabric, dhcp);
@@ -438,6 +464,20 @@ int run_daemon(const config& cfg, const run_options& opt)
     }
 
     loop_probe probe(ioc.get_executor(), probe_period());
+    // The cloud-init NoCloud seeds, on the bridge address inside the namespace.
+    app::metadata_server seeds(ioc.get_executor(), cfg.network.bridge, [&vms](const std::string& name) {
+        std::optional<vm::nocloud_vm> out;
+        if (const vm::record* r = vms.find(name))
+            out = vm::nocloud_vm{r->s.name, r->ip, r->mac, r->s.name + "-" + std::to_string(r->created_at), r->s.ci};
+        return out;
+    });
+    const auto open_seeds = [&] {
+        int fd = seed_socket(fabric.ns_fd(), cfg.network.bridge_address);
+        if (fd < 0 || !seeds.open(fd))
+            log::warn("metadata", "cannot listen on ", to_string(cfg.network.bridge_address),
+                      ":80 in the namespace; VMs get no cloud-init seed: ", std::strerror(errno));
+    };
+    open_seeds();
     vm::image_store images(ioc.get_executor(), cfg.state_dir + "/images", writer, bus);
     images.load(*image_rows);
     asio::co_spawn(ioc, images.adopt(), [](std::exception_ptr e) { log_exception("image adoption", e); });
@@ -483,6 +523,7 @@ int run_daemon(const config& cfg, const run_options& opt)
             // The namespace was recreated: the DHCP sockets must live in the new one.
             if (auto st = dhcp.open(dhcp_sockets); !st)
                 log::error("dhcp", "reopen after repair failed: ", st.error().message);
+            open_seeds();
             dhcp_generation = fabric.generation();
         }
         if (r->empty())
@@ -494,7 +535,9 @@ int run_daemon(const config& cfg, const run_options& opt)
     };
     net::link_watch watch(ioc.get_executor(), fabric, reconcile);
 
-    asio::cancellation_signal stop_http, stop_watch, stop_dhcp, stop_probe;
+    asio::cancellation_signal stop_http, stop_watch, stop_dhcp, stop_probe, stop_seeds;
+    asio::co_spawn(ioc, seeds.run(),
+                   asio::bind_cancellation_slot(stop_seeds.slot(), [](std::exception_ptr e) { log_exception("metadata server", e); }));
     asio::co_spawn(ioc, probe.run(),
                    asio::bind_cancellation_slot(stop_probe.slot(), [](std::exception_ptr e) { log_exception("loop probe", e); }));
     asio::co_spawn(ioc, dhcp.run(),
@@ -513,6 +556,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         stop_watch.emit(asio::cancellation_type::terminal);
         stop_dhcp.emit(asio::cancellation_type::terminal);
         stop_probe.emit(asio::cancellation_type::terminal);
+        stop_seeds.emit(asio::cancellation_type::terminal);
         // Give sessions one turn to close, then stop.
         asio::post(ioc, [&] { ioc.stop(); });
     });

@@ -86,6 +86,7 @@ manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, store:
     env_.qemu_binary = cfg_.qemu_binary;
     env_.accel = cfg_.accel;
     env_.runas = cfg_.runas;
+    env_.metadata_base = cfg_.metadata_base;
     env_.net = &net_;
     env_.repo = &repo_;
     env_.files = &files_;
@@ -106,6 +107,12 @@ std::size_t manager::running() const
     for (auto& [k, v] : vms_)
         n += has_process(v->rec().st) ? 1 : 0;
     return n;
+}
+
+const record* manager::find(const std::string& name) const
+{
+    auto it = vms_.find(name);
+    return it == vms_.end() ? nullptr : &it->second->rec();
 }
 
 std::string manager::image_user(const std::string& name) const

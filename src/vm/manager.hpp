@@ -38,6 +38,7 @@ struct manager_config {
     std::string runas = "nobody";   // QEMU drops to this user after start-up ("" = stays root)
     std::size_t console_cap = 1 << 20;
     std::string bridge = "br0";     // TAP names must not collide with it
+    std::string metadata_base;      // "http://<bridge address>/vm/": each VM's NoCloud seed is <base><name>/
 };
 
 class manager {
@@ -68,6 +69,8 @@ public:
 
     std::size_t count() const { return vms_.size(); }
     std::size_t running() const;
+    // The VM's record, or null.
+    const record* find(const std::string& name) const;
     // The VM that boots from image `name` (disk backing file, kernel or initrd), or "".
     std::string image_user(const std::string& name) const;
     // How many VMs are in each state (index: the state's position in all_states).

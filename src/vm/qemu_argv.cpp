@@ -58,6 +58,11 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
         a.push_back("-drive");
         a.push_back("file=" + qemu_escape(p.disk_path) + ",if=virtio,format=qcow2,discard=unmap");
     }
+    if (!p.nocloud_url.empty()) {
+        // cloud-init finds its NoCloud seed from the SMBIOS serial ("ds=nocloud;s=URL").
+        a.push_back("-smbios");
+        a.push_back("type=1,serial=ds=nocloud;s=" + qemu_escape(p.nocloud_url));
+    }
     a.push_back("-sandbox");
     a.push_back("on,obsolete=deny,spawn=deny,resourcecontrol=deny");
     if (!p.runas.empty()) {

@@ -21,6 +21,7 @@ struct launch_params {
     std::string initrd_path;
     std::string disk_path;      // the VM's qcow2 overlay (disk boot)
     std::string runas;          // user to drop to after start-up; empty = stay root
+    std::string nocloud_url;    // cloud-init NoCloud seed URL, in the SMBIOS serial; empty = none
     int tap_fd = 3;
 };
 

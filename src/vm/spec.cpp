@@ -76,6 +76,37 @@ std::string tap_name(std::string_view n)
     return "tap-" + std::string(n.substr(0, 6)) + "-" + buf;
 }
 
+namespace {
+// cloud_init: {"user_data"?: string (64 KiB at most), "ssh_authorized_keys"?: [string...] (64 at
+// most, one line of 16 KiB at most each)}.
+status read_cloud_init(const json::value& v, cloud_init& out)
+{
+    if (!v.is_object())
+        return fail(errc::invalid_field, "cloud_init: expected an object {\"user_data\", \"ssh_authorized_keys\"}");
+    out.given = true;
+    for (auto& [k, val] : v.as_object()) {
+        if (k == "user_data") {
+            if (!val.is_string() || val.as_string().size() > 65536)
+                return fail(errc::invalid_field, "cloud_init.user_data: expected a string of at most 64 KiB");
+            out.user_data = std::string(val.as_string());
+        }
+        else if (k == "ssh_authorized_keys") {
+            if (!val.is_array() || val.as_array().size() > 64)
+                return fail(errc::invalid_field, "cloud_init.ssh_authorized_keys: expected an array of at most 64 keys");
+            for (auto& key : val.as_array()) {
+                if (!key.is_string() || key.as_string().empty() || key.as_string().size() > 16384 ||
+                    std::string_view(key.as_string()).find_first_of("\r\n") != std::string_view::npos)
+                    return fail(errc::invalid_field, "cloud_init.ssh_authorized_keys: each key is one line of text (16 KiB at most)");
+                out.ssh_authorized_keys.emplace_back(key.as_string());
+            }
+        }
+        else
+            return fail(errc::invalid_field, "cloud_init." + std::string(k) + ": unknown field (user_data, ssh_authorized_keys)");
+    }
+    return ok();
+}
+} // namespace
+
 result<spec> parse_spec(std::string_view body)
 {
     boost::system::error_code ec;
@@ -119,7 +150,7 @@ result<spec> parse_spec(std::string_view body)
                 s.start = val.get_bool();
         }
         else if (k == "cloud_init")
-            st = fail(errc::unsupported_field, "cloud_init: not supported yet by this paddockd; remove the field");
+            st = read_cloud_init(val, s.ci);
         else
             st = bad(k, "unknown field");
         if (!st)
@@ -140,6 +171,13 @@ result<spec> parse_spec(std::string_view body)
 
 std::string spec_to_json(const spec& s)
 {
+    json::object ci;
+    if (s.ci.given) {
+        json::array keys;
+        for (auto& k : s.ci.ssh_authorized_keys)
+            keys.push_back(json::string(k));
+        ci = {{"user_data", s.ci.user_data}, {"ssh_authorized_keys", std::move(keys)}};
+    }
     json::object o{{"name", s.name}, {"cpus", s.cpus}, {"memory_mib", s.memory_mib}};
     if (s.disk_gib) o["disk_gib"] = s.disk_gib;
     if (!s.image.empty()) o["image"] = s.image;
@@ -148,6 +186,7 @@ std::string spec_to_json(const spec& s)
     if (!s.cmdline.empty()) o["cmdline"] = s.cmdline;
     if (!s.mac.empty()) o["mac"] = s.mac;
     if (!s.ip.empty()) o["ip"] = s.ip;
+    if (s.ci.given) o["cloud_init"] = std::move(ci);
     return json::serialize(o);
 }
 

@@ -7,10 +7,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/error.hpp"
 
 namespace paddock::vm {
+
+// NoCloud data a VM gets (SPEC section 3, "cloud_init").
+struct cloud_init {
+    bool given = false;
+    std::string user_data;                        // served as-is at .../user-data
+    std::vector<std::string> ssh_authorized_keys; // served as public-keys in meta-data
+};
 
 struct spec {
     std::string name;
@@ -24,6 +32,7 @@ struct spec {
     std::string mac;         // empty: generated
     std::string ip;          // empty: a free pool address
     bool start = false;
+    cloud_init ci;
 };
 
 // Parses and validates a POST /api/v1/vms body. Failures name the field:

@@ -125,6 +125,9 @@ json::object supervisor::to_json() const
                    {"state_reason", rec_.reason},
                    {"accel", rec_.accel.empty() ? json::value(nullptr) : json::value(rec_.accel)},
                    {"pid", rec_.pid > 0 ? json::value(rec_.pid) : json::value(nullptr)}};
+    o["cloud_init"] = s.ci.given ? json::value(json::object{{"user_data_bytes", s.ci.user_data.size()},
+                                                            {"ssh_authorized_keys", s.ci.ssh_authorized_keys.size()}})
+                                 : json::value(nullptr);
     if (!s.kernel.empty()) {
         o["kernel"] = s.kernel;
         o["initrd"] = s.initrd.empty() ? json::value(nullptr) : json::value(s.initrd);
@@ -286,6 +289,8 @@ asio::awaitable<status> supervisor::start()
     p.vm_dir = dir();
     p.mac = rec_.mac;
     p.runas = env_.runas;
+    if (!env_.metadata_base.empty())
+        p.nocloud_url = env_.metadata_base + name + "/";
     if (!rec_.s.kernel.empty()) {
         p.kernel_path = env_.state_dir + "/images/" + rec_.s.kernel;
         if (!rec_.s.initrd.empty())

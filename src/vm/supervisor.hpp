@@ -42,6 +42,7 @@ struct supervisor_env {
     std::string qemu_binary = "qemu-system-x86_64";
     std::string accel = "tcg";
     std::string runas = "nobody";
+    std::string metadata_base; // NoCloud seed base URL ("" = none)
     host* net = nullptr;
     repository* repo = nullptr;
     file_thread* files = nullptr;

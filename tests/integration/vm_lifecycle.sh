@@ -22,7 +22,9 @@ vm_field() { vm "$1" | jget "$2"; }
 console_has() { api "/api/v1/vms/$1/console/log" | grep -q "$2"; }
 state_is() { [ "$(vm_field "$1" state)" = "$2" ]; }
 
-code=$(api_status /api/v1/vms -X POST -d '{"name":"vm1","kernel":"test-kernel","initrd":"test-initrd","cmdline":"quiet panic=-1","memory_mib":256,"start":true}')
+KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPaddockTestKeyOnlyForTests test@paddock"
+code=$(api_status /api/v1/vms -X POST -d '{"name":"vm1","kernel":"test-kernel","initrd":"test-initrd","cmdline":"quiet panic=-1","memory_mib":256,"start":true,
+  "cloud_init":{"user_data":"#cloud-config\n# PADDOCK_MARK_7f3a\nruncmd: [true]\n","ssh_authorized_keys":["'"$KEY"'"]}}')
 [ "$code" = 201 ] || fail "create vm1: $code $(api /api/v1/vms)"
 ip1=$(vm_field vm1 ip)
 mac1=$(vm_field vm1 mac)
@@ -38,6 +40,12 @@ grep -q "event: vm.ip" "$WORK/daemon.log" || fail "no vm.ip event"
 console_has vm1 "hostname=vm1" || fail "vm1 did not get its host name"
 wait_for 20 console_has vm1 "PADDOCK: PING_OK 192.168.26.1" >/dev/null || fail "vm1 cannot ping its gateway"
 pass "vm1 leased its reserved $ip1 from Paddock's DHCP (host name vm1) in ${ms} ms and pinged the gateway; vm.ip published"
+wait_for 20 console_has vm1 "PADDOCK: NOCLOUD hostname=vm1 mark=PADDOCK_MARK_7f3a key=$KEY" >/dev/null \
+  || fail "cloud-init seed: $(api /api/v1/vms/vm1/console/log | grep NOCLOUD); daemon: $(grep metadata "$WORK/daemon.log")"
+add_client "${ID}s" "" 192.168.26.240/24
+code=$(ip netns exec "${ID}s" curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://192.168.26.2/vm/vm1/meta-data || true)
+[ "$code" = 403 ] || fail "another client read vm1's seed: $code"
+pass "cloud-init NoCloud seed over HTTP from the SMBIOS serial URL: host name, user-data marker and SSH key in the guest; 403 for anyone else"
 
 # Its boot showed on the stream, in order, with seq growing by one.
 at() { grep -n -- "$1" "$WORK/events.log" | head -1 | cut -d: -f1; }

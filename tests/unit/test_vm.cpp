@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "vm/lifecycle.hpp"
+#include "vm/nocloud.hpp"
 #include "vm/qemu_argv.hpp"
 #include "vm/spec.hpp"
 #include "base/mac.hpp"
@@ -126,7 +127,10 @@ TEST_CASE("bad specs are rejected naming the field")
         {R"({"name":"a","kernel":"k","mac":"zz"})", "mac:"},
         {R"({"name":"a","kernel":"k","start":"yes"})", "start:"},
         {R"({"name":"a","kernel":"k","colour":"red"})", "colour:"},
-        {R"({"name":"a","kernel":"k","cloud_init":{}})", "cloud_init:"},
+        {R"({"name":"a","kernel":"k","cloud_init":[]})", "cloud_init:"},
+        {R"({"name":"a","kernel":"k","cloud_init":{"user_data":5}})", "cloud_init.user_data:"},
+        {R"({"name":"a","kernel":"k","cloud_init":{"ssh_authorized_keys":["a\nb"]}})", "cloud_init.ssh_authorized_keys:"},
+        {R"({"name":"a","kernel":"k","cloud_init":{"vendor":1}})", "cloud_init.vendor:"},
     };
     for (auto& r : rows) {
         auto s = parse_spec(r.body);
@@ -341,4 +345,50 @@ TEST_CASE("lifecycle: what query-status and an unreachable QMP mean")
         CHECK_FALSE(none.t.has_value());
         CHECK(adopted.current() == state::running);
     }
+}
+
+TEST_CASE("cloud_init round-trips through the stored spec, and the NoCloud URL reaches QEMU's SMBIOS serial")
+{
+    auto s = parse_spec(R"({"name":"web1","image":"deb","cloud_init":{"user_data":"#cloud-config\nruncmd: [true]\n","ssh_authorized_keys":["ssh-ed25519 AAAA k1"]}})");
+    REQUIRE(s.ok());
+    CHECK(s->ci.given);
+    auto again = parse_spec(spec_to_json(*s));
+    REQUIRE(again.ok());
+    CHECK(again->ci.user_data == "#cloud-config\nruncmd: [true]\n");
+    REQUIRE(again->ci.ssh_authorized_keys.size() == 1);
+    CHECK(again->ci.ssh_authorized_keys[0] == "ssh-ed25519 AAAA k1");
+    launch_params p;
+    p.vm_dir = "/v/web1";
+    p.disk_path = "/v/web1/disk.qcow2";
+    p.nocloud_url = "http://192.168.26.2/vm/web1/";
+    auto a = qemu_argv(*s, p);
+    auto at = std::find(a.begin(), a.end(), "-smbios");
+    REQUIRE(at != a.end());
+    CHECK(*(at + 1) == "type=1,serial=ds=nocloud;s=http://192.168.26.2/vm/web1/");
+}
+
+TEST_CASE("the NoCloud seed answers only its own VM, by address and MAC")
+{
+    nocloud_vm vm1{"vm1", "192.168.26.10", "52:54:00:00:00:01", "vm1-1764400000", {}};
+    vm1.ci.given = true;
+    vm1.ci.user_data = "#cloud-config\n# PADDOCK_MARK_x\n";
+    vm1.ci.ssh_authorized_keys = {"ssh-ed25519 AAAA \"quoted\" key"};
+    auto find = [&](const std::string& n) -> std::optional<nocloud_vm> {
+        if (n == "vm1")
+            return vm1;
+        return std::nullopt;
+    };
+    auto r = nocloud_answer("GET", "/vm/vm1/meta-data", "192.168.26.10", "52:54:00:00:00:01", find);
+    CHECK(r.status == 200);
+    CHECK(r.body == "instance-id: \"vm1-1764400000\"\nlocal-hostname: \"vm1\"\npublic-keys:\n  - \"ssh-ed25519 AAAA \\\"quoted\\\" key\"\n");
+    CHECK(nocloud_answer("GET", "/vm/vm1/user-data", "192.168.26.10", "", find).body == vm1.ci.user_data);
+    CHECK(nocloud_answer("GET", "/vm/vm1/vendor-data", "192.168.26.10", "", find).status == 200);
+    CHECK(nocloud_answer("GET", "/vm/vm1/meta-data", "192.168.26.11", "", find).status == 403);                  // another address
+    CHECK(nocloud_answer("GET", "/vm/vm1/meta-data", "192.168.26.10", "52:54:00:00:00:02", find).status == 403); // another MAC
+    CHECK(nocloud_answer("GET", "/vm/vm2/meta-data", "192.168.26.10", "", find).status == 404);
+    CHECK(nocloud_answer("GET", "/vm/vm1/../etc/passwd", "192.168.26.10", "", find).status == 404);
+    CHECK(nocloud_answer("POST", "/vm/vm1/meta-data", "192.168.26.10", "", find).status == 405);
+    vm1.ci = {};
+    CHECK(nocloud_answer("GET", "/vm/vm1/user-data", "192.168.26.10", "", find).body == "#cloud-config\n");
+    CHECK(nocloud_answer("GET", "/vm/vm1/meta-data", "192.168.26.10", "", find).body.find("public-keys") == std::string::npos);
 }
