@@ -15,7 +15,7 @@ const std::set<std::string>& known_types()
         std::set<std::string> s;
         for (auto t : {event_type::vm_created, event_type::vm_state, event_type::vm_ip, event_type::vm_removed,
                        event_type::lease_bound, event_type::lease_released, event_type::lease_expired,
-                       event_type::network_repaired, event_type::image_added, event_type::image_removed})
+                       event_type::network_repaired, event_type::image_added, event_type::image_removed, event_type::vm_blocked})
             s.insert(to_string(t));
         // SPEC types that later modules publish (links): accepted in a filter already.
         for (auto t : {"link.changed"})

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -29,12 +30,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "api/http_metrics.hpp"
 #include "api/http_server.hpp"
 #include "api/prom.hpp"
 #include "api/static_files.hpp"
 #include "app/dhcp_store.hpp"
+#include "app/guard.hpp"
 #include "app/loop_probe.hpp"
 #include "app/metadata_server.hpp"
 #include "app/vm_host.hpp"
@@ -232,6 +235,7 @@ public:
     }
 
     std::uint64_t repairs = 0; // fabric repairs that changed something
+    const guard* guard_ = nullptr;
 
 private:
     std::chrono::steady_clock::time_point t0_;
@@ -272,6 +276,13 @@ void daemon_backend::metrics(api::prom& out)
     out.sample("paddock_dhcp_pool_free", static_cast<double>(core.pool_size() - std::min(core.pool_size(), core.pool_used())));
     out.family("paddock_dhcp_pool_size", "gauge", "Addresses in the DHCP pool.");
     out.sample("paddock_dhcp_pool_size", static_cast<double>(core.pool_size()));
+    out.family("paddock_guard_dropped_packets_total", "counter",
+               "Frames a VM's port sent that the anti-spoofing table dropped, by VM and reason "
+               "(mac, arp, ip, dhcp_server, ethertype).");
+    if (guard_)
+        for (auto& [vm, reasons] : guard_->totals())
+            for (auto& [why, n] : reasons)
+                out.sample("paddock_guard_dropped_packets_total", {{"vm", vm}, {"reason", why}}, static_cast<double>(n));
     out.family("paddock_fabric_repairs_total", "counter", "Repairs of the network fabric that changed something.");
     out.sample("paddock_fabric_repairs_total", static_cast<double>(repairs));
     out.family("paddock_loop_stall_seconds", "gauge",
@@ -463,6 +474,33 @@ int run_daemon(const config& cfg, const run_options& opt)
         return 1;
     }
 
+    // Anti-spoofing on the bridge: one chain per VM port, rebuilt as VMs come and go.
+    guard spoof_guard([&fabric] { return fabric.ns_fd(); }, [&vms] {
+        std::vector<net::guard_port> ports;
+        for (auto& v : vms.list()) {
+            const auto& o = v.as_object();
+            ports.push_back({std::string(o.at("name").as_string()), std::string(o.at("tap").as_string()),
+                             std::string(o.at("mac").as_string()), std::string(o.at("ip").as_string())});
+        }
+        return ports;
+    }, bus);
+    (void)spoof_guard.sync();
+    bus.subscribe([&ioc, &spoof_guard](const event& e) {
+        if (e.type == event_type::vm_created || e.type == event_type::vm_removed)
+            asio::post(ioc, [&spoof_guard] { (void)spoof_guard.sync(); });
+    });
+    asio::steady_timer guard_tick(ioc);
+    std::function<void()> guard_poll = [&] {
+        guard_tick.expires_after(std::chrono::seconds(2));
+        guard_tick.async_wait([&](boost::system::error_code ec) {
+            if (ec)
+                return;
+            spoof_guard.poll();
+            guard_poll();
+        });
+    };
+    guard_poll();
+
     loop_probe probe(ioc.get_executor(), probe_period());
     // The cloud-init NoCloud seeds, on the bridge address inside the namespace.
     app::metadata_server seeds(ioc.get_executor(), cfg.network.bridge, [&vms](const std::string& name) {
@@ -482,6 +520,7 @@ int run_daemon(const config& cfg, const run_options& opt)
     images.load(*image_rows);
     asio::co_spawn(ioc, images.adopt(), [](std::exception_ptr e) { log_exception("image adoption", e); });
     daemon_backend backend(t0, fabric, dhcp, vms, probe, images);
+    backend.guard_ = &spoof_guard;
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
     ctx.accel = mcfg.accel;
@@ -524,6 +563,7 @@ int run_daemon(const config& cfg, const run_options& opt)
             if (auto st = dhcp.open(dhcp_sockets); !st)
                 log::error("dhcp", "reopen after repair failed: ", st.error().message);
             open_seeds();
+            (void)spoof_guard.sync();
             dhcp_generation = fabric.generation();
         }
         if (r->empty())
@@ -557,6 +597,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         stop_dhcp.emit(asio::cancellation_type::terminal);
         stop_probe.emit(asio::cancellation_type::terminal);
         stop_seeds.emit(asio::cancellation_type::terminal);
+        guard_tick.cancel();
         // Give sessions one turn to close, then stop.
         asio::post(ioc, [&] { ioc.stop(); });
     });

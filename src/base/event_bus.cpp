@@ -22,6 +22,7 @@ const char* to_string(event_type t)
     case event_type::network_repaired: return "network.repaired";
     case event_type::image_added: return "image.added";
     case event_type::image_removed: return "image.removed";
+    case event_type::vm_blocked: return "vm.blocked";
     }
     return "?";
 }

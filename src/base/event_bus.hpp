@@ -21,7 +21,7 @@ namespace paddock {
 
 enum class event_type {
     vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, network_repaired,
-    image_added, image_removed,
+    image_added, image_removed, vm_blocked,
 };
 // "vm.created", "vm.state", ...
 const char* to_string(event_type t);

@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "net/guard_ruleset.hpp"
 #include "net/nft_ruleset.hpp"
 
 using namespace paddock;
@@ -81,4 +82,34 @@ TEST_CASE("our own table and accepting chains give no warning")
     CHECK(net::nft_forward_drop_warnings(fixture("nft_list_table.json")).empty());
     CHECK(net::nft_forward_drop_warnings("garbage").empty());
     CHECK(net::nft_forward_drop_warnings("{\"nftables\": [1, {\"chain\": 3}]}").empty());
+}
+
+TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted under its reason")
+{
+    std::vector<net::guard_port> ports{{"web-1", "tap-web-1", "52:54:00:00:00:01", "192.168.26.10"},
+                                       {"db", "tap-db", "52:54:00:00:00:02", "192.168.26.11"}};
+    auto d = net::guard_document(ports);
+    CHECK(d.starts_with("table bridge paddock_guard\ndelete table bridge paddock_guard\n"));
+    CHECK(d.find("iifname vmap @ports") != std::string::npos);
+    CHECK(d.find("chain vm_web_1 {") != std::string::npos);
+    CHECK(d.find("ether saddr != 52:54:00:00:00:01 counter drop comment \"mac\"") != std::string::npos);
+    CHECK(d.find("arp saddr ip != { 0.0.0.0, 192.168.26.10 } counter drop") != std::string::npos);
+    CHECK(d.find("ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept") != std::string::npos);
+    CHECK(d.find("ip saddr != 192.168.26.11 counter drop comment \"ip\"") != std::string::npos);
+    CHECK(d.find("udp sport 67 counter drop comment \"dhcp_server\"") != std::string::npos);
+    CHECK(d.find("\"tap-web-1\" : jump vm_web_1, \"tap-db\" : jump vm_db") != std::string::npos);
+    CHECK(net::guard_document({}).find("add element") == std::string::npos);
+
+    const char* listing = R"({"nftables":[{"metainfo":{}},{"table":{"family":"bridge","name":"paddock_guard"}},
+      {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_web_1","comment":"ip","expr":[{"match":{}},{"counter":{"packets":3,"bytes":300}},{"drop":null}]}},
+      {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_web_1","comment":"arp","expr":[{"counter":{"packets":1,"bytes":42}},{"drop":null}]}},
+      {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_web_1","comment":"arp","expr":[{"counter":{"packets":2,"bytes":84}},{"drop":null}]}},
+      {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_db","comment":"mac","expr":[{"counter":{"packets":0,"bytes":0}},{"drop":null}]}},
+      {"rule":{"family":"bridge","table":"paddock_guard","chain":"prerouting","expr":[{"vmap":{}}]}}]})";
+    auto c = net::parse_guard_counters(listing, ports);
+    REQUIRE(c.ok());
+    CHECK((*c)["web-1"]["ip"] == 3);
+    CHECK((*c)["web-1"]["arp"] == 3);
+    CHECK((*c)["db"]["mac"] == 0);
+    CHECK_FALSE(net::parse_guard_counters("{", ports).ok());
 }

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// CORE: the anti-spoofing table.
+#include "net/guard_ruleset.hpp"
+
+#include <boost/json.hpp>
+
+namespace paddock::net {
+
+namespace {
+std::string chain_of(const std::string& vm)
+{
+    std::string c = "vm_" + vm;
+    for (auto& ch : c)
+        if (ch == '-')
+            ch = '_'; // VM names have no '_', so this stays unique
+    return c;
+}
+} // namespace
+
+std::string guard_document(const std::vector<guard_port>& ports)
+{
+    std::string d = "table bridge paddock_guard\ndelete table bridge paddock_guard\n"
+                    "table bridge paddock_guard {\n"
+                    "  map ports { type ifname : verdict; }\n"
+                    "  chain prerouting { type filter hook prerouting priority -200; policy accept; iifname vmap @ports; }\n";
+    for (auto& p : ports) {
+        const std::string& m = p.mac;
+        d += "  chain " + chain_of(p.vm) + " {\n";
+        d += "    ether saddr != " + m + " counter drop comment \"mac\"\n";
+        d += "    ether type ip6 drop\n"; // the VM subnet is IPv4: guests' own IPv6 chatter goes, uncounted
+        d += "    ether type != { ip, arp } counter drop comment \"ethertype\"\n";
+        d += "    ether type arp arp saddr ether != " + m + " counter drop comment \"arp\"\n";
+        d += "    ether type arp arp saddr ip != { 0.0.0.0, " + p.ip + " } counter drop comment \"arp\"\n";
+        d += "    ether type ip udp sport 67 counter drop comment \"dhcp_server\"\n";
+        d += "    ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept\n";
+        d += "    ether type ip ip saddr != " + p.ip + " counter drop comment \"ip\"\n";
+        d += "  }\n";
+    }
+    d += "}\n";
+    if (!ports.empty()) {
+        d += "add element bridge paddock_guard ports {";
+        bool first = true;
+        for (auto& p : ports) {
+            d += (first ? " \"" : ", \"") + p.tap + "\" : jump " + chain_of(p.vm);
+            first = false;
+        }
+        d += " }\n";
+    }
+    return d;
+}
+
+std::string guard_delete_document() { return "table bridge paddock_guard\ndelete table bridge paddock_guard\n"; }
+
+result<guard_counts> parse_guard_counters(std::string_view text, const std::vector<guard_port>& ports)
+{
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (ec || !v.is_object() || !v.as_object().contains("nftables") || !v.at("nftables").is_array())
+        return fail(errc::nft_failed, "unexpected nft JSON listing");
+    std::map<std::string, std::string> vm_of_chain;
+    for (auto& p : ports)
+        vm_of_chain[chain_of(p.vm)] = p.vm;
+    guard_counts out;
+    for (auto& item : v.at("nftables").as_array()) {
+        if (!item.is_object() || !item.as_object().contains("rule"))
+            continue;
+        const auto& r = item.at("rule").as_object();
+        if (!r.contains("chain") || !r.contains("comment") || !r.contains("expr"))
+            continue;
+        auto it = vm_of_chain.find(std::string(r.at("chain").as_string()));
+        if (it == vm_of_chain.end())
+            continue;
+        for (auto& e : r.at("expr").as_array())
+            if (e.is_object() && e.as_object().contains("counter") && e.at("counter").is_object())
+                out[it->second][std::string(r.at("comment").as_string())] +=
+                    e.at("counter").at("packets").to_number<std::uint64_t>();
+    }
+    return out;
+}
+
+} // namespace paddock::net

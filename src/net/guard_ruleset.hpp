@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+// CORE: the anti-spoofing table inside the namespace (`bridge paddock_guard`). Every frame a VM's
+// TAP brings onto the bridge goes through that VM's chain: only its own MAC as source, ARP only
+// for its own address (or 0.0.0.0 probes), IPv4 only from its reserved address (or DHCP from
+// 0.0.0.0), never a DHCP server reply, and no other ether type (VLAN tags; IPv6, which the VM
+// subnet does not carry, is dropped without being counted as an attack). Each drop rule counts,
+// under a comment naming the reason. Frames from other ports are untouched.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.hpp"
+
+namespace paddock::net {
+
+struct guard_port {
+    std::string vm, tap, mac, ip;
+};
+
+// The whole table, replaced in one transaction (creates it first so the delete cannot fail).
+std::string guard_document(const std::vector<guard_port>& ports);
+// Removes the table (teardown of the namespace removes it too).
+std::string guard_delete_document();
+
+// Drop counters by VM and reason, from `nft -j list table bridge paddock_guard`.
+using guard_counts = std::map<std::string, std::map<std::string, std::uint64_t>>;
+result<guard_counts> parse_guard_counters(std::string_view json, const std::vector<guard_port>& ports);
+
+} // namespace paddock::net
