@@ -295,7 +295,65 @@ async function act(name, a) {
 
 // ---- create ----
 
+function mib(n) { return n >= 1073741824 ? (n / 1073741824).toFixed(1) + ' GiB' : (n / 1048576).toFixed(1) + ' MiB'; }
+
+function renderImages() {
+  $('#image-rows').replaceChildren(...state.images.map((i) => {
+    const del = el('button', { type: 'button', className: 'small ghost', textContent: 'Delete' });
+    del.setAttribute('aria-label', 'Delete image ' + i.name);
+    del.addEventListener('click', async () => {
+      if (!await confirmDialog(`Delete image ${i.name}?`, 'Delete')) return;
+      try { await api('DELETE', '/api/v1/images/' + encodeURIComponent(i.name)); }
+      catch (e) { if (e.status !== 401) toast(`Delete ${i.name}: ${e.message}`); }
+    });
+    const tr = el('tr', {}, el('td', { textContent: i.name }), el('td', { textContent: i.kind }), el('td', { textContent: i.format }),
+      el('td', { className: 'num', textContent: mib(i.size) }), el('td', { className: 'hash', textContent: i.sha256.slice(0, 12) + '…', title: i.sha256 }),
+      el('td', {}, del));
+    tr.dataset.image = i.name;
+    return tr;
+  }));
+}
+
+// Uploads stream to PUT /api/v1/images/{name}; XMLHttpRequest because fetch reports no upload progress.
+function upload(ev) {
+  ev.preventDefault();
+  const file = $('#u-file').files[0];
+  const name = $('#u-name').value.trim() || (file ? file.name : '');
+  $('#u-error').textContent = '';
+  if (!file) { $('#u-error').textContent = 'Choose a file first.'; return; }
+  const bar = $('#u-progress');
+  const xhr = new XMLHttpRequest();
+  xhr.open('PUT', '/api/v1/images/' + encodeURIComponent(name));
+  xhr.setRequestHeader('Authorization', 'Bearer ' + token.get());
+  xhr.upload.onprogress = (p) => {
+    if (!p.lengthComputable) return;
+    bar.value = Math.round((100 * p.loaded) / p.total);
+    $('#u-status').textContent = `Uploading ${name}: ${mib(p.loaded)} of ${mib(p.total)}`;
+  };
+  xhr.onload = () => {
+    $('#u-submit').disabled = false;
+    bar.hidden = true;
+    let body = null;
+    try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+    if (xhr.status === 201) {
+      $('#u-status').textContent = `${name} added (${body.kind}, ${body.format}).`;
+      $('#upload').reset();
+    } else if (xhr.status === 401) {
+      showSignin('The token was not accepted. Sign in with the current one from state_dir/api-token.');
+    } else {
+      $('#u-status').textContent = '';
+      $('#u-error').textContent = body?.error?.message || `upload failed (HTTP ${xhr.status})`;
+    }
+  };
+  xhr.onerror = () => { $('#u-submit').disabled = false; bar.hidden = true; $('#u-error').textContent = 'The upload was interrupted.'; };
+  $('#u-submit').disabled = true;
+  bar.value = 0;
+  bar.hidden = false;
+  xhr.send(file);
+}
+
 function fillImageSelects() {
+  renderImages();
   const opts = (kinds, none) => [...(none ? [el('option', { value: '', textContent: '(none)' })] : []),
     ...state.images.filter((i) => kinds.includes(i.kind)).map((i) =>
       el('option', { value: i.name, textContent: `${i.name} (${i.format}, ${(i.size / 1048576).toFixed(1)} MiB)` }))];
@@ -473,6 +531,8 @@ function init() {
   $('#create').addEventListener('submit', create);
   for (const r of document.querySelectorAll('input[name=boot]')) r.addEventListener('change', showBoot);
   $('#console-log-toggle').addEventListener('click', toggleLog);
+  $('#upload').addEventListener('submit', upload);
+  $('#u-file').addEventListener('change', () => { const f = $('#u-file').files[0]; if (f && !$('#u-name').value) $('#u-name').value = f.name; });
   window.addEventListener('hashchange', () => { if (signedIn() && stream) route(); });
   if (signedIn()) start(); else showSignin();
 }
