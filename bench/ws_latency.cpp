@@ -26,6 +26,7 @@
 
 #include "api/http_server.hpp"
 #include "base/event_bus.hpp"
+#include "component/no_backend.hpp"
 
 using namespace paddock;
 namespace asio = boost::asio;
@@ -41,34 +42,6 @@ std::int64_t now_ns()
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Only the event stream is used; every other route answers an empty object.
-struct stream_only : api::backend {
-    std::int64_t uptime_s() const override { return 0; }
-    api::loop_stalls stalls() const override { return {}; }
-    boost::json::object network() override { return {}; }
-    boost::json::array leases() override { return {}; }
-    boost::json::array reservations() override { return {}; }
-    boost::json::array images() override { return {}; }
-    result<boost::json::object> image(const std::string& n) override { return fail(errc::not_found, "no image " + n); }
-    result<std::unique_ptr<api::upload_sink>> begin_upload(const std::string&, std::optional<std::uint64_t>) override
-    {
-        return fail(errc::invalid_state, "no uploads here");
-    }
-    asio::awaitable<status> remove_image(std::string) override { co_return ok(); }
-    asio::awaitable<result<boost::json::object>> reserve(api::reservation_request) override { co_return boost::json::object{}; }
-    asio::awaitable<status> unreserve(std::string) override { co_return ok(); }
-    std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }
-    result<boost::json::object> vm(const std::string&) override { return boost::json::object{}; }
-    asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string(); }
-    result<std::shared_ptr<vm::console_hub>> console(const std::string&) override { return fail(errc::not_found, "none"); }
-    asio::awaitable<result<boost::json::object>> create_vm(vm::spec) override { co_return boost::json::object{}; }
-    asio::awaitable<result<boost::json::object>> vm_action(std::string, vm::action, vm::action_options) override
-    {
-        co_return boost::json::object{};
-    }
-    asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
-    void metrics(api::prom&) override {}
-};
 
 struct samples {
     std::mutex m;
@@ -119,7 +92,7 @@ int main(int argc, char** argv)
     const int events = argc > 3 ? std::atoi(argv[3]) : 5000;
     asio::io_context server_ioc(1), client_ioc(1);
     event_bus bus(10000);
-    stream_only backend;
+    testing::no_backend backend; // only the event stream is used
     api::context ctx;
     ctx.bus = &bus;
     ctx.token = "bench";

@@ -227,11 +227,12 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
             std::string_view(head_parser.get().target().data(), head_parser.get().target().size()).starts_with("/api/v1/images/")) {
             const auto t0 = std::chrono::steady_clock::now();
             const unsigned version = head_parser.get().version();
+            const std::string path(path_of(std::string_view(head_parser.get().target().data(), head_parser.get().target().size())));
             response r = co_await receive_upload(st, stream, buf, head_parser);
             if (r.status == 0)
                 break; // the client went away mid-upload
             if (st->ctx.http)
-                st->ctx.http->record(match_route("/api/v1/images/x").def, false, "PUT", r.status, seconds_since(t0));
+                st->ctx.http->record(match_route(path).def, false, "PUT", r.status, seconds_since(t0));
             // Keep the connection only when the whole body was read (a success).
             const bool keep = r.status == 201 && head_parser.get().keep_alive();
             if (!co_await write_response(stream, r, version, keep, false, st->limits.write_timeout) || !keep)

@@ -22,6 +22,21 @@ void append_number(std::string& out, double v)
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, end);
 }
+
+// Help texts escape backslash and newline; label values also the double quote.
+void append_escaped(std::string& out, std::string_view text, bool quote)
+{
+    for (char c : text) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (quote && c == '"')
+            out += "\\\"";
+        else
+            out += c;
+    }
+}
 } // namespace
 
 void prom::family(std::string_view name, std::string_view type, std::string_view help)
@@ -29,14 +44,7 @@ void prom::family(std::string_view name, std::string_view type, std::string_view
     out_ += "# HELP ";
     out_ += name;
     out_ += ' ';
-    for (char c : help) {
-        if (c == '\\')
-            out_ += "\\\\";
-        else if (c == '\n')
-            out_ += "\\n";
-        else
-            out_ += c;
-    }
+    append_escaped(out_, help, false);
     out_ += "\n# TYPE ";
     out_ += name;
     out_ += ' ';
@@ -61,16 +69,7 @@ void prom::sample(std::string_view name, std::span<const label> labels, double v
             first = false;
             out_ += k;
             out_ += "=\"";
-            for (char c : v) {
-                if (c == '\\')
-                    out_ += "\\\\";
-                else if (c == '"')
-                    out_ += "\\\"";
-                else if (c == '\n')
-                    out_ += "\\n";
-                else
-                    out_ += c;
-            }
+            append_escaped(out_, v, true);
             out_ += '"';
         }
         out_ += '}';

@@ -29,6 +29,7 @@
 #include "vm/console.hpp"
 #include "vm/console_hub.hpp"
 #include "base/event_bus.hpp"
+#include "component/no_backend.hpp"
 #include "component/run_body.hpp"
 
 using namespace paddock;
@@ -41,45 +42,11 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
-// The rest of the API is not under test here.
-struct no_backend : api::backend {
-    std::int64_t uptime_s() const override { return 0; }
-    api::loop_stalls stalls() const override { return {}; }
-    boost::json::object network() override { return {}; }
-    boost::json::array leases() override { return {}; }
-    boost::json::array reservations() override { return {}; }
-    boost::json::array images() override { return {}; }
-    result<boost::json::object> image(const std::string& n) override { return fail(errc::not_found, "no image " + n); }
-    result<std::unique_ptr<api::upload_sink>> begin_upload(const std::string&, std::optional<std::uint64_t>) override
-    {
-        return fail(errc::invalid_state, "no uploads here");
-    }
-    asio::awaitable<status> remove_image(std::string) override { co_return ok(); }
-    asio::awaitable<result<boost::json::object>> reserve(api::reservation_request) override { co_return boost::json::object{}; }
-    asio::awaitable<status> unreserve(std::string) override { co_return ok(); }
-    std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }
-    result<boost::json::object> vm(const std::string&) override { return boost::json::object{}; }
-    asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string(); }
-    asio::awaitable<result<boost::json::object>> create_vm(vm::spec) override { co_return boost::json::object{}; }
-    asio::awaitable<result<boost::json::object>> vm_action(std::string, vm::action, vm::action_options) override
-    {
-        co_return boost::json::object{};
-    }
-    asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
-    result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override
-    {
-        if (hub && name == "vm1")
-            return hub;
-        return fail(errc::not_found, "no VM named " + name);
-    }
-    void metrics(api::prom&) override {}
-    std::shared_ptr<vm::console_hub> hub; // set by the console tests
-};
 
 struct world {
     asio::io_context ioc{1};
     event_bus bus;
-    no_backend backend;
+    testing::no_backend backend;
     api::context ctx;
     std::optional<api::http_server> server;
     std::uint16_t port = 0;
