@@ -6,6 +6,7 @@
 # and reports the host name, a PADDOCK_MARK_ marker from the user data and the first SSH key.
 # Kernel command line knobs:
 #   paddock.ping=IP[,IP...]  also ping these addresses after the lease (e.g. another VM)
+#   paddock.resolve=NAME[,NAME...]  look these names up (nslookup, through the DNS server DHCP gave)
 #   paddock.mode=oneshot     power off right after the checks instead of waiting
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
@@ -33,7 +34,7 @@ hostname "$(arg paddock.name || echo guest)"
 if udhcpc -i eth0 -q -f -n -t 10 -T 1 -s /etc/udhcpc.script -O hostname; then
   . /tmp/lease
   [ -n "$hostname" ] && hostname "$hostname"
-  say "LEASE ip=$ip/$mask router=$router dns=$dns hostname=$hostname"
+  say "LEASE ip=$ip/$mask router=$router dns=$dns domain=$domain hostname=$hostname"
   if ping -c 1 -W 3 "$router" >/dev/null 2>&1; then say "PING_OK $router"; else say "PING_FAIL $router"; fi
   # cloud-init's NoCloud seed, as a real guest would find it: the URL is in the SMBIOS serial.
   # (HTTP by hand with nc: the static busybox's wget crashes looking up the "http" service.)
@@ -54,6 +55,11 @@ if udhcpc -i eth0 -q -f -n -t 10 -T 1 -s /etc/udhcpc.script -O hostname; then
         say "NOCLOUD_FAIL $host$path: $(head -1 /tmp/resp 2>/dev/null) $(cat /tmp/nc.err 2>/dev/null)"
       fi ;;
   esac
+  for name in $(arg paddock.resolve | tr ',' ' '); do
+    nslookup "$name" > /tmp/ns.out 2>&1
+    addr=$(sed -n '/^Name:/,$ s/^Address[^:]*: *\([0-9.]*\).*/\1/p' /tmp/ns.out | grep . | head -1)
+    if [ -n "$addr" ]; then say "RESOLVE $name=$addr"; else say "RESOLVE_FAIL $name: $(tr '\n' ' ' < /tmp/ns.out)"; fi
+  done
   for peer in $(arg paddock.ping | tr ',' ' '); do
     n=0; okp=
     while [ $n -lt 30 ]; do

@@ -161,6 +161,55 @@ status parse_qemu(const json::value& v, qemu_config& q)
     return ok();
 }
 
+// An IPv4 or IPv6 address in text.
+bool valid_ip(const std::string& s)
+{
+    in6_addr a6{};
+    return parse_ipv4(s).has_value() || ::inet_pton(AF_INET6, s.c_str(), &a6) == 1;
+}
+
+status parse_dns_service(const json::value& v, dns_service_config& d)
+{
+    const json::object* o = nullptr;
+    if (auto st = read_object(v, "dns_service", o); !st)
+        return st;
+    for (auto& [k, val] : *o) {
+        std::string path = join("dns_service", k);
+        status st = ok();
+        if (k == "enabled") {
+            if (val.is_bool())
+                d.enabled = val.get_bool();
+            else
+                st = bad(path, "expected true or false, got " + quoted(val));
+        }
+        else if (k == "resolv_conf") {
+            st = read_string(val, path, d.resolv_conf);
+            if (st && d.resolv_conf.empty())
+                st = bad(path, "must name a file, like /etc/resolv.conf");
+        }
+        else if (k == "cache_entries") st = read_u32(val, path, d.cache_entries, 0, 1000000);
+        else if (k == "upstreams") {
+            if (!val.is_array() || val.get_array().size() > 8)
+                st = bad(path, "expected an array of at most 8 IP addresses, got " + quoted(val));
+            else {
+                d.upstreams.clear();
+                for (std::size_t i = 0; st && i < val.get_array().size(); ++i) {
+                    std::string a;
+                    std::string item = path + "[" + std::to_string(i) + "]";
+                    st = read_string(val.get_array()[i], item, a);
+                    if (st && !valid_ip(a))
+                        st = bad(item, quoted(val.get_array()[i]) + " is not an IP address like 192.0.2.53 or 2001:db8::53");
+                    d.upstreams.push_back(a);
+                }
+            }
+        }
+        else st = unknown("dns_service", k);
+        if (!st)
+            return st;
+    }
+    return ok();
+}
+
 bool valid_netns_name(std::string_view s)
 {
     if (s.empty() || s.size() > 64 || s == "." || s == "..")
@@ -197,9 +246,12 @@ bool valid_domain(std::string_view s)
 
 } // namespace
 
-std::vector<ipv4> effective_dns(const net::network_config& n)
+std::vector<ipv4> effective_dns(const config& c)
 {
-    return n.dns.empty() ? std::vector<ipv4>{n.gateway} : n.dns;
+    const auto& n = c.network;
+    if (!n.dns.empty())
+        return n.dns;
+    return {c.dns_service.enabled ? n.bridge_address : n.gateway};
 }
 
 bool valid_ifname(std::string_view s)
@@ -348,6 +400,7 @@ result<config> parse_config(std::string_view text)
         }
         else if (k == "network") st = parse_network(val, c.network);
         else if (k == "qemu") st = parse_qemu(val, c.qemu);
+        else if (k == "dns_service") st = parse_dns_service(val, c.dns_service);
         else st = unknown("", k);
         if (!st)
             return st.error();
@@ -363,6 +416,9 @@ std::string to_json_text(const config& c)
     json::array dns;
     for (auto a : n.dns)
         dns.push_back(json::string(to_string(a)));
+    json::array ups;
+    for (auto& a : c.dns_service.upstreams)
+        ups.push_back(json::string(a));
     std::string listen = c.listen_host.find(':') != std::string::npos ? "[" + c.listen_host + "]" : c.listen_host;
     json::object o{
         {"listen", listen + ":" + std::to_string(c.listen_port)},
@@ -381,6 +437,11 @@ std::string to_json_text(const config& c)
           {"dns", dns},
           {"domain", n.domain}}},
         {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}}},
+        {"dns_service",
+         {{"enabled", c.dns_service.enabled},
+          {"upstreams", ups},
+          {"resolv_conf", c.dns_service.resolv_conf},
+          {"cache_entries", c.dns_service.cache_entries}}},
     };
     return json::serialize(o);
 }

@@ -19,6 +19,14 @@ struct qemu_config {
     std::string accel = "auto"; // auto | kvm | tcg
 };
 
+// The DNS service on the bridge address (VM names, forwarding to the host's resolvers).
+struct dns_service_config {
+    bool enabled = true;
+    std::vector<std::string> upstreams;           // IP addresses; empty: the nameservers in resolv_conf
+    std::string resolv_conf = "/etc/resolv.conf"; // read again when it changes
+    std::uint32_t cache_entries = 4096;           // 0: no cache
+};
+
 struct config {
     std::string listen_host = "127.0.0.1"; // IPv4 dotted quad or IPv6 (without brackets)
     std::uint16_t listen_port = 8080;
@@ -28,10 +36,12 @@ struct config {
     bool allow_insecure_listen = false;
     net::network_config network;
     qemu_config qemu;
+    dns_service_config dns_service;
 };
 
-// The DNS servers handed out: network.dns, or the gateway when none are configured.
-std::vector<ipv4> effective_dns(const net::network_config& n);
+// The DNS servers handed out (DHCP option 6): network.dns; when none are configured, the bridge
+// address (our DNS service), or the gateway when the service is off.
+std::vector<ipv4> effective_dns(const config& c);
 
 // The embedded defaults, identical to config/paddockd.json (a unit test keeps them in step).
 config defaults();

@@ -37,6 +37,7 @@
 #include "api/prom.hpp"
 #include "api/static_files.hpp"
 #include "app/dhcp_store.hpp"
+#include "app/dns_server.hpp"
 #include "app/guard.hpp"
 #include "app/loop_probe.hpp"
 #include "app/metadata_server.hpp"
@@ -143,7 +144,7 @@ dhcp::engine_config dhcp_config(const config& cfg)
     d.subnet = n.subnet;
     d.server_id = n.bridge_address;
     d.router = n.gateway;
-    d.dns = effective_dns(n);
+    d.dns = effective_dns(cfg);
     d.domain = n.domain;
     d.pool_start = n.pool_start;
     d.pool_end = n.pool_end;
@@ -236,6 +237,8 @@ public:
 
     std::uint64_t repairs = 0; // fabric repairs that changed something
     const guard* guard_ = nullptr;
+    const dns_server* dns_ = nullptr;
+    const dns::resolver* dns_core_ = nullptr;
 
 private:
     std::chrono::steady_clock::time_point t0_;
@@ -283,6 +286,18 @@ void daemon_backend::metrics(api::prom& out)
         for (auto& [vm, reasons] : guard_->totals())
             for (auto& [why, n] : reasons)
                 out.sample("paddock_guard_dropped_packets_total", {{"vm", vm}, {"reason", why}}, static_cast<double>(n));
+    out.family("paddock_dns_queries_total", "counter",
+               "DNS queries by outcome: answered from the VMs' names (local), from the cache (cached), by an "
+               "upstream server (forwarded), SERVFAIL after no upstream answered (failed), refused (client "
+               "outside the subnet), notimp, malformed (dropped), shed (dropped: too many in flight).");
+    if (dns_core_)
+        for (std::size_t o = 0; o < dns::outcome_count; ++o)
+            out.sample("paddock_dns_queries_total", {{"outcome", dns::to_string(static_cast<dns::outcome>(o))}},
+                       static_cast<double>(dns_core_->counts()[o]));
+    out.family("paddock_dns_cache_entries", "gauge", "Answers in the DNS cache.");
+    out.sample("paddock_dns_cache_entries", dns_core_ ? static_cast<double>(dns_core_->cache_size()) : 0.0);
+    out.family("paddock_dns_upstream_timeouts_total", "counter", "Forwarded queries an upstream server did not answer in time.");
+    out.sample("paddock_dns_upstream_timeouts_total", dns_ ? static_cast<double>(dns_->upstream_timeouts()) : 0.0);
     out.family("paddock_fabric_repairs_total", "counter", "Repairs of the network fabric that changed something.");
     out.sample("paddock_fabric_repairs_total", static_cast<double>(repairs));
     out.family("paddock_loop_stall_seconds", "gauge",
@@ -314,19 +329,19 @@ int socket_in(int ns_fd, int domain, int type, int protocol)
     return fd;
 }
 
-// The NoCloud seed server's listening socket: TCP on `addr`:80 inside the namespace; -1 on failure.
-int seed_socket(int ns_fd, ipv4 addr)
+// A socket bound to `addr`:`port` inside the namespace: TCP listening, or UDP; -1 on failure.
+int bound_socket(int ns_fd, ipv4 addr, std::uint16_t port, bool tcp)
 {
-    int fd = socket_in(ns_fd, AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket_in(ns_fd, AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -1;
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
-    sa.sin_port = htons(80);
+    sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(addr.value);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 64) != 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || (tcp && ::listen(fd, 64) != 0)) {
         int e = errno;
         ::close(fd);
         errno = e;
@@ -510,17 +525,63 @@ int run_daemon(const config& cfg, const run_options& opt)
         return out;
     });
     const auto open_seeds = [&] {
-        int fd = seed_socket(fabric.ns_fd(), cfg.network.bridge_address);
+        int fd = bound_socket(fabric.ns_fd(), cfg.network.bridge_address, 80, true);
         if (fd < 0 || !seeds.open(fd))
             log::warn("metadata", "cannot listen on ", to_string(cfg.network.bridge_address),
                       ":80 in the namespace; VMs get no cloud-init seed: ", std::strerror(errno));
     };
     open_seeds();
+
+    // The DNS service: VM names and reverse lookups answered here, the rest forwarded upstream.
+    dns::zone_config zone;
+    zone.domain = cfg.network.domain;
+    zone.subnet = cfg.network.subnet;
+    zone.cache_entries = cfg.dns_service.cache_entries;
+    dns::directory names;
+    names.address_of = [&vms](std::string_view vm) {
+        std::optional<ipv4> a;
+        if (const vm::record* r = vms.find(std::string(vm)))
+            a = parse_ipv4(r->ip);
+        return a;
+    };
+    names.name_of = [&vms](ipv4 ip) {
+        std::optional<std::string> n;
+        if (std::string vm = vms.name_at(to_string(ip)); !vm.empty())
+            n = std::move(vm);
+        return n;
+    };
+    dns::resolver dns_core(zone, names);
+    dns_options dopt;
+    dopt.upstreams = cfg.dns_service.upstreams;
+    dopt.resolv_conf = cfg.dns_service.resolv_conf;
+    dopt.own_address = to_string(cfg.network.bridge_address);
+    dns_server dns(ioc.get_executor(), dns_core, dopt);
+    const auto open_dns = [&] {
+        if (!cfg.dns_service.enabled)
+            return;
+        int u = bound_socket(fabric.ns_fd(), cfg.network.bridge_address, 53, false);
+        int t = u < 0 ? -1 : bound_socket(fabric.ns_fd(), cfg.network.bridge_address, 53, true);
+        if (u < 0 || t < 0) {
+            log::warn("dns", "cannot listen on ", to_string(cfg.network.bridge_address),
+                      ":53 in the namespace; VMs get no DNS: ", std::strerror(errno));
+            if (u >= 0)
+                ::close(u);
+            return;
+        }
+        if (auto st = dns.open(u, t); !st)
+            log::warn("dns", st.error().message);
+        else
+            log::info("dns", "serving ", cfg.network.domain, " on ", to_string(cfg.network.bridge_address),
+                      ":53 (UDP and TCP) in the namespace");
+    };
+    open_dns();
     vm::image_store images(ioc.get_executor(), cfg.state_dir + "/images", writer, bus);
     images.load(*image_rows);
     asio::co_spawn(ioc, images.adopt(), [](std::exception_ptr e) { log_exception("image adoption", e); });
     daemon_backend backend(t0, fabric, dhcp, vms, probe, images);
     backend.guard_ = &spoof_guard;
+    backend.dns_ = cfg.dns_service.enabled ? &dns : nullptr;
+    backend.dns_core_ = &dns_core;
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
     ctx.accel = mcfg.accel;
@@ -563,6 +624,7 @@ int run_daemon(const config& cfg, const run_options& opt)
             if (auto st = dhcp.open(dhcp_sockets); !st)
                 log::error("dhcp", "reopen after repair failed: ", st.error().message);
             open_seeds();
+            open_dns();
             (void)spoof_guard.sync();
             dhcp_generation = fabric.generation();
         }
@@ -575,7 +637,10 @@ int run_daemon(const config& cfg, const run_options& opt)
     };
     net::link_watch watch(ioc.get_executor(), fabric, reconcile);
 
-    asio::cancellation_signal stop_http, stop_watch, stop_dhcp, stop_probe, stop_seeds;
+    asio::cancellation_signal stop_http, stop_watch, stop_dhcp, stop_probe, stop_seeds, stop_dns;
+    if (cfg.dns_service.enabled)
+        asio::co_spawn(ioc, dns.run(),
+                       asio::bind_cancellation_slot(stop_dns.slot(), [](std::exception_ptr e) { log_exception("dns server", e); }));
     asio::co_spawn(ioc, seeds.run(),
                    asio::bind_cancellation_slot(stop_seeds.slot(), [](std::exception_ptr e) { log_exception("metadata server", e); }));
     asio::co_spawn(ioc, probe.run(),
@@ -597,6 +662,7 @@ int run_daemon(const config& cfg, const run_options& opt)
         stop_dhcp.emit(asio::cancellation_type::terminal);
         stop_probe.emit(asio::cancellation_type::terminal);
         stop_seeds.emit(asio::cancellation_type::terminal);
+        stop_dns.emit(asio::cancellation_type::terminal);
         guard_tick.cancel();
         // Give sessions one turn to close, then stop.
         asio::post(ioc, [&] { ioc.stop(); });

@@ -40,6 +40,7 @@ const char* to_string(errc c)
     case errc::link_conflict: return "link_conflict";
     case errc::fabric_down: return "fabric_down";
     case errc::dhcp_socket: return "dhcp_socket";
+    case errc::dns_malformed: return "dns_malformed";
     case errc::setns: return "setns";
     case errc::state_dir: return "state_dir";
     case errc::token: return "token";

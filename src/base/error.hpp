@@ -34,6 +34,8 @@ enum class errc {
     bad_hlen,
     bad_cookie,
     bad_option,
+    // DNS codec.
+    dns_malformed,
     // QMP.
     qmp_protocol,
     qmp_error,

@@ -115,6 +115,14 @@ const record* manager::find(const std::string& name) const
     return it == vms_.end() ? nullptr : &it->second->rec();
 }
 
+std::string manager::name_at(const std::string& ip) const
+{
+    for (auto& [n, v] : vms_)
+        if (v->rec().ip == ip)
+            return n;
+    return {};
+}
+
 std::string manager::image_user(const std::string& name) const
 {
     for (auto& [n, v] : vms_) {

@@ -71,6 +71,8 @@ public:
     std::size_t running() const;
     // The VM's record, or null.
     const record* find(const std::string& name) const;
+    // The VM whose reserved address is `ip`, or "".
+    std::string name_at(const std::string& ip) const;
     // The VM that boots from image `name` (disk backing file, kernel or initrd), or "".
     std::string image_user(const std::string& name) const;
     // How many VMs are in each state (index: the state's position in all_states).

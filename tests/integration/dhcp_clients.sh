@@ -31,7 +31,7 @@ add_client "${ID}a" 52:54:00:00:00:11
 OUT=$WORK/udhcpc.lease ip netns exec "${ID}a" busybox udhcpc -i eth0 -q -f -n -t 5 -T 1 -s "$WORK/udhcpc.sh" \
   -O hostname -O domain -O broadcast > "$WORK/udhcpc.log" 2>&1 || fail "udhcpc got no lease: $(cat "$WORK/udhcpc.log")"
 got=$(cat "$WORK/udhcpc.lease")
-for want in ip=192.168.26.33 mask=24 router=192.168.26.1 dns=192.168.26.1 domain=paddock.internal lease=3600 \
+for want in ip=192.168.26.33 mask=24 router=192.168.26.1 dns=192.168.26.2 domain=paddock.internal lease=3600 \
             hostname=alpha serverid=192.168.26.2; do
   echo "$got" | grep -qx "$want" || fail "udhcpc: want $want in: $got"
 done
@@ -62,7 +62,7 @@ got=$(cat "$WORK/dhclient.lease")
 ip=$(echo "$got" | sed -n 's/^ip=//p')
 case "$ip" in 192.168.26.*) ;; *) fail "dhclient address: $got" ;; esac
 n=${ip##*.}; [ "$n" -ge 10 ] && [ "$n" -le 250 ] || fail "dhclient address $ip outside the pool"
-for want in mask=255.255.255.0 router=192.168.26.1 dns=192.168.26.1 domain=paddock.internal lease=3600 \
+for want in mask=255.255.255.0 router=192.168.26.1 dns=192.168.26.2 domain=paddock.internal lease=3600 \
             server=192.168.26.2 t1=1800 t2=3150; do
   echo "$got" | grep -qx "$want" || fail "dhclient: want $want in: $got"
 done
@@ -91,7 +91,7 @@ OUT=$WORK/dhcpcd.lease timeout 20 ip netns exec "${ID}c" sh -c '
 got=$(cat "$WORK/dhcpcd.lease" 2>/dev/null) || fail "dhcpcd wrote no lease: $(tail -5 "$WORK/dhcpcd.log")"
 ip3=$(echo "$got" | sed -n 's/^ip=//p')
 [ -n "$ip3" ] && [ "$ip3" != "$ip" ] && [ "$ip3" != 192.168.26.33 ] || fail "dhcpcd address $ip3 collides or is missing"
-for want in mask=255.255.255.0 router=192.168.26.1 dns=192.168.26.1 domain=paddock.internal lease=3600 server=192.168.26.2; do
+for want in mask=255.255.255.0 router=192.168.26.1 dns=192.168.26.2 domain=paddock.internal lease=3600 server=192.168.26.2; do
   echo "$got" | grep -qx "$want" || fail "dhcpcd: want $want in: $got"
 done
 ip -n "${ID}c" -4 addr show eth0 | grep -q "$ip3/24" || fail "dhcpcd did not apply $ip3"

@@ -62,13 +62,17 @@ setup_world() {
 }
 
 # Writes $WORK/config.json; extra JSON members for "network" can be passed as $1, top-level ones as $2.
+# The DNS service reads its upstream servers from $WORK/resolv.conf (empty unless a test fills it),
+# never from the machine's own.
 write_config() {
   local extra=${1:-} top=${2:-}
   mkdir -p "$STATE"
+  [ -e "$WORK/resolv.conf" ] || : > "$WORK/resolv.conf"
   cat > "$WORK/config.json" <<JSON
 {
   "listen": "127.0.0.1:8080",${top:+ $top,}
   "state_dir": "$STATE",
+  "dns_service": {"resolv_conf": "$WORK/resolv.conf"},
   "network": {"namespace": "$PD_NS"${extra:+, $extra}}
 }
 JSON

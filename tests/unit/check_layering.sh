@@ -1,6 +1,6 @@
 #!/bin/bash
 # Unit: the module layering (STYLE §4). Two checks:
-#  1. Direction: base ← dhcp, qmp, net, store ← vm ← api ← app. Leaf domains never include each
+#  1. Direction: base ← dhcp, dns, qmp, net, store ← vm ← api ← app. Leaf domains never include each
 #     other; vm reaches the network only through vm/host.hpp (no net/ or dhcp/ includes); api
 #     never includes qmp/, net/, dhcp/ or store/. Each offending include is named.
 #  2. Purity: the CORE files reach for no Asio I/O, sockets, netlink, nftables, SQLite or clock.
@@ -10,12 +10,13 @@ SRC=${PADDOCK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}/src
 declare -A allowed=(
   [base]="base"
   [dhcp]="base dhcp"
+  [dns]="base dns"
   [qmp]="base qmp"
   [net]="base net"
   [store]="base store"
   [vm]="base qmp store vm"
   [api]="base vm api"
-  [app]="base dhcp qmp net store vm api app"
+  [app]="base dhcp dns qmp net store vm api app"
 )
 bad=0
 for mod in "${!allowed[@]}"; do
@@ -30,7 +31,7 @@ for mod in "${!allowed[@]}"; do
   done < <(grep -HnE '^#include "[a-z_]+/' "$SRC/$mod"/*.hpp "$SRC/$mod"/*.cpp || true)
 done
 
-cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame dhcp/admission vm/spec vm/lifecycle
+cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame dhcp/admission dns/message dns/cache dns/resolver vm/spec vm/lifecycle
        vm/qemu_argv qmp/protocol base/event_bus api/api api/event_stream)
 for c in "${cores[@]}"; do
   for f in "$SRC/$c.hpp" "$SRC/$c.cpp"; do

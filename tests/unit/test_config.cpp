@@ -89,6 +89,20 @@ TEST_CASE("a full valid config is read field by field")
     CHECK(r->qemu.accel == "tcg");
 }
 
+TEST_CASE("the DNS service: its keys, and the DNS server DHCP hands out")
+{
+    auto r = app::parse_config(R"({"dns_service": {"upstreams": ["192.0.2.53", "2001:db8::53"], "resolv_conf": "/tmp/r",
+                                   "cache_entries": 0}})");
+    REQUIRE(r.ok());
+    CHECK(r->dns_service.upstreams.size() == 2);
+    CHECK(r->dns_service.cache_entries == 0);
+    CHECK(app::effective_dns(*r) == std::vector<ipv4>{r->network.bridge_address}); // our own DNS service
+    r->dns_service.enabled = false;
+    CHECK(app::effective_dns(*r) == std::vector<ipv4>{r->network.gateway});
+    r->network.dns = {ipv4{0x01010101u}};
+    CHECK(app::effective_dns(*r) == std::vector<ipv4>{ipv4{0x01010101u}});
+}
+
 TEST_CASE("bad values are rejected with a message naming the field")
 {
     struct row {
@@ -116,6 +130,12 @@ TEST_CASE("bad values are rejected with a message naming the field")
         {R"({"network": {"colour": "blue"}})", "network.colour:"},
         {R"({"network": {"dhcp_pool": {"size": 3}}})", "network.dhcp_pool.size:"},
         {R"({"network": []})", "network:"},
+        {R"({"dns_service": {"upstreams": ["8.8.8"]}})", "dns_service.upstreams[0]:"},
+        {R"({"dns_service": {"upstreams": "1.1.1.1"}})", "dns_service.upstreams:"},
+        {R"({"dns_service": {"enabled": "yes"}})", "dns_service.enabled:"},
+        {R"({"dns_service": {"resolv_conf": ""}})", "dns_service.resolv_conf:"},
+        {R"({"dns_service": {"cache_entries": -1}})", "dns_service.cache_entries:"},
+        {R"({"dns_service": {"port": 53}})", "dns_service.port:"},
         {R"({"listen": "localhost:8080"})", "listen:"},
         {R"({"listen": "127.0.0.1:99999"})", "listen:"},
         {R"({"listen": "127.0.0.1"})", "listen:"},

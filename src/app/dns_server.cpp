@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: MIT
+// DRIVER: the DNS service.
+#include "app/dns_server.hpp"
+
+#include <array>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "base/log.hpp"
+
+namespace paddock::app {
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+struct dns_server::live {
+    std::shared_ptr<udp::socket> datagrams;
+    std::shared_ptr<tcp::acceptor> streams;
+    std::size_t in_flight = 0, tcp_clients = 0;
+    std::uint64_t timeouts = 0;
+};
+
+namespace {
+
+// Counts a waiting forward or a TCP client for as long as it lives (shared: frames may outlive us).
+struct held {
+    std::shared_ptr<void> owner;
+    std::size_t* n;
+    held(std::shared_ptr<void> o, std::size_t& count) : owner(std::move(o)), n(&count) { ++*n; }
+    held(const held&) = delete;
+    held& operator=(const held&) = delete;
+    ~held() { --*n; }
+};
+
+// Closes `s` when `t` fires (a deadline for a chain of reads and writes).
+template <class Socket>
+void close_at_deadline(asio::steady_timer& t, Socket& s, std::chrono::milliseconds after)
+{
+    t.expires_after(after);
+    t.async_wait([&s](boost::system::error_code ec) {
+        if (!ec) {
+            boost::system::error_code ignored;
+            s.close(ignored);
+        }
+    });
+}
+
+std::array<asio::const_buffer, 2> framed(const std::array<std::uint8_t, 2>& len, const dns::bytes& msg)
+{
+    return {asio::buffer(len), asio::buffer(msg)};
+}
+
+std::array<std::uint8_t, 2> length_of(const dns::bytes& msg)
+{
+    return {static_cast<std::uint8_t>(msg.size() >> 8), static_cast<std::uint8_t>(msg.size())};
+}
+
+// One recvmmsg/sendmmsg batch.
+struct udp_batch {
+    static constexpr int n = 64;
+    static constexpr std::size_t size = 4096; // bigger queries (EDNS options) are cut, then dropped as malformed
+    std::vector<std::uint8_t> data = std::vector<std::uint8_t>(n * size);
+    std::array<mmsghdr, n> hdr{};
+    std::array<iovec, n> iov{};
+    std::array<sockaddr_in, n> from{};
+
+    void reset()
+    {
+        for (int i = 0; i < n; ++i) {
+            iov[i] = {data.data() + i * size, size};
+            hdr[i] = {};
+            hdr[i].msg_hdr.msg_name = &from[i];
+            hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+            hdr[i].msg_hdr.msg_iov = &iov[i];
+            hdr[i].msg_hdr.msg_iovlen = 1;
+        }
+    }
+};
+
+} // namespace
+
+dns_server::dns_server(asio::any_io_executor ex, dns::resolver& core, dns_options o)
+    : ex_(ex), core_(core), opt_(std::move(o)), live_(std::make_shared<live>())
+{
+}
+
+status dns_server::open(int udp_fd, int tcp_fd)
+{
+    auto u = std::make_shared<udp::socket>(ex_);
+    auto t = std::make_shared<tcp::acceptor>(ex_);
+    boost::system::error_code ec;
+    u->assign(udp::v4(), udp_fd, ec);
+    if (!ec)
+        u->non_blocking(true, ec);
+    if (ec) {
+        ::close(udp_fd);
+        ::close(tcp_fd);
+        return fail(errc::netns_failed, "DNS UDP socket: " + ec.message());
+    }
+    t->assign(tcp::v4(), tcp_fd, ec);
+    if (ec) {
+        ::close(tcp_fd);
+        return fail(errc::netns_failed, "DNS TCP socket: " + ec.message());
+    }
+    boost::system::error_code ignored;
+    if (live_->datagrams)
+        live_->datagrams->close(ignored);
+    if (live_->streams)
+        live_->streams->close(ignored);
+    live_->datagrams = u;
+    live_->streams = t;
+    return ok();
+}
+
+std::uint64_t dns_server::upstream_timeouts() const { return live_->timeouts; }
+
+asio::awaitable<void> dns_server::run()
+{
+    co_await (udp_loop() && tcp_loop());
+}
+
+asio::awaitable<void> dns_server::udp_loop()
+{
+    auto l = live_;
+    for (;;) {
+        auto cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none)
+            co_return;
+        auto sock = l->datagrams;
+        if (!sock) {
+            asio::steady_timer t(ex_, std::chrono::milliseconds(200));
+            co_await t.async_wait(use_tuple);
+            continue;
+        }
+        auto [ec] = co_await sock->async_wait(udp::socket::wait_read, use_tuple);
+        if (ec) {
+            if (sock == l->datagrams && ec != asio::error::operation_aborted) {
+                asio::steady_timer t(ex_, std::chrono::milliseconds(100));
+                co_await t.async_wait(use_tuple); // never spin on a broken socket
+            }
+            continue; // replaced after a namespace rebuild, or cancelled
+        }
+        drain(sock);
+    }
+}
+
+void dns_server::drain(const std::shared_ptr<udp::socket>& sock)
+{
+    static thread_local udp_batch rx, tx;
+    std::array<dns::bytes, udp_batch::n> replies;
+    const int fd = sock->native_handle();
+    for (int round = 0; round < 8; ++round) {
+        rx.reset();
+        int got = ::recvmmsg(fd, rx.hdr.data(), udp_batch::n, MSG_DONTWAIT, nullptr);
+        if (got <= 0)
+            return;
+        const auto now = std::chrono::steady_clock::now();
+        int out = 0;
+        for (int k = 0; k < got; ++k) {
+            dns::view msg(rx.data.data() + k * udp_batch::size, rx.hdr[k].msg_len);
+            const sockaddr_in& from = rx.from[k];
+            dns::step s = core_.handle(msg, ipv4{ntohl(from.sin_addr.s_addr)}, false, now);
+            if (s.what == dns::step::kind::reply) {
+                replies[out] = std::move(s.out);
+                tx.iov[out] = {replies[out].data(), replies[out].size()};
+                tx.hdr[out] = {};
+                tx.from[out] = from;
+                tx.hdr[out].msg_hdr.msg_name = &tx.from[out];
+                tx.hdr[out].msg_hdr.msg_namelen = sizeof(sockaddr_in);
+                tx.hdr[out].msg_hdr.msg_iov = &tx.iov[out];
+                tx.hdr[out].msg_hdr.msg_iovlen = 1;
+                ++out;
+            }
+            else if (s.what == dns::step::kind::forward) {
+                if (live_->in_flight >= opt_.max_in_flight) {
+                    core_.shed();
+                    continue;
+                }
+                udp::endpoint client(asio::ip::address_v4(ntohl(from.sin_addr.s_addr)), ntohs(from.sin_port));
+                asio::co_spawn(ex_,
+                               forward_udp(sock, client, std::make_shared<dns::step>(std::move(s)),
+                                           dns::bytes(msg.begin(), msg.end()), live_),
+                               asio::detached);
+            }
+        }
+        for (int sent = 0; sent < out;) {
+            int n = ::sendmmsg(fd, tx.hdr.data() + sent, static_cast<unsigned>(out - sent), MSG_DONTWAIT);
+            if (n <= 0)
+                break; // the socket buffer is full: those clients ask again
+            sent += n;
+        }
+        if (got < udp_batch::n)
+            return;
+    }
+}
+
+asio::awaitable<void> dns_server::forward_udp(std::shared_ptr<udp::socket> sock, udp::endpoint client,
+                                              std::shared_ptr<dns::step> s, bytes msg, std::shared_ptr<live> l)
+{
+    held h(l, l->in_flight);
+    bytes reply = co_await resolve(msg, *s, false, l);
+    boost::system::error_code ec;
+    if (sock->is_open())
+        sock->send_to(asio::buffer(reply), client, 0, ec);
+}
+
+asio::awaitable<dns::bytes> dns_server::resolve(const bytes& msg, const dns::step& s, bool tcp, std::shared_ptr<live> l)
+{
+    const std::vector<asio::ip::address> ups = upstreams();
+    std::optional<bytes> last;
+    for (std::size_t i = 0; i < ups.size() && i < 3; ++i) {
+        bytes out = msg;
+        dns::put16(out.data(), static_cast<std::uint16_t>(rng_()));
+        std::optional<bytes> got = co_await ask_udp(udp::endpoint(ups[i], 53), out);
+        if (!got) {
+            ++l->timeouts;
+            continue;
+        }
+        dns::upstream_answer a = core_.from_upstream(msg, s.q, s.key, *got, tcp, std::chrono::steady_clock::now());
+        if (a.out && a.truncated && tcp) {
+            std::optional<bytes> full = co_await ask_tcp(tcp::endpoint(ups[i], 53), out);
+            if (full) {
+                dns::upstream_answer b = core_.from_upstream(msg, s.q, s.key, *full, tcp, std::chrono::steady_clock::now());
+                if (b.out)
+                    a = std::move(b);
+            }
+        }
+        if (!a.out)
+            continue;
+        if ((a.rcode == dns::rcode::servfail || a.rcode == dns::rcode::refused) && i + 1 < ups.size()) {
+            last = std::move(a.out);
+            continue;
+        }
+        co_return std::move(*a.out);
+    }
+    if (last)
+        co_return std::move(*last);
+    co_return core_.failed(msg, s.q);
+}
+
+asio::awaitable<std::optional<dns::bytes>> dns_server::ask_udp(udp::endpoint up, const bytes& out)
+{
+    std::optional<bytes> none;
+    udp::socket s(ex_);
+    boost::system::error_code ec;
+    s.open(up.protocol(), ec);
+    if (!ec)
+        s.connect(up, ec);
+    if (ec)
+        co_return none;
+    auto [sec, sent] = co_await s.async_send(asio::buffer(out), use_tuple);
+    if (sec)
+        co_return none;
+    asio::steady_timer timer(ex_, opt_.upstream_timeout);
+    bytes buf(65535);
+    for (;;) {
+        auto r = co_await (s.async_receive(asio::buffer(buf), use_tuple) || timer.async_wait(use_tuple));
+        if (r.index() == 1)
+            co_return none; // timed out
+        auto [rec, n] = std::get<0>(r);
+        if (rec)
+            co_return none; // e.g. ICMP port unreachable
+        if (n >= dns::header_size && buf[0] == out[0] && buf[1] == out[1]) {
+            buf.resize(n);
+            co_return buf;
+        }
+    }
+}
+
+asio::awaitable<std::optional<dns::bytes>> dns_server::ask_tcp(tcp::endpoint up, const bytes& out)
+{
+    std::optional<bytes> none;
+    tcp::socket s(ex_);
+    asio::steady_timer deadline(ex_);
+    close_at_deadline(deadline, s, opt_.upstream_timeout);
+    auto [cec] = co_await s.async_connect(up, use_tuple);
+    if (cec)
+        co_return none;
+    const auto len = length_of(out);
+    auto [wec, wn] = co_await asio::async_write(s, framed(len, out), use_tuple);
+    if (wec)
+        co_return none;
+    std::array<std::uint8_t, 2> head{};
+    auto [hec, hn] = co_await asio::async_read(s, asio::buffer(head), use_tuple);
+    if (hec)
+        co_return none;
+    bytes buf(static_cast<std::size_t>(head[0] << 8 | head[1]));
+    auto [bec, bn] = co_await asio::async_read(s, asio::buffer(buf), use_tuple);
+    deadline.cancel();
+    if (bec || buf.size() < dns::header_size || buf[0] != out[0] || buf[1] != out[1])
+        co_return none;
+    co_return buf;
+}
+
+asio::awaitable<void> dns_server::tcp_loop()
+{
+    auto l = live_;
+    for (;;) {
+        auto cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none)
+            co_return;
+        auto a = l->streams;
+        if (!a) {
+            asio::steady_timer t(ex_, std::chrono::milliseconds(200));
+            co_await t.async_wait(use_tuple);
+            continue;
+        }
+        auto [ec, sock] = co_await a->async_accept(use_tuple);
+        if (ec) {
+            if (a == l->streams && ec != asio::error::operation_aborted) {
+                asio::steady_timer t(ex_, std::chrono::milliseconds(100));
+                co_await t.async_wait(use_tuple); // out of fds or similar: never spin
+            }
+            continue;
+        }
+        if (l->tcp_clients >= opt_.max_tcp_clients)
+            continue; // closed as it goes out of scope
+        asio::co_spawn(ex_, serve_tcp(std::move(sock), l), asio::detached);
+    }
+}
+
+asio::awaitable<void> dns_server::serve_tcp(tcp::socket sock, std::shared_ptr<live> l)
+{
+    held h(l, l->tcp_clients);
+    boost::system::error_code pec;
+    auto peer = sock.remote_endpoint(pec);
+    if (pec || !peer.address().is_v4())
+        co_return;
+    const ipv4 client{peer.address().to_v4().to_uint()};
+    asio::steady_timer deadline(ex_);
+    for (int served = 0; served < 1000; ++served) {
+        close_at_deadline(deadline, sock, std::chrono::seconds(10)); // idle, then the whole query
+        std::array<std::uint8_t, 2> head{};
+        auto [hec, hn] = co_await asio::async_read(sock, asio::buffer(head), use_tuple);
+        if (hec)
+            co_return;
+        bytes msg(static_cast<std::size_t>(head[0] << 8 | head[1]));
+        auto [bec, bn] = co_await asio::async_read(sock, asio::buffer(msg), use_tuple);
+        if (bec)
+            co_return;
+        deadline.cancel();
+        dns::step s = core_.handle(msg, client, true, std::chrono::steady_clock::now());
+        bytes reply;
+        if (s.what == dns::step::kind::drop)
+            co_return; // malformed: the stream cannot be trusted further
+        if (s.what == dns::step::kind::reply)
+            reply = std::move(s.out);
+        else {
+            if (l->in_flight >= opt_.max_in_flight) {
+                core_.shed();
+                co_return;
+            }
+            held waiting(l, l->in_flight);
+            reply = co_await resolve(msg, s, true, l);
+        }
+        close_at_deadline(deadline, sock, std::chrono::seconds(5));
+        const auto len = length_of(reply);
+        auto [wec, wn] = co_await asio::async_write(sock, framed(len, reply), use_tuple);
+        if (wec)
+            co_return;
+        deadline.cancel();
+    }
+}
+
+std::vector<asio::ip::address> dns_server::upstreams()
+{
+    const auto now = std::chrono::steady_clock::now();
+    if (resolv_mtime_ns_ != -1 && now - resolv_checked_ < std::chrono::seconds(1))
+        return cached_upstreams_;
+    resolv_checked_ = now;
+    std::vector<std::string> names = opt_.upstreams;
+    std::string source = "the config";
+    if (names.empty()) {
+        struct stat st{};
+        std::int64_t mtime = 0;
+        if (::stat(opt_.resolv_conf.c_str(), &st) == 0)
+            mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec + st.st_size;
+        if (mtime == resolv_mtime_ns_)
+            return cached_upstreams_;
+        resolv_mtime_ns_ = mtime;
+        std::ifstream in(opt_.resolv_conf);
+        std::stringstream text;
+        text << in.rdbuf();
+        names = dns::parse_resolv_conf(text.str());
+        source = opt_.resolv_conf;
+    }
+    else if (resolv_mtime_ns_ != -1)
+        return cached_upstreams_;
+    else
+        resolv_mtime_ns_ = 0;
+    std::vector<asio::ip::address> out;
+    std::string shown;
+    for (auto& n : names) {
+        boost::system::error_code ec;
+        auto a = asio::ip::make_address(n, ec);
+        if (ec || n == opt_.own_address) {
+            log::warn("dns", "upstream \"", n, "\" from ", source, " skipped: ", ec ? "not an IP address" : "that is this server");
+            continue;
+        }
+        out.push_back(a);
+        shown += (shown.empty() ? "" : ", ") + n;
+    }
+    if (out.empty())
+        log::warn("dns", "no upstream DNS servers in ", source, ": names outside the VMs' domain get SERVFAIL");
+    else
+        log::info("dns", "upstream servers (", source, "): ", shown);
+    cached_upstreams_ = std::move(out);
+    return cached_upstreams_;
+}
+
+} // namespace paddock::app
