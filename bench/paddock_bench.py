@@ -32,9 +32,12 @@ class World:
         os.makedirs(os.path.join(self.state, "images"))
         return self
 
-    def start(self, log_level="info"):
+    def start(self, log_level="info", extra=None):
+        """Starts paddockd; `extra` holds more top-level config keys (e.g. "dns_service")."""
         cfg = os.path.join(self.work, "config.json")
-        json.dump({"state_dir": self.state, "network": {"namespace": self.pd, "host_veth": self.tag[:9] + "v"}}, open(cfg, "w"))
+        doc = {"state_dir": self.state, "network": {"namespace": self.pd, "host_veth": self.tag[:9] + "v"}}
+        doc.update(extra or {})
+        json.dump(doc, open(cfg, "w"))
         log = open(os.path.join(self.work, "daemon.log"), "w")
         d = subprocess.Popen([self.paddockd, "--config", cfg, "--log-level", log_level], stdout=log, stderr=log)
         self.procs.append(d)

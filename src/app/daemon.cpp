@@ -490,7 +490,7 @@ int run_daemon(const config& cfg, const run_options& opt)
     }
 
     // Anti-spoofing on the bridge: one chain per VM port, rebuilt as VMs come and go.
-    guard spoof_guard([&fabric] { return fabric.ns_fd(); }, [&vms] {
+    guard spoof_guard(ioc.get_executor(), [&fabric] { return fabric.ns_fd(); }, [&vms] {
         std::vector<net::guard_port> ports;
         for (auto& v : vms.list()) {
             const auto& o = v.as_object();
@@ -499,10 +499,10 @@ int run_daemon(const config& cfg, const run_options& opt)
         }
         return ports;
     }, bus);
-    (void)spoof_guard.sync();
+    spoof_guard.sync();
     bus.subscribe([&ioc, &spoof_guard](const event& e) {
         if (e.type == event_type::vm_created || e.type == event_type::vm_removed)
-            asio::post(ioc, [&spoof_guard] { (void)spoof_guard.sync(); });
+            asio::post(ioc, [&spoof_guard] { spoof_guard.sync(); });
     });
     asio::steady_timer guard_tick(ioc);
     std::function<void()> guard_poll = [&] {
@@ -625,7 +625,7 @@ int run_daemon(const config& cfg, const run_options& opt)
                 log::error("dhcp", "reopen after repair failed: ", st.error().message);
             open_seeds();
             open_dns();
-            (void)spoof_guard.sync();
+            spoof_guard.sync();
             dhcp_generation = fabric.generation();
         }
         if (r->empty())

@@ -3,7 +3,11 @@
 #include "app/guard.hpp"
 
 #include <chrono>
+#include <memory>
 
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
 #include <boost/json/object.hpp>
 
 #include "base/event_bus.hpp"
@@ -12,18 +16,16 @@
 #include "net/nft.hpp"
 
 namespace paddock::app {
+namespace asio = boost::asio;
 
-guard::guard(std::function<int()> ns_fd, ports_fn ports, event_bus& bus)
-    : ns_fd_(std::move(ns_fd)), ports_(std::move(ports)), bus_(bus)
-{
-}
+namespace {
 
-result<std::string> guard::run(const std::string& cmd)
+// Runs an nft command inside the namespace `fd` (on the worker thread: setns is per thread).
+result<std::string> run_nft(int fd, const std::string& cmd)
 {
-    // A libnftables context made inside the namespace talks to the namespace's nf_tables.
     result<std::string> out = fail(errc::nft_failed, "not run");
-    auto st = net::run_in_netns(ns_fd_(), [&]() -> status {
-        net::nft n;
+    auto st = net::run_in_netns(fd, [&]() -> status {
+        net::nft n; // a context made inside the namespace talks to the namespace's nf_tables
         out = n.run(cmd);
         return ok();
     });
@@ -32,34 +34,99 @@ result<std::string> guard::run(const std::string& cmd)
     return out;
 }
 
-status guard::sync()
+// The namespace's fd, duplicated so a rebuild of the namespace cannot close it under the worker.
+int dup_fd(int fd) { return fd >= 0 ? ::dup(fd) : -1; }
+
+std::optional<net::guard_counts> read_counts(int fd, const std::vector<net::guard_port>& ports)
 {
-    poll(); // keep what the old table counted
-    for (auto& [vm, reasons] : last_)
-        for (auto& [why, n] : reasons)
-            base_[vm][why] += n;
-    last_.clear();
-    current_ = ports_();
-    auto r = run(net::guard_document(current_));
-    if (!r) {
-        log::error("guard", "cannot install the anti-spoofing table: ", r.error().message);
-        return r.error();
+    std::optional<net::guard_counts> out;
+    if (ports.empty())
+        return out;
+    auto listing = run_nft(fd, "list table bridge paddock_guard");
+    if (!listing)
+        return out; // the namespace is being rebuilt: the next sync restores the table
+    if (auto c = net::parse_guard_counters(*listing, ports))
+        out = std::move(*c);
+    return out;
+}
+
+} // namespace
+
+guard::guard(asio::any_io_executor loop, std::function<int()> ns_fd, ports_fn ports, event_bus& bus)
+    : loop_(loop), ns_fd_(std::move(ns_fd)), ports_(std::move(ports)), bus_(bus)
+{
+}
+
+guard::~guard()
+{
+    worker_.stop(); // a job under way finishes; its result is never delivered
+    worker_.join();
+}
+
+void guard::sync()
+{
+    if (busy_) {
+        resync_ = true;
+        return;
     }
-    log::debug("guard", "anti-spoofing table holds ", current_.size(), " VM port(s)");
-    return ok();
+    busy_ = true;
+    auto next = std::make_shared<std::vector<net::guard_port>>(ports_());
+    auto old = std::make_shared<std::vector<net::guard_port>>(current_);
+    auto doc = std::make_shared<std::string>(net::guard_document(*next));
+    const int fd = dup_fd(ns_fd_());
+    asio::post(worker_, [this, fd, next, old, doc] {
+        auto before = std::make_shared<std::optional<net::guard_counts>>(read_counts(fd, *old));
+        auto applied = std::make_shared<result<std::string>>(run_nft(fd, *doc));
+        if (fd >= 0)
+            ::close(fd);
+        asio::post(loop_, [this, next, before, applied] {
+            if (*before)
+                counted(**before); // keep what the old table counted
+            for (auto& [vm, reasons] : last_)
+                for (auto& [why, n] : reasons)
+                    base_[vm][why] += n;
+            last_.clear();
+            current_ = std::move(*next);
+            ++rebuilds_;
+            if (!*applied)
+                log::error("guard", "cannot install the anti-spoofing table: ", applied->error().message);
+            else
+                log::debug("guard", "anti-spoofing table holds ", current_.size(), " VM port(s)");
+            busy_ = false;
+            if (resync_) {
+                resync_ = false;
+                sync();
+            }
+        });
+    });
 }
 
 void guard::poll()
 {
-    if (current_.empty())
+    if (busy_ || current_.empty())
         return;
-    auto listing = run("list table bridge paddock_guard");
-    if (!listing)
-        return; // the namespace is being rebuilt: the next sync restores the table
-    auto now = net::parse_guard_counters(*listing, current_);
-    if (!now)
-        return;
-    for (auto& [vm, reasons] : *now) {
+    busy_ = true;
+    auto ports = std::make_shared<std::vector<net::guard_port>>(current_);
+    const int fd = dup_fd(ns_fd_());
+    asio::post(worker_, [this, fd, ports] {
+        auto now = std::make_shared<std::optional<net::guard_counts>>(read_counts(fd, *ports));
+        if (fd >= 0)
+            ::close(fd);
+        asio::post(loop_, [this, now] {
+            if (*now)
+                counted(**now);
+            busy_ = false;
+            if (resync_) {
+                resync_ = false;
+                sync();
+            }
+        });
+    });
+}
+
+void guard::counted(const net::guard_counts& now)
+{
+    for (auto& [vm, reasons] : now) {
         boost::json::object delta;
         std::uint64_t total = 0;
         for (auto& [why, n] : reasons) {
@@ -75,7 +142,7 @@ void guard::poll()
                          std::chrono::system_clock::now());
         }
     }
-    last_ = std::move(*now);
+    last_ = now;
 }
 
 net::guard_counts guard::totals() const

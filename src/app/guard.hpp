@@ -3,10 +3,18 @@
 // (rebuilt whenever a VM is created or removed, or the namespace is rebuilt), and reads its drop
 // counters every 2 s: what was dropped since the last read is announced per VM (`vm.blocked`) and
 // counted for /metrics (totals survive the table's rebuilds).
+// libnftables is synchronous and slow for big tables (a rebuild with 200 VMs takes ~100 ms, a
+// counter listing ~50 ms), so the nft work and the parsing run on a worker thread of their own, one
+// job at a time, in order; results come back to the daemon's loop, which alone owns the state.
+// Rebuilds asked for while one runs coalesce into one; a counter read is skipped while busy.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "base/error.hpp"
 #include "net/guard_ruleset.hpp"
@@ -18,21 +26,31 @@ namespace paddock::app {
 class guard {
 public:
     using ports_fn = std::function<std::vector<net::guard_port>()>;
-    guard(std::function<int()> ns_fd, ports_fn ports, event_bus& bus);
+    guard(boost::asio::any_io_executor loop, std::function<int()> ns_fd, ports_fn ports, event_bus& bus);
+    ~guard();
 
-    status sync();
+    // Rebuilds the table for the VMs as they are now (asynchronously).
+    void sync();
+    // Reads the drop counters (asynchronously).
     void poll();
     // Drops since start, by VM and reason.
     net::guard_counts totals() const;
+    // Rebuilds finished (for tests and logs).
+    unsigned rebuilds() const { return rebuilds_; }
 
 private:
-    result<std::string> run(const std::string& cmd);
+    // On the loop: a counter reading of the table that holds `ports`.
+    void counted(const net::guard_counts& now);
 
+    boost::asio::any_io_executor loop_;
     std::function<int()> ns_fd_;
     ports_fn ports_;
     event_bus& bus_;
     std::vector<net::guard_port> current_;
     net::guard_counts base_, last_;
+    bool busy_ = false, resync_ = false;
+    unsigned rebuilds_ = 0;
+    boost::asio::thread_pool worker_{1};
 };
 
 } // namespace paddock::app
