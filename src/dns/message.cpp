@@ -19,32 +19,49 @@ std::uint32_t get32(view m, std::size_t at)
 
 std::uint8_t lower(std::uint8_t c) { return c >= 'A' && c <= 'Z' ? static_cast<std::uint8_t>(c + 32) : c; }
 
-// Walks the name at `off`; `next` is the offset after it where it sits. Compression pointers are
-// followed only when `compressed` and only backwards (so never in a loop). Fills whichever of
-// `dotted`, `wire` and `plain` is given.
-bool walk_name(view m, std::size_t off, std::size_t& next, bool compressed, std::string* dotted = nullptr,
-               bytes* wire = nullptr, bool* plain = nullptr)
+// Whether [from, to) overlaps one of the 4-byte TTL fields at `ttls`.
+bool touches(const std::vector<std::size_t>* ttls, std::size_t from, std::size_t to)
 {
-    std::size_t pos = off, total = 1;
+    if (ttls)
+        for (std::size_t t : *ttls)
+            if (from < t + 4 && t < to)
+                return true;
+    return false;
+}
+
+// Walks the name at `off`; `next` is the offset after it where it sits. Compression pointers are
+// followed only when `compressed`, only backwards and never into the header (so never in a loop),
+// and once a pointer was followed every byte read must lie before it: a name never reads the
+// fields of its own record. Nor may it read a TTL field in `ttls`: the cache rewrites those, and
+// a name that overlapped one would change under it. Fills whichever of `dotted`, `wire` and `plain`
+// is given.
+bool walk_name(view m, std::size_t off, std::size_t& next, bool compressed, std::string* dotted = nullptr,
+               bytes* wire = nullptr, bool* plain = nullptr, const std::vector<std::size_t>* ttls = nullptr)
+{
+    std::size_t pos = off, total = 1, limit = m.size();
     bool jumped = false;
     for (int hops = 0;; ) {
-        if (pos >= m.size())
+        if (pos >= limit)
             return false;
         std::uint8_t len = m[pos];
         if ((len & 0xC0) == 0xC0) {
-            if (!compressed || pos + 1 >= m.size() || ++hops > 64)
+            if (!compressed || pos + 1 >= limit || ++hops > 64 || touches(ttls, pos, pos + 2))
                 return false;
             std::size_t target = static_cast<std::size_t>(len & 0x3F) << 8 | m[pos + 1];
-            if (target >= pos)
+            if (target >= pos || target < header_size)
                 return false;
-            if (!jumped)
+            if (!jumped) {
                 next = pos + 2;
+                limit = pos;
+            }
             jumped = true;
             pos = target;
             continue;
         }
         if ((len & 0xC0) != 0)
             return false; // extended label types (RFC 6891 retired them)
+        if (touches(ttls, pos, pos + 1 + len))
+            return false;
         if (len == 0) {
             if (!jumped)
                 next = pos + 1;
@@ -52,7 +69,7 @@ bool walk_name(view m, std::size_t off, std::size_t& next, bool compressed, std:
                 wire->push_back(0);
             return true;
         }
-        if (pos + 1 + len > m.size() || (total += len + 1) > 255)
+        if (pos + 1 + len > limit || (total += len + 1) > 255)
             return false;
         if (wire)
             wire->push_back(len);
@@ -76,11 +93,11 @@ struct rr_view {
     std::size_t ttl_at = 0, rdata_at = 0, rdlen = 0;
 };
 
-// One resource record at `pos`; advances `pos` past it.
-bool read_rr(view m, std::size_t& pos, rr_view& rr)
+// One resource record at `pos`; advances `pos` past it. Its owner name may not read `ttls`.
+bool read_rr(view m, std::size_t& pos, rr_view& rr, const std::vector<std::size_t>* ttls = nullptr)
 {
     std::size_t next = 0;
-    if (!walk_name(m, pos, next, true) || next + 10 > m.size())
+    if (!walk_name(m, pos, next, true, nullptr, nullptr, nullptr, ttls) || next + 10 > m.size())
         return false;
     rr.rtype = get16(m, next);
     rr.rclass = get16(m, next + 2);
@@ -183,8 +200,8 @@ result<reply_info> parse_reply(view m)
     std::size_t pos = r.question_end;
     for (std::size_t i = 0; i < records; ++i) {
         rr_view rr;
-        if (!read_rr(m, pos, rr))
-            return bad("record " + std::to_string(i + 1) + " is cut short");
+        if (!read_rr(m, pos, rr, &r.ttl_offsets))
+            return bad("record " + std::to_string(i + 1) + " is cut short, or its name reads a TTL");
         if (rr.rtype == type::opt)
             continue;
         r.ttl_offsets.push_back(rr.ttl_at);
@@ -195,7 +212,8 @@ result<reply_info> parse_reply(view m)
         r.min_ttl = r.min_ttl ? std::min(*r.min_ttl, ttl) : ttl;
         if (i >= r.answers && rr.rtype == type::soa) {
             std::size_t p = rr.rdata_at, n = 0;
-            if (!walk_name(m, p, n, true) || !walk_name(m, n, p, true) || p + 20 > rr.rdata_at + rr.rdlen)
+            if (!walk_name(m, p, n, true, nullptr, nullptr, nullptr, &r.ttl_offsets) ||
+                !walk_name(m, n, p, true, nullptr, nullptr, nullptr, &r.ttl_offsets) || p + 20 > rr.rdata_at + rr.rdlen)
                 return bad("an SOA record's data is cut short");
             r.soa_negative_ttl = std::min(ttl, get32(m, p + 16));
         }

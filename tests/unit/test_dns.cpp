@@ -195,6 +195,14 @@ TEST_CASE("parse_reply survives compression loops and reads TTLs and the SOA's n
     loop[owner] = 0xC0;
     loop[owner + 1] = static_cast<std::uint8_t>(owner); // points at itself
     CHECK(!parse_reply(loop));
+    // Names may not read a TTL (the cache rewrites those) nor the header (the ID is rewritten).
+    bytes into_ttl = make_answer(q, rcode::noerror, 2, 0x01610000u); // TTL bytes 01 'a' 00 00 read as a name
+    into_ttl[owner + 16] = 0xC0;
+    into_ttl[owner + 17] = static_cast<std::uint8_t>(owner + 6); // record 2's owner -> record 1's TTL
+    CHECK(!parse_reply(into_ttl));
+    bytes into_header = make_answer(q, rcode::noerror, 1, 300);
+    into_header[owner + 1] = 4;
+    CHECK(!parse_reply(into_header));
     bytes shorter = make_answer(q, rcode::noerror, 1, 300);
     shorter.pop_back();
     CHECK(!parse_reply(shorter));
