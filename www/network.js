@@ -57,6 +57,12 @@ function link(l) {
   return `${l.up ? 'up' : 'DOWN'}${l.addresses && l.addresses.length ? ' · ' + l.addresses.join(', ') : ''}`;
 }
 
+function dns(d) {
+  if (!d || !d.enabled) return 'off';
+  const up = d.upstreams.length ? d.upstreams.join(', ') : 'no upstream servers';
+  return `${d.address}:53 · *.${d.domain} · forwards to ${up} · ${d.cache_entries} cached`;
+}
+
 export function renderNetwork(n, leases, vms) {
   $('#net-warnings').replaceChildren(...(n.warnings || []).map((w) => {
     const p = document.createElement('p'); p.className = 'warning'; p.setAttribute('role', 'note'); p.textContent = w; return p;
@@ -64,7 +70,8 @@ export function renderNetwork(n, leases, vms) {
   $('#topology').replaceChildren(topology(n, vms));
   kv($('#net-links'), [['Subnet', n.subnet], [`${n.host_veth.name} (host)`, link(n.host_veth)],
     [`${n.namespace_veth.name} (namespace)`, link(n.namespace_veth)], [`${n.bridge.name} (bridge)`, link(n.bridge)],
-    ['nftables', `${n.nftables.table}: ${n.nftables.present ? 'present' : 'missing'}`], ['ip_forward', String(n.ip_forward)]]);
+    ['nftables', `${n.nftables.table}: ${n.nftables.present ? 'present' : 'missing'}`], ['ip_forward', String(n.ip_forward)],
+    ['DNS', dns(n.dns)]]);
   const p = n.dhcp_pool;
   const pct = p.size ? Math.round((100 * p.used) / p.size) : 0;
   const meter = document.createElement('div');

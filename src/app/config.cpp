@@ -47,6 +47,18 @@ status read_u32(const json::value& v, std::string_view path, std::uint32_t& out,
     return ok();
 }
 
+// An array of at most 8 items, each read by `item(value, "path[i]")`.
+template <class Fn>
+status read_list(const json::value& v, const std::string& path, std::string_view what, Fn item)
+{
+    if (!v.is_array() || v.get_array().size() > 8)
+        return bad(path, "expected an array of at most 8 " + std::string(what) + ", got " + quoted(v));
+    for (std::size_t i = 0; i < v.get_array().size(); ++i)
+        if (auto st = item(v.get_array()[i], path + "[" + std::to_string(i) + "]"); !st)
+            return st;
+    return ok();
+}
+
 status read_ipv4(const json::value& v, std::string_view path, ipv4& out)
 {
     std::string s;
@@ -122,16 +134,13 @@ status parse_network(const json::value& v, net::network_config& n)
         else if (k == "dhcp_pool") st = parse_pool(val, n);
         else if (k == "lease_time_s") st = read_u32(val, path, n.lease_time_s, 60, 31536000);
         else if (k == "dns") {
-            if (!val.is_array() || val.get_array().size() > 8)
-                st = bad(path, "expected an array of at most 8 IPv4 addresses, got " + quoted(val));
-            else {
-                n.dns.clear();
-                for (std::size_t i = 0; st && i < val.get_array().size(); ++i) {
-                    ipv4 a;
-                    st = read_ipv4(val.get_array()[i], path + "[" + std::to_string(i) + "]", a);
-                    n.dns.push_back(a);
-                }
-            }
+            n.dns.clear();
+            st = read_list(val, path, "IPv4 addresses", [&n](const json::value& item, const std::string& at) {
+                ipv4 a;
+                auto r = read_ipv4(item, at, a);
+                n.dns.push_back(a);
+                return r;
+            });
         }
         else if (k == "domain") {
             st = read_string(val, path, n.domain);
@@ -189,19 +198,15 @@ status parse_dns_service(const json::value& v, dns_service_config& d)
         }
         else if (k == "cache_entries") st = read_u32(val, path, d.cache_entries, 0, 1000000);
         else if (k == "upstreams") {
-            if (!val.is_array() || val.get_array().size() > 8)
-                st = bad(path, "expected an array of at most 8 IP addresses, got " + quoted(val));
-            else {
-                d.upstreams.clear();
-                for (std::size_t i = 0; st && i < val.get_array().size(); ++i) {
-                    std::string a;
-                    std::string item = path + "[" + std::to_string(i) + "]";
-                    st = read_string(val.get_array()[i], item, a);
-                    if (st && !valid_ip(a))
-                        st = bad(item, quoted(val.get_array()[i]) + " is not an IP address like 192.0.2.53 or 2001:db8::53");
-                    d.upstreams.push_back(a);
-                }
-            }
+            d.upstreams.clear();
+            st = read_list(val, path, "IP addresses", [&d](const json::value& item, const std::string& at) {
+                std::string a;
+                auto r = read_string(item, at, a);
+                if (r && !valid_ip(a))
+                    r = bad(at, quoted(item) + " is not an IP address like 192.0.2.53 or 2001:db8::53");
+                d.upstreams.push_back(a);
+                return r;
+            });
         }
         else st = unknown("dns_service", k);
         if (!st)

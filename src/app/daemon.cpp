@@ -185,6 +185,17 @@ public:
     {
         auto o = fabric_.describe();
         o["dhcp_pool"].as_object()["used"] = dhcp_.core().pool_used();
+        boost::json::object d{{"enabled", dns_ != nullptr}};
+        if (dns_ && dns_core_) {
+            d["address"] = to_string(dns_address);
+            d["domain"] = dns_core_->config().domain;
+            boost::json::array ups;
+            for (auto& u : dns_->upstream_names())
+                ups.push_back(boost::json::string(u));
+            d["upstreams"] = std::move(ups);
+            d["cache_entries"] = dns_core_->cache_size();
+        }
+        o["dns"] = std::move(d);
         return o;
     }
     boost::json::array leases() override { return dhcp_.leases_json(); }
@@ -237,7 +248,8 @@ public:
 
     std::uint64_t repairs = 0; // fabric repairs that changed something
     const guard* guard_ = nullptr;
-    const dns_server* dns_ = nullptr;
+    dns_server* dns_ = nullptr;
+    ipv4 dns_address;
     const dns::resolver* dns_core_ = nullptr;
 
 private:
@@ -582,6 +594,7 @@ int run_daemon(const config& cfg, const run_options& opt)
     backend.guard_ = &spoof_guard;
     backend.dns_ = cfg.dns_service.enabled ? &dns : nullptr;
     backend.dns_core_ = &dns_core;
+    backend.dns_address = cfg.network.bridge_address;
     api::context ctx;
     ctx.version = PADDOCK_VERSION;
     ctx.accel = mcfg.accel;

@@ -94,6 +94,13 @@ struct udp_batch {
     }
 };
 
+// A short wait (no socket yet, or a failing one: never spin).
+asio::awaitable<void> pause(asio::any_io_executor ex, int ms)
+{
+    asio::steady_timer t(ex, std::chrono::milliseconds(ms));
+    co_await t.async_wait(use_tuple);
+}
+
 } // namespace
 
 dns_server::dns_server(asio::any_io_executor ex, dns::resolver& core, dns_options o)
@@ -131,6 +138,14 @@ status dns_server::open(int udp_fd, int tcp_fd)
 
 std::uint64_t dns_server::upstream_timeouts() const { return live_->timeouts; }
 
+std::vector<std::string> dns_server::upstream_names()
+{
+    std::vector<std::string> out;
+    for (auto& a : upstreams())
+        out.push_back(a.to_string());
+    return out;
+}
+
 asio::awaitable<void> dns_server::run()
 {
     co_await (udp_loop() && tcp_loop());
@@ -145,16 +160,13 @@ asio::awaitable<void> dns_server::udp_loop()
             co_return;
         auto sock = l->datagrams;
         if (!sock) {
-            asio::steady_timer t(ex_, std::chrono::milliseconds(200));
-            co_await t.async_wait(use_tuple);
+            co_await pause(ex_, 200);
             continue;
         }
         auto [ec] = co_await sock->async_wait(udp::socket::wait_read, use_tuple);
         if (ec) {
-            if (sock == l->datagrams && ec != asio::error::operation_aborted) {
-                asio::steady_timer t(ex_, std::chrono::milliseconds(100));
-                co_await t.async_wait(use_tuple); // never spin on a broken socket
-            }
+            if (sock == l->datagrams && ec != asio::error::operation_aborted)
+                co_await pause(ex_, 100);
             continue; // replaced after a namespace rebuild, or cancelled
         }
         drain(sock);
@@ -318,16 +330,13 @@ asio::awaitable<void> dns_server::tcp_loop()
             co_return;
         auto a = l->streams;
         if (!a) {
-            asio::steady_timer t(ex_, std::chrono::milliseconds(200));
-            co_await t.async_wait(use_tuple);
+            co_await pause(ex_, 200);
             continue;
         }
         auto [ec, sock] = co_await a->async_accept(use_tuple);
         if (ec) {
-            if (a == l->streams && ec != asio::error::operation_aborted) {
-                asio::steady_timer t(ex_, std::chrono::milliseconds(100));
-                co_await t.async_wait(use_tuple); // out of fds or similar: never spin
-            }
+            if (a == l->streams && ec != asio::error::operation_aborted)
+                co_await pause(ex_, 100); // out of fds or similar
             continue;
         }
         if (l->tcp_clients >= opt_.max_tcp_clients)

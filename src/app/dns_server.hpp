@@ -45,6 +45,8 @@ public:
     boost::asio::awaitable<void> run();
 
     std::uint64_t upstream_timeouts() const;
+    // The upstream servers now in use (resolv.conf read again if it changed).
+    std::vector<std::string> upstream_names();
 
 private:
     struct live;

@@ -27,16 +27,16 @@ code=$(api_status /api/v1/vms -X POST -d '{"name":"cidisk","image":"guest-disk",
 [ "$code" = 201 ] || fail "create cidisk: $code"
 IP=$(api /api/v1/vms/cidisk | jget ip)
 [ -f "$STATE/vms/cidisk/disk.qcow2" ] || fail "no overlay for the VM"
-qemu-img info -U "$STATE/vms/cidisk/disk.qcow2" | grep -q "backing file: .*images/guest-disk" || fail "the overlay does not sit on the image"
+qemu-img info -U "$STATE/vms/cidisk/disk.qcow2" | grep "backing file: .*images/guest-disk" >/dev/null || fail "the overlay does not sit on the image"
 log() { api /api/v1/vms/cidisk/console/log; }
-booted() { log | grep -q "SYSLINUX"; }
+booted() { log | grep "SYSLINUX" >/dev/null; }
 wait_for 60 booted >/dev/null || fail "the firmware did not boot the disk: $(log | tail -5)"
-seeded() { log | grep -q "PADDOCK: NOCLOUD"; }
+seeded() { log | grep "PADDOCK: NOCLOUD" >/dev/null; }
 wait_for 120 seeded >/dev/null || fail "no NoCloud line: $(log | grep PADDOCK)"
-log | grep -q "PADDOCK: NOCLOUD hostname=cidisk mark=PADDOCK_MARK_disk42 key=$KEY" \
+log | grep "PADDOCK: NOCLOUD hostname=cidisk mark=PADDOCK_MARK_disk42 key=$KEY" >/dev/null \
   || fail "seed: $(log | grep NOCLOUD); daemon: $(grep metadata "$WORK/daemon.log" | tail -3)"
 pass "the disk-booted guest got its host name, user-data marker and SSH key from its NoCloud seed"
-resolved() { log | grep -q "PADDOCK: RESOLVE cidisk.paddock.internal=$IP"; }
+resolved() { log | grep "PADDOCK: RESOLVE cidisk.paddock.internal=$IP" >/dev/null; }
 wait_for 20 resolved >/dev/null || fail "own name by DNS: $(log | grep RESOLVE)"
 pass "and resolves its own name (cidisk.paddock.internal = $IP) through the daemon's DNS"
 r=$(api /api/v1/vms/cidisk/stop -X POST -d '{"timeout_s":30}' --max-time 60)
