@@ -124,3 +124,15 @@ done
 api /metrics | grep "^paddock_dns_upstream_timeouts_total [1-9]" >/dev/null || fail "upstream timeout not counted"
 api /metrics | grep "^paddock_dns_cache_entries [1-9]" >/dev/null || fail "cache entries not reported: $(api /metrics | grep paddock_dns_cache)"
 pass "a removed VM stops resolving; /metrics counts local, cached, forwarded, failed and malformed queries"
+
+# Shutdown with a TCP client idle on :53 and a forwarded query waiting on a dead upstream: the
+# daemon must exit cleanly (under ASan too) with those coroutines still suspended.
+$Q sh -c 'sleep 30 | busybox nc 192.168.26.2 53' > /dev/null 2>&1 &
+EXTRA_PIDS+=($!)
+echo "nameserver 203.0.113.9" > "$WORK/resolv.conf"
+sleep 1.1
+$Q dig +time=5 +tries=1 @192.168.26.2 slow.uplink.test > /dev/null 2>&1 &
+EXTRA_PIDS+=($!)
+sleep 0.5
+stop_daemon
+pass "SIGTERM with a TCP client and a forwarded query in flight: clean exit"
