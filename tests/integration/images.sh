@@ -36,7 +36,14 @@ pass "qcow2 upload: 201, format, virtual size, sha256, the same bytes on disk, i
 head -c $((64 << 20)) /dev/urandom > "$WORK/raw.img"
 code=$(upload raw1 "$WORK/raw.img"); [ "$code" = 201 ] || fail "raw upload: $code $(cat "$WORK/up.json")"
 [ "$(jget kind < "$WORK/up.json")" = disk ] && [ "$(jget sha256 < "$WORK/up.json")" = "$(sha256sum "$WORK/raw.img" | cut -d' ' -f1)" ] || fail "raw record"
-pass "64 MiB raw upload streamed and hashed"
+cmp -s "$WORK/raw.img" "$STATE/images/raw1" || fail "raw1: stored bytes differ"
+# The same bytes sent chunked (no Content-Length: curl reading stdin) take the parser's path.
+code=$(inh curl -sS --max-time 60 -o "$WORK/up.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -T - \
+  "http://127.0.0.1:8080/api/v1/images/raw2" < "$WORK/raw.img")
+[ "$code" = 201 ] || fail "chunked upload: $code $(cat "$WORK/up.json")"
+cmp -s "$WORK/raw.img" "$STATE/images/raw2" || fail "raw2 (chunked): stored bytes differ"
+[ "$(api_status /api/v1/images/raw2 -X DELETE)" = 204 ] || fail "delete raw2"
+pass "64 MiB raw upload streamed and hashed, with a Content-Length and chunked, the same bytes on disk"
 
 # Refusals: a text body, a qcow2 with a backing file, another format, a taken name, bad names.
 echo "hello, I am not a disk" > "$WORK/text"
