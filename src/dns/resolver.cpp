@@ -119,7 +119,7 @@ std::optional<bytes> resolver::local(view msg, const query& q)
     if (q.qclass != class_in && q.qclass != 255)
         return std::nullopt;
     const std::string& n = q.name;
-    const bool in_zone = n == cfg_.domain || ends_with_label(n, cfg_.domain);
+    const bool in_zone = !cfg_.domain.empty() && (n == cfg_.domain || ends_with_label(n, cfg_.domain));
     const bool bare = q.plain_name && !n.empty() && n.find('.') == std::string::npos;
     if (in_zone || bare) {
         std::string_view vm = n;

@@ -246,6 +246,18 @@ TEST_CASE("VM names are answered here, authoritatively, in the asker's case")
     CHECK(rcode_of(w.ask(make_query(7, "db.paddock.internal", type::a)).out) == rcode::nxdomain);
 }
 
+TEST_CASE("with no domain, bare VM names still resolve and the root is forwarded")
+{
+    zone_config c;
+    c.domain = "";
+    directory d;
+    d.address_of = [](std::string_view n) { return n == "web" ? std::optional<ipv4>(ipv4{0xC0A81A0Bu}) : std::nullopt; };
+    d.name_of = [](ipv4) { return std::optional<std::string>(); };
+    resolver r(c, d);
+    CHECK(rcode_of(r.handle(make_query(1, "web", type::a), ipv4{0xC0A81A0Au}, false, {}).out) == rcode::noerror);
+    CHECK(r.handle(make_query(1, "", type::ns), ipv4{0xC0A81A0Au}, false, {}).what == step::kind::forward);
+}
+
 TEST_CASE("reverse lookups in the subnet are answered here, others are forwarded")
 {
     world w;
