@@ -31,7 +31,7 @@ function topology(n, vms) {
   g.append(svg('rect', { x: 240, y: 8, width: 470, height: height - 16, rx: 10, class: 'ns' }));
   g.append(svg('text', { x: 252, y: 28 }, `namespace ${n.namespace.name}${n.namespace.present ? '' : ' (missing)'}`));
   node(g, 260, 40, 180, n.namespace_veth.name, 'veth end', n.namespace_veth.present && n.namespace_veth.up);
-  node(g, 490, 40, 200, n.bridge.name, `${n.bridge_address} · DHCP`, n.bridge.present && n.bridge.up);
+  node(g, 490, 40, 200, n.bridge.name, `${n.bridge_address} · DHCP${n.dns && n.dns.enabled ? ' · DNS' : ''}`, n.bridge.present && n.bridge.up);
   g.append(svg('line', { x1: 200, y1: 52, x2: 260, y2: 62, class: 'wire' }));
   g.append(svg('line', { x1: 440, y1: 62, x2: 490, y2: 62, class: 'wire' }));
   taps.forEach((v, i) => {
@@ -59,8 +59,8 @@ function link(l) {
 
 function dns(d) {
   if (!d || !d.enabled) return 'off';
-  const up = d.upstreams.length ? d.upstreams.join(', ') : 'no upstream servers';
-  return `${d.address}:53 · *.${d.domain} · forwards to ${up} · ${d.cache_entries} cached`;
+  const up = d.upstreams.length ? `forwards to ${d.upstreams.join(', ')}` : 'no upstream servers: other names fail';
+  return `${d.address}:53 · *.${d.domain} · ${up} · ${d.cache_entries} cached`;
 }
 
 export function renderNetwork(n, leases, vms) {

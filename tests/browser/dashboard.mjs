@@ -145,6 +145,7 @@ try {
   await page.getByRole('link', { name: 'Network', exact: true }).click();
   await page.locator('#topology svg').waitFor({ timeout: 10000 });
   await page.locator('#lease-rows tr').first().waitFor({ timeout: 10000 });
+  await page.locator('#net-links', { hasText: /192\.168\.26\.2:53 · \*\.paddock\.internal/ }).waitFor({ timeout: 10000 });
   await shots(page, 'network');
   await page.getByRole('link', { name: 'VMs', exact: true }).click();
 
