@@ -180,6 +180,35 @@ asio::awaitable<std::pair<beast::error_code, std::size_t>> read_sized(beast::tcp
     co_return std::pair{beast::error_code{}, filled};
 }
 
+// Where an upload's body comes from: a Content-Length body straight from the socket, a chunked
+// one through the parser.
+struct body_source {
+    bool sized;
+    std::uint64_t left = 0;
+    std::optional<http::request_parser<http::buffer_body>> parser;
+
+    explicit body_source(http::request_parser<http::empty_body>& head)
+        : sized(head.content_length().has_value() && !head.chunked())
+    {
+        if (sized)
+            left = *head.content_length();
+        else {
+            parser.emplace(std::move(head));
+            parser->body_limit(boost::none);
+        }
+    }
+};
+
+// The next piece of the body into `chunk` (0 at its end).
+asio::awaitable<std::pair<beast::error_code, std::size_t>> read_piece(body_source& b, beast::tcp_stream& stream,
+                                                                      beast::flat_buffer& buf, std::string& chunk,
+                                                                      std::chrono::milliseconds idle)
+{
+    if (b.sized)
+        return read_sized(stream, buf, b.left, chunk, idle);
+    return read_chunk(stream, buf, *b.parser, chunk, idle);
+}
+
 // PUT /api/v1/images/{name}: auth and the name before any of the body is taken, then the body
 // streamed in chunks into the image store (each chunk on disk before the next is read: the
 // client's pace is the disk's); `100 Continue` when the client waits for it. Returns status 0 when
@@ -209,39 +238,16 @@ asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st,
     // Content-Length is read straight from the socket into the chunk (Beast's parser would copy
     // every byte through its buffer: that was most of the daemon's CPU time per uploaded GiB);
     // a chunked one goes through the parser.
-    const bool sized = head.content_length().has_value() && !head.chunked();
-    std::uint64_t left = sized ? *head.content_length() : 0;
-    std::optional<http::request_parser<http::buffer_body>> p;
-    if (!sized) {
-        p.emplace(std::move(head));
-        p->body_limit(boost::none);
-    }
+    body_source body(head);
     std::string next(1 << 20, '\0');
-    std::pair<beast::error_code, std::size_t> got;
-    if (sized)
-        got = co_await read_sized(stream, buf, left, next, st->limits.read_timeout);
-    else
-        got = co_await read_chunk(stream, buf, *p, next, st->limits.read_timeout);
-    beast::error_code ec = got.first;
-    std::size_t n = got.second;
+    auto [ec, n] = co_await read_piece(body, stream, buf, next, st->limits.read_timeout);
     while (!ec && n > 0) {
         std::string piece = std::move(next);
         piece.resize(n);
         next.assign(1 << 20, '\0');
         auto writing = (*up)->write(std::move(piece));
-        status written = ok();
-        if (sized) {
-            auto reading = read_sized(stream, buf, left, next, st->limits.read_timeout);
-            auto [w, g] = co_await (std::move(writing) && std::move(reading));
-            written = std::move(w);
-            got = g;
-        }
-        else {
-            auto reading = read_chunk(stream, buf, *p, next, st->limits.read_timeout);
-            auto [w, g] = co_await (std::move(writing) && std::move(reading));
-            written = std::move(w);
-            got = g;
-        }
+        auto reading = read_piece(body, stream, buf, next, st->limits.read_timeout);
+        auto [written, got] = co_await (std::move(writing) && std::move(reading));
         if (!written)
             co_return error(status_for(written.error().code), to_string(written.error().code), written.error().message);
         ec = got.first;
