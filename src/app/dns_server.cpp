@@ -21,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "app/accept_loop.hpp"
 #include "base/log.hpp"
 
 namespace paddock::app {
@@ -324,25 +325,10 @@ asio::awaitable<std::optional<dns::bytes>> dns_server::ask_tcp(tcp::endpoint up,
 asio::awaitable<void> dns_server::tcp_loop()
 {
     auto l = live_;
-    for (;;) {
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none)
-            co_return;
-        auto a = l->streams;
-        if (!a) {
-            co_await pause(ex_, 200);
-            continue;
-        }
-        auto [ec, sock] = co_await a->async_accept(use_tuple);
-        if (ec) {
-            if (a == l->streams && ec != asio::error::operation_aborted)
-                co_await pause(ex_, 100); // out of fds or similar
-            continue;
-        }
-        if (l->tcp_clients >= opt_.max_tcp_clients)
-            continue; // closed as it goes out of scope
-        asio::co_spawn(ex_, serve_tcp(std::move(sock), l), asio::detached);
-    }
+    return accept_loop(ex_, [l] { return l->streams; }, [this, l](tcp::socket sock) {
+        if (l->tcp_clients < opt_.max_tcp_clients) // else closed as it goes out of scope
+            asio::co_spawn(ex_, serve_tcp(std::move(sock), l), asio::detached);
+    });
 }
 
 asio::awaitable<void> dns_server::serve_tcp(tcp::socket sock, std::shared_ptr<live> l)

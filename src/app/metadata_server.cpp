@@ -11,12 +11,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "app/accept_loop.hpp"
 #include "base/log.hpp"
 
 namespace paddock::app {
@@ -61,31 +60,13 @@ status metadata_server::open(int fd)
         acceptor_->close(ignored);
     }
     acceptor_ = a;
-    ++generation_;
     return ok();
 }
 
 asio::awaitable<void> metadata_server::run()
 {
-    for (;;) {
-        auto a = acceptor_;
-        if (!a) {
-            asio::steady_timer t(ex_, std::chrono::milliseconds(200));
-            co_await t.async_wait(use_tuple);
-        }
-        else {
-            auto [ec, sock] = co_await a->async_accept(use_tuple);
-            if (!ec)
-                asio::co_spawn(ex_, serve(std::move(sock)), asio::detached);
-            else if (a == acceptor_ && ec != asio::error::operation_aborted) {
-                asio::steady_timer t(ex_, std::chrono::milliseconds(100));
-                co_await t.async_wait(use_tuple); // out of fds or similar: never spin
-            }
-        }
-        auto cs = co_await asio::this_coro::cancellation_state;
-        if (cs.cancelled() != asio::cancellation_type::none)
-            co_return;
-    }
+    return accept_loop(ex_, [this] { return acceptor_; },
+                       [this](tcp::socket sock) { asio::co_spawn(ex_, serve(std::move(sock)), asio::detached); });
 }
 
 asio::awaitable<void> metadata_server::serve(tcp::socket sock)

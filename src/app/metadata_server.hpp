@@ -36,7 +36,6 @@ private:
     std::string bridge_;
     finder find_;
     std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-    unsigned generation_ = 0;
 };
 
 } // namespace paddock::app
