@@ -87,16 +87,11 @@ void guard::sync()
                     base_[vm][why] += n;
             last_.clear();
             current_ = std::move(*next);
-            ++rebuilds_;
             if (!*applied)
                 log::error("guard", "cannot install the anti-spoofing table: ", applied->error().message);
             else
                 log::debug("guard", "anti-spoofing table holds ", current_.size(), " VM port(s)");
-            busy_ = false;
-            if (resync_) {
-                resync_ = false;
-                sync();
-            }
+            finished();
         });
     });
 }
@@ -115,13 +110,18 @@ void guard::poll()
         asio::post(loop_, [this, now] {
             if (*now)
                 counted(**now);
-            busy_ = false;
-            if (resync_) {
-                resync_ = false;
-                sync();
-            }
+            finished();
         });
     });
+}
+
+void guard::finished()
+{
+    busy_ = false;
+    if (resync_) { // a rebuild was asked for while the worker was busy
+        resync_ = false;
+        sync();
+    }
 }
 
 void guard::counted(const net::guard_counts& now)

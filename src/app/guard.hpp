@@ -35,12 +35,12 @@ public:
     void poll();
     // Drops since start, by VM and reason.
     net::guard_counts totals() const;
-    // Rebuilds finished (for tests and logs).
-    unsigned rebuilds() const { return rebuilds_; }
 
 private:
     // On the loop: a counter reading of the table that holds `ports`.
     void counted(const net::guard_counts& now);
+    // On the loop: a worker job ended; runs the rebuild asked for meanwhile.
+    void finished();
 
     boost::asio::any_io_executor loop_;
     std::function<int()> ns_fd_;
@@ -49,7 +49,6 @@ private:
     std::vector<net::guard_port> current_;
     net::guard_counts base_, last_;
     bool busy_ = false, resync_ = false;
-    unsigned rebuilds_ = 0;
     boost::asio::thread_pool worker_{1};
 };
 
