@@ -261,10 +261,13 @@ asio::awaitable<dns::bytes> dns_server::resolve(const bytes& msg, const dns::ste
             last = std::move(a.out);
             continue;
         }
+        core_.forwarded();
         co_return std::move(*a.out);
     }
-    if (last)
+    if (last) {
+        core_.forwarded();
         co_return std::move(*last);
+    }
     co_return core_.failed(msg, s.q);
 }
 

@@ -184,7 +184,6 @@ upstream_answer resolver::from_upstream(view msg, const query& q, const std::str
     cache_.put(key, reply, *info, now);
     bytes out(reply.begin(), reply.end());
     put16(out.data(), q.id);
-    count(outcome::forwarded);
     a.out = fit(msg, q, std::move(out), tcp);
     return a;
 }

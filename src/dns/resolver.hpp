@@ -64,13 +64,16 @@ public:
 
     // A message from `client` over UDP or TCP.
     step handle(view msg, ipv4 client, bool tcp, time_point now);
-    // A server's reply to the query `q` (raw bytes `msg`) that handle() said to forward.
+    // A server's reply to the query `q` (raw bytes `msg`) that handle() said to forward. The driver
+    // may ask again (over TCP, or the next server), so the outcome is counted by forwarded().
     upstream_answer from_upstream(view msg, const query& q, const std::string& key, view reply, bool tcp,
                                   time_point now);
     // SERVFAIL for a forwarded query no server answered.
     bytes failed(view msg, const query& q);
+    // A forwarded query answered with a server's reply.
+    void forwarded() { count(outcome::forwarded); }
     // A query dropped by the driver (too many in flight).
-    void shed() { ++counts_[static_cast<std::size_t>(outcome::shed)]; }
+    void shed() { count(outcome::shed); }
 
     const std::array<std::uint64_t, outcome_count>& counts() const { return counts_; }
     std::size_t cache_size() const { return cache_.size(); }
