@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "app/config.hpp"
+#include "conf/config.hpp"
 #include "app/daemon.hpp"
 #include "base/log.hpp"
 
@@ -75,7 +75,7 @@ int main(int argc, char** argv)
             return usage_error(std::string(a) + " needs a value");
     }
 
-    app::config cfg = app::defaults();
+    conf::config cfg = conf::defaults();
     if (!config_file.empty()) {
         std::ifstream f(config_file);
         if (!f) {
@@ -84,7 +84,7 @@ int main(int argc, char** argv)
         }
         std::stringstream ss;
         ss << f.rdbuf();
-        auto parsed = app::parse_config(ss.str());
+        auto parsed = conf::parse_config(ss.str());
         if (!parsed) {
             std::fprintf(stderr, "paddockd: config %s: %s\n", config_file.c_str(), parsed.error().message.c_str());
             return 1;
@@ -93,18 +93,18 @@ int main(int argc, char** argv)
     }
     // Flags override the file.
     if (!listen.empty())
-        if (auto st = app::set_listen(cfg, listen); !st) {
+        if (auto st = conf::set_listen(cfg, listen); !st) {
             std::fprintf(stderr, "paddockd: --%s\n", st.error().message.c_str());
             return 1;
         }
     if (!state_dir.empty())
         cfg.state_dir = state_dir;
-    if (auto st = app::validate(cfg); !st) {
+    if (auto st = conf::validate(cfg); !st) {
         std::fprintf(stderr, "paddockd: config: %s\n", st.error().message.c_str());
         return 1;
     }
     if (command == "check-config") {
-        std::printf("%s\n", app::to_json_text(cfg).c_str());
+        std::printf("%s\n", conf::to_json_text(cfg).c_str());
         return 0;
     }
     if (::geteuid() != 0) {

@@ -145,6 +145,7 @@ function apply(e) {
     case 'lease.bound': case 'lease.released': case 'lease.expired': case 'network.repaired': case 'link.changed':
       if (state.page === 'network') loadNetwork();
       return;
+    case 'vm.blocked': // in the event log only
     default:
       return;
   }

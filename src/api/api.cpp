@@ -2,6 +2,8 @@
 // The REST API handler (routing, auth, static files, error model).
 #include "api/api.hpp"
 
+#include "api/event_json.hpp"
+
 #include <fstream>
 #include <sstream>
 
@@ -136,11 +138,33 @@ int status_for(errc code)
     case errc::qmp_protocol:
     case errc::qmp_error:
     case errc::qmp_disconnected: return 502;
-    case errc::store_failed: return 503;
+    case errc::store_failed:
+    case errc::shutting_down: return 503;
     case errc::qmp_timeout:
     case errc::timeout: return 504;
-    default: return 500;
+    // Failures of the daemon or its host, never of the request: 500.
+    case errc::no_value:
+    case errc::truncated:
+    case errc::bad_op:
+    case errc::bad_hlen:
+    case errc::bad_cookie:
+    case errc::bad_option:
+    case errc::dns_malformed:
+    case errc::spawn_failed:
+    case errc::tool_failed:
+    case errc::tap_failed:
+    case errc::netlink_failed:
+    case errc::netns_failed:
+    case errc::nft_failed:
+    case errc::sysctl_failed:
+    case errc::link_conflict:
+    case errc::fabric_down:
+    case errc::dhcp_socket:
+    case errc::setns:
+    case errc::state_dir:
+    case errc::token: return 500;
     }
+    return 500;
 }
 
 response error(int status, const std::string& code, const std::string& message)
@@ -337,7 +361,15 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     case route_id::vms: {
         if (req.method == "GET") {
             response r;
-            r.shared_body = ctx.svc->vms_text();
+            const auto changes = ctx.svc->vms_changes();
+            if (ctx.vm_list && ctx.vm_list->text && ctx.vm_list->changes == changes)
+                r.shared_body = ctx.vm_list->text;
+            else
+                r.shared_body = std::make_shared<const std::string>(vms_text(ctx.svc->vms()));
+            if (ctx.vm_list) {
+                ctx.vm_list->changes = changes;
+                ctx.vm_list->text = r.shared_body;
+            }
             co_return r;
         }
         auto spec = vm::parse_spec(req.body);
@@ -346,14 +378,14 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
         auto r = co_await ctx.svc->create_vm(std::move(*spec));
         if (!r)
             co_return from_failure(r.error());
-        co_return json_response(201, *r);
+        co_return json_response(201, to_json(*r));
     }
     case route_id::vm: {
         if (req.method == "GET") {
             auto r = ctx.svc->vm(name);
             if (!r)
                 co_return from_failure(r.error());
-            co_return json_response(200, *r);
+            co_return json_response(200, to_json(*r));
         }
         auto st = co_await ctx.svc->remove_vm(name);
         if (!st)
@@ -381,7 +413,7 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
         auto r = co_await ctx.svc->vm_action(name, a, *opts);
         if (!r)
             co_return from_failure(r.error());
-        co_return json_response(200, *r);
+        co_return json_response(200, to_json(*r));
     }
     case route_id::openapi: {
         response r;

@@ -88,19 +88,25 @@ public:
     virtual boost::asio::awaitable<result<boost::json::object>> reserve(reservation_request r) = 0;
     // not_found when there is none; store_failed when the delete was not kept.
     virtual boost::asio::awaitable<status> unreserve(std::string mac) = 0;
-    // VMs (SPEC section 3).
-    // GET /api/v1/vms's body, {"vms":[VM...]} serialized (shared: the daemon caches it between changes).
-    virtual std::shared_ptr<const std::string> vms_text() = 0;
-    virtual result<boost::json::object> vm(const std::string& name) = 0;
+    // VMs (SPEC section 3), typed: the API alone makes their JSON (api/event_json).
+    virtual std::vector<vm_info> vms() = 0;
+    // Bumped on every change to any VM: GET /api/v1/vms's text is made again only after one.
+    virtual std::uint64_t vms_changes() const = 0;
+    virtual result<vm_info> vm(const std::string& name) = 0;
     virtual boost::asio::awaitable<result<std::string>> console_log(std::string name) = 0;
     // The running VM's shared serial console (GET /api/v1/vms/{name}/console, a WebSocket).
     virtual result<std::shared_ptr<vm::console_hub>> console(const std::string& name) = 0;
-    virtual boost::asio::awaitable<result<boost::json::object>> create_vm(vm::spec s) = 0;
-    virtual boost::asio::awaitable<result<boost::json::object>> vm_action(std::string name, vm::action a,
-                                                                         vm::action_options o) = 0;
+    virtual boost::asio::awaitable<result<vm_info>> create_vm(vm::spec s) = 0;
+    virtual boost::asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) = 0;
     virtual boost::asio::awaitable<status> remove_vm(std::string name) = 0;
     // The daemon's part of /metrics: VMs, DHCP, leases and pool, fabric repairs, the loop.
     virtual void metrics(prom& out) = 0;
+};
+
+// GET /api/v1/vms's text as last made, and the VM change count it was made at.
+struct vm_list_cache {
+    std::uint64_t changes = 0;
+    std::shared_ptr<const std::string> text;
 };
 
 struct context {
@@ -111,6 +117,7 @@ struct context {
     static_files* files = nullptr; // the dashboard (www/)
     backend* svc = nullptr;
     http_metrics* http = nullptr; // the API's own counters (the HTTP driver records into them)
+    vm_list_cache* vm_list = nullptr; // when set, GET /api/v1/vms is served from it between changes
 };
 
 // The VM operations by their route name (start, stop, restart, pause, resume).

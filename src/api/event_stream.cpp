@@ -13,13 +13,8 @@ const std::set<std::string>& known_types()
 {
     static const std::set<std::string> all = [] {
         std::set<std::string> s;
-        for (auto t : {event_type::vm_created, event_type::vm_state, event_type::vm_ip, event_type::vm_removed,
-                       event_type::lease_bound, event_type::lease_released, event_type::lease_expired,
-                       event_type::network_repaired, event_type::image_added, event_type::image_removed, event_type::vm_blocked})
+        for (auto t : all_event_types)
             s.insert(to_string(t));
-        // SPEC types that later modules publish (links): accepted in a filter already.
-        for (auto t : {"link.changed"})
-            s.insert(t);
         return s;
     }();
     return all;

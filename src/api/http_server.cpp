@@ -271,9 +271,18 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
                              [[maybe_unused]] std::shared_ptr<client_slot> slot)
 {
     beast::tcp_stream stream(std::move(sock));
-    st->sessions->insert(&stream);
+    // At shutdown a connection waiting for a request (or receiving an upload) is cancelled; one whose
+    // request is being answered gets its reply, then closes.
+    bool answering = false;
+    const auto on_close = [&stream, &answering] {
+        if (!answering)
+            stream.cancel();
+    };
+    st->sessions->insert(&stream, on_close);
     beast::flat_buffer buf;
     for (;;) {
+        if (st->sessions->closing())
+            break;
         // The header first: an image upload streams its body; everything else reads it whole.
         http::request_parser<http::empty_body> head_parser;
         head_parser.header_limit(static_cast<std::uint32_t>(st->limits.header_bytes));
@@ -331,7 +340,7 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
             response r = co_await upgrade(st, stream, parser, m);
             if (r.status == 0)
                 co_return; // served
-            st->sessions->insert(&stream);
+            st->sessions->insert(&stream, on_close);
             if (st->ctx.http)
                 st->ctx.http->record(m.def, false, "GET", r.status, seconds_since(t0));
             log::debug("http", "GET ", path, " (upgrade) -> ", r.status);
@@ -348,12 +357,15 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
         }
         in.body = std::move(req.body());
         bool head = req.method() == http::verb::head;
+        answering = true;
         response r = co_await handle(st->ctx, std::move(in));
         if (st->ctx.http)
             st->ctx.http->record(m.def, !is_protected, req.method_string(), r.status, seconds_since(t0));
         log::debug("http", req.method_string(), " ", path, " -> ", r.status);
-        const bool keep_alive = req.keep_alive();
-        if (!co_await write_response(stream, r, req.version(), keep_alive, head, st->limits.write_timeout) || !keep_alive)
+        const bool keep_alive = req.keep_alive() && !st->sessions->closing();
+        const bool sent = co_await write_response(stream, r, req.version(), keep_alive, head, st->limits.write_timeout);
+        answering = false;
+        if (!sent || !keep_alive)
             break;
     }
     beast::error_code ignored;
@@ -417,9 +429,25 @@ asio::awaitable<void> http_server::run()
             }
         });
     }
-    // Close every open session so shutdown does not wait for idle clients.
-    for (auto* s : *st->sessions)
-        s->cancel();
+    stop();
+}
+
+void http_server::stop()
+{
+    boost::system::error_code ignored;
+    st_->acceptor.close(ignored);
+    st_->sessions->close_all();
+}
+
+asio::awaitable<void> http_server::closed(std::chrono::milliseconds limit)
+{
+    auto st = st_;
+    const auto until = std::chrono::steady_clock::now() + limit;
+    asio::steady_timer t(st->ex);
+    while (st->sessions->size() > 0 && std::chrono::steady_clock::now() < until) {
+        t.expires_after(std::chrono::milliseconds(10));
+        co_await t.async_wait(use_tuple);
+    }
 }
 
 } // namespace paddock::api

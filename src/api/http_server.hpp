@@ -5,6 +5,7 @@
 // 512 open connections, 192 from one address (more are closed at once).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 
@@ -34,8 +35,13 @@ public:
     http_server(boost::asio::any_io_executor ex, const boost::asio::ip::tcp::endpoint& ep, const context& ctx,
                 http_limits limits = {});
     boost::asio::ip::tcp::endpoint local_endpoint() const;
-    // Accepts until cancelled; open sessions are closed on cancellation too.
+    // Accepts until cancelled or stopped; open sessions are closed then too.
     boost::asio::awaitable<void> run();
+    // Shutdown: stops accepting; idle connections end now, WebSocket clients get 1001 (going
+    // away), a request being answered gets its reply (Connection: close) and then its connection ends.
+    void stop();
+    // Completes once every connection has ended, or after `limit`.
+    boost::asio::awaitable<void> closed(std::chrono::milliseconds limit);
 
     struct state; // shared with the sessions, which may outlive run()
 

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <vector>
 
 namespace paddock::api {
 
@@ -77,6 +78,20 @@ void prom::sample(std::string_view name, std::span<const label> labels, double v
     out_ += ' ';
     append_number(out_, value);
     out_ += '\n';
+}
+
+void prom::write(const metric_list& m)
+{
+    std::vector<label> labels;
+    for (auto& f : m.families()) {
+        family(f.name, f.type, f.help);
+        for (auto& s : f.samples) {
+            labels.clear();
+            for (auto& [k, v] : s.labels)
+                labels.emplace_back(k, v);
+            sample(f.name, std::span<const label>(labels), s.value);
+        }
+    }
 }
 
 } // namespace paddock::api

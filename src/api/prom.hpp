@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "base/metrics.hpp"
+
 namespace paddock::api {
 
 using label = std::pair<std::string_view, std::string_view>;
@@ -21,6 +23,8 @@ public:
     void sample(std::string_view name, std::initializer_list<label> labels, double value);
     void sample(std::string_view name, std::span<const label> labels, double value);
     void sample(std::string_view name, double value) { sample(name, std::span<const label>{}, value); }
+    // Every family of a module's report, in order.
+    void write(const metric_list& m);
     const std::string& text() const { return out_; }
 
 private:

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -22,8 +24,27 @@
 
 namespace paddock::api {
 
-// The HTTP server's open connections (it cancels them at shutdown).
-using session_registry = std::set<boost::beast::tcp_stream*>;
+// The HTTP server's open connections, each with how it ends when the daemon shuts down.
+class session_registry {
+public:
+    void insert(boost::beast::tcp_stream* s, std::function<void()> on_close) { open_[s] = std::move(on_close); }
+    void erase(boost::beast::tcp_stream* s) { open_.erase(s); }
+    std::size_t size() const { return open_.size(); }
+    bool closing() const { return closing_; }
+    // Shutdown: every connection is told to end (idle ones at once, busy ones after their reply).
+    void close_all()
+    {
+        closing_ = true;
+        auto now = open_; // a closer may end its connection at once
+        for (auto& [s, f] : now)
+            if (f)
+                f();
+    }
+
+private:
+    std::map<boost::beast::tcp_stream*, std::function<void()>> open_;
+    bool closing_ = false;
+};
 
 struct ws_limits {
     std::size_t max_frames = 8192;
@@ -67,10 +88,19 @@ private:
     boost::asio::steady_timer kill_;
 };
 
-// Keeps an open connection in the HTTP server's registry (cancelled at shutdown) for its lifetime.
+// Keeps a WebSocket client in the HTTP server's registry for its lifetime; at shutdown the client
+// is ended with 1001 (going away).
 class registered {
 public:
-    registered(std::shared_ptr<session_registry> reg, boost::beast::tcp_stream* s) : reg_(std::move(reg)), s_(s) { reg_->insert(s_); }
+    registered(std::shared_ptr<session_registry> reg, const std::shared_ptr<ws_client>& c)
+        : reg_(std::move(reg)), s_(&c->ws.next_layer())
+    {
+        std::weak_ptr<ws_client> weak = c;
+        reg_->insert(s_, [weak] {
+            if (auto cl = weak.lock())
+                cl->end(boost::beast::websocket::close_code::going_away, "the daemon is shutting down");
+        });
+    }
     ~registered() { reg_->erase(s_); }
     registered(const registered&) = delete;
     registered& operator=(const registered&) = delete;

@@ -26,11 +26,10 @@ class viewer final : public vm::console_viewer {
 public:
     explicit viewer(std::shared_ptr<ws_client> c) : c_(std::move(c)) {}
     void output(std::shared_ptr<const std::string> bytes) override { c_->push(std::move(bytes)); }
-    void ended(const std::string& why) override
+    void ended(vm::console_end why) override
     {
-        c_->end(why.find("shutting down") != std::string::npos ? websocket::close_code::going_away
-                                                                 : websocket::close_code::normal,
-                why);
+        c_->end(why == vm::console_end::daemon_stopping ? websocket::close_code::going_away : websocket::close_code::normal,
+                vm::describe(why));
     }
 
 private:
@@ -63,14 +62,14 @@ asio::awaitable<void> serve_console(beast::tcp_stream stream, http::request<http
     limits.max_bytes = 4 << 20;
     limits.max_message = vm::console_hub::input_cap;
     auto c = std::make_shared<ws_client>(std::move(stream), limits, true);
-    registered reg(registry, &c->ws.next_layer());
+    registered reg(registry, c);
     if (!co_await c->accept(req))
         co_return;
     if (metrics)
         ++metrics->ws_console_open;
     auto v = std::make_shared<viewer>(c);
     if (hub->ended())
-        v->ended("the VM stopped");
+        v->ended(vm::console_end::vm_stopped);
     else if (auto tail = hub->join(v); !tail.empty())
         c->push(std::make_shared<const std::string>(std::move(tail)));
     asio::co_spawn(c->ws.get_executor(), type_into(c, hub), asio::detached);

@@ -11,6 +11,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "api/event_json.hpp"
 #include "api/http_metrics.hpp"
 #include "base/log.hpp"
 #include "base/time.hpp"
@@ -40,7 +41,7 @@ asio::awaitable<void> serve_events(beast::tcp_stream stream, http::request<http:
                                    http_metrics* metrics)
 {
     auto c = std::make_shared<ws_client>(std::move(stream), limits, false);
-    registered reg(registry, &c->ws.next_layer());
+    registered reg(registry, c);
     if (!co_await c->accept(req))
         co_return;
     if (metrics)

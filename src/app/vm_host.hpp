@@ -3,16 +3,16 @@
 #pragma once
 
 #include "dhcp/server.hpp"
-#include "net/fabric.hpp"
+#include "net/fabric_worker.hpp"
 #include "vm/host.hpp"
 
 namespace paddock::app {
 
 class vm_host final : public vm::host {
 public:
-    vm_host(net::fabric& f, dhcp::server& d) : fabric_(f), dhcp_(d) {}
+    vm_host(net::fabric_worker& f, dhcp::server& d) : fabric_(f), dhcp_(d) {}
 
-    result<int> open_tap(const std::string& name) override { return fabric_.open_tap(name); }
+    boost::asio::awaitable<result<int>> open_tap(std::string name) override { return fabric_.open_tap(std::move(name)); }
     void delete_tap(const std::string& name) override { fabric_.delete_tap(name); }
     bool mac_in_use(const std::string& mac) const override;
     boost::asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) override;
@@ -21,7 +21,7 @@ public:
     std::vector<std::pair<std::string, std::string>> vm_reservations() const override;
 
 private:
-    net::fabric& fabric_;
+    net::fabric_worker& fabric_;
     dhcp::server& dhcp_;
 };
 

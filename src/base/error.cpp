@@ -47,6 +47,7 @@ const char* to_string(errc c)
     case errc::timeout: return "timeout";
     case errc::invalid_image: return "invalid_image";
     case errc::no_space: return "no_space";
+    case errc::shutting_down: return "shutting_down";
     }
     return "unknown";
 }

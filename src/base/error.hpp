@@ -58,7 +58,10 @@ enum class errc {
     token,
     timeout,
     no_space,
+    shutting_down,
 };
+// How many codes there are (every value from no_value up to shutting_down): tests walk them all.
+inline constexpr int errc_count = static_cast<int>(errc::shutting_down) + 1;
 
 // The wire name, e.g. "invalid_field".
 const char* to_string(errc c);

@@ -2,7 +2,7 @@
 // The daemon's internal event bus.
 #include "base/event_bus.hpp"
 
-#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include "base/time.hpp"
 
@@ -19,6 +19,7 @@ const char* to_string(event_type t)
     case event_type::lease_bound: return "lease.bound";
     case event_type::lease_released: return "lease.released";
     case event_type::lease_expired: return "lease.expired";
+    case event_type::link_changed: return "link.changed";
     case event_type::network_repaired: return "network.repaired";
     case event_type::image_added: return "image.added";
     case event_type::image_removed: return "image.removed";
@@ -38,46 +39,6 @@ json::object to_json(const lease_info& l)
     if (!l.client_id.empty())
         o["client_id"] = l.client_id;
     return o;
-}
-
-namespace {
-struct data_json {
-    json::object operator()(std::monostate) const { return {}; }
-    json::object operator()(const vm_state_change& s) const
-    {
-        return {{"state", s.state}, {"previous", s.previous}, {"reason", s.reason}};
-    }
-    json::object operator()(const vm_address& a) const { return {{"ip", a.ip}, {"mac", a.mac}}; }
-    json::object operator()(const lease_info& l) const { return to_json(l); }
-    json::object operator()(const repair_report& r) const
-    {
-        json::array a;
-        for (auto& s : r.actions)
-            a.push_back(json::string(s));
-        return {{"actions", std::move(a)}};
-    }
-    json::object operator()(const vm_view& v) const { return v.vm; }
-    json::object operator()(const image_view& v) const { return v.image; }
-};
-} // namespace
-
-json::object to_json(const event& e)
-{
-    json::object o;
-    o["seq"] = e.seq;
-    o["time"] = iso8601_ms(e.time);
-    o["type"] = to_string(e.type);
-    if (!e.vm.empty())
-        o["vm"] = e.vm;
-    o["data"] = std::visit(data_json{}, e.data);
-    return o;
-}
-
-std::shared_ptr<const std::string> wire(const event& e)
-{
-    if (!e.wire_cache)
-        e.wire_cache = std::make_shared<const std::string>(json::serialize(to_json(e)));
-    return e.wire_cache;
 }
 
 const event& event_bus::publish(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now)

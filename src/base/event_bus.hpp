@@ -19,9 +19,17 @@
 
 namespace paddock {
 
+// Every event the daemon publishes. This is the one declaration: the event stream's type filter
+// takes its names from all_event_types, and a unit test holds the OpenAPI document and the
+// dashboard to it.
 enum class event_type {
-    vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, network_repaired,
-    image_added, image_removed, vm_blocked,
+    vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, link_changed,
+    network_repaired, image_added, image_removed, vm_blocked,
+};
+inline constexpr event_type all_event_types[] = {
+    event_type::vm_created,     event_type::vm_state,       event_type::vm_ip,         event_type::vm_removed,
+    event_type::lease_bound,    event_type::lease_released, event_type::lease_expired, event_type::link_changed,
+    event_type::network_repaired, event_type::image_added,  event_type::image_removed, event_type::vm_blocked,
 };
 // "vm.created", "vm.state", ...
 const char* to_string(event_type t);
@@ -40,15 +48,38 @@ struct lease_info {
 struct repair_report {
     std::vector<std::string> actions;
 };
-// The VM as GET /api/v1/vms/{name} shows it (vm.created).
-struct vm_view {
-    boost::json::object vm;
+// A VM as the daemon shows it (GET /api/v1/vms/{name}, vm.created): plain data; only the API
+// turns it into JSON (api/vm_json).
+struct vm_info {
+    std::string name, state, state_reason, mac, ip, tap;
+    std::string accel;                   // of the running QEMU; empty when none ran
+    std::string image, kernel, initrd, cmdline; // the boot source: image, or kernel (+ initrd, cmdline)
+    int cpus = 0, memory_mib = 0, disk_gib = 0; // disk_gib 0: not given
+    bool ip_leased = false;
+    std::int64_t created_at = 0, started_at = 0; // unix seconds; 0: never (started_at: not running)
+    int pid = 0;                                 // 0: no QEMU
+    bool cloud_init = false;
+    std::size_t user_data_bytes = 0, ssh_keys = 0;
 };
 // An image as GET /api/v1/images/{name} shows it (image.added, image.removed).
 struct image_view {
     boost::json::object image;
 };
-using event_data = std::variant<std::monostate, vm_state_change, vm_address, lease_info, repair_report, vm_view, image_view>;
+// Frames a VM's port sent that the anti-spoofing table dropped since the last report (vm.blocked).
+struct blocked_report {
+    std::map<std::string, std::uint64_t> dropped; // by reason
+    std::uint64_t total = 0;
+};
+// Fabric links whose presence or state changed (link.changed).
+struct link_state {
+    std::string name;
+    bool present = false, up = false;
+};
+struct link_report {
+    std::vector<link_state> links;
+};
+using event_data = std::variant<std::monostate, vm_state_change, vm_address, lease_info, repair_report, vm_info, image_view,
+                                blocked_report, link_report>;
 
 struct event {
     std::uint64_t seq = 0;
@@ -56,14 +87,12 @@ struct event {
     event_type type = event_type::vm_state;
     std::string vm; // empty when the event is not about one VM
     event_data data;
-    // The serialized wire form, made by wire() on first use.
+    // The serialized wire form, made by api::wire() on first use.
     mutable std::shared_ptr<const std::string> wire_cache;
 };
 
-// The SPEC section 5 wire object, and its text (serialized once per event, then shared).
-boost::json::object to_json(const event& e);
+// A lease as events and GET /api/v1/leases show it.
 boost::json::object to_json(const lease_info& l);
-std::shared_ptr<const std::string> wire(const event& e);
 
 class event_bus {
 public:

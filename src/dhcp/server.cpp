@@ -23,8 +23,10 @@
 #include <boost/json.hpp>
 
 #include "base/event_bus.hpp"
+#include "base/in_netns.hpp"
 #include "base/log.hpp"
 #include "base/time.hpp"
+#include "base/udp_batch.hpp"
 #include "dhcp/admission.hpp"
 #include "dhcp/frame.hpp"
 
@@ -94,7 +96,34 @@ void server::load(const snapshot& s)
     log::info("dhcp", "restored ", s.leases.size(), " lease(s) and ", s.reservations.size(), " reservation(s)");
 }
 
-status server::open(const socket_factory& make)
+status server::open(int ns_fd)
+{
+    return open_with([ns_fd](int d, int t, int p) { return socket_in(ns_fd, d, t, p); });
+}
+
+void server::report(metric_list& out) const
+{
+    auto& pk = out.family("paddock_dhcp_packets_total", "counter",
+                          "DHCP packets received, by message type and outcome (what was sent back, or why nothing was).");
+    for (std::size_t t = 0; t < stats_.by_type.size(); ++t)
+        for (std::size_t o = 0; o < stats_.by_type[t].size(); ++o) {
+            if (stats_.by_type[t][o] == 0)
+                continue;
+            const char* type = t == 0 ? "unknown" : to_string(static_cast<msg_type>(t));
+            pk.add({{"type", type}, {"outcome", outcome_name(static_cast<outcome>(o))}}, static_cast<double>(stats_.by_type[t][o]));
+        }
+    out.family("paddock_dhcp_failed_commits_total", "counter", "Lease commits the store refused (their ACKs were withheld).")
+        .add(static_cast<double>(stats_.failed_commits));
+    std::size_t bound = 0;
+    for (auto& [ip, l] : engine_.leases())
+        bound += l.state == lease_state::bound ? 1 : 0;
+    out.family("paddock_dhcp_active_leases", "gauge", "Bound DHCP leases.").add(static_cast<double>(bound));
+    out.family("paddock_dhcp_pool_free", "gauge", "Pool addresses neither leased, offered nor reserved.")
+        .add(static_cast<double>(engine_.pool_size() - std::min(engine_.pool_size(), engine_.pool_used())));
+    out.family("paddock_dhcp_pool_size", "gauge", "Addresses in the DHCP pool.").add(static_cast<double>(engine_.pool_size()));
+}
+
+status server::open_with(const socket_factory& make)
 {
     int udp = -1, raw = -1;
     auto st = [&]() -> status {
@@ -156,32 +185,6 @@ asio::awaitable<void> server::run()
 }
 
 namespace {
-// One recvmmsg batch: buffers, addresses and control data for `n` datagrams.
-struct rx_batch {
-    static constexpr int n = 64;
-    static constexpr std::size_t mtu = 2048; // DHCP messages fit (RFC 2131: 576 unless option 57 says more)
-    std::vector<std::uint8_t> data = std::vector<std::uint8_t>(n * mtu);
-    std::array<mmsghdr, n> hdr{};
-    std::array<iovec, n> iov{};
-    std::array<sockaddr_in, n> from{};
-    static constexpr std::size_t control_size = CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(timespec));
-    std::vector<std::uint8_t> control = std::vector<std::uint8_t>(n * control_size);
-
-    void reset()
-    {
-        for (int i = 0; i < n; ++i) {
-            iov[i] = {data.data() + i * mtu, mtu};
-            hdr[i] = {};
-            hdr[i].msg_hdr.msg_name = &from[i];
-            hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-            hdr[i].msg_hdr.msg_iov = &iov[i];
-            hdr[i].msg_hdr.msg_iovlen = 1;
-            hdr[i].msg_hdr.msg_control = control.data() + i * control_size;
-            hdr[i].msg_hdr.msg_controllen = control_size;
-        }
-    }
-};
-
 std::int64_t realtime_us()
 {
     timespec ts{};
@@ -192,7 +195,8 @@ std::int64_t realtime_us()
 
 asio::awaitable<void> server::receive_loop()
 {
-    auto rx = std::make_unique<rx_batch>();
+    // 64 datagrams a syscall; DHCP messages fit 2 KiB (RFC 2131: 576 unless option 57 says more).
+    udp_batch rx(64, 2048, CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(timespec)));
     for (;;) {
         auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none)
@@ -212,13 +216,12 @@ asio::awaitable<void> server::receive_loop()
         const int fd = udp_.native_handle();
         // Drain what is queued, 64 datagrams a syscall; each drain ends in at most one commit.
         for (int round = 0; round < 8; ++round) {
-            rx->reset();
-            int got = ::recvmmsg(fd, rx->hdr.data(), rx_batch::n, MSG_DONTWAIT, nullptr);
-            if (got <= 0)
+            int got = rx.receive(fd);
+            if (got == 0)
                 break;
             const std::int64_t now_us = realtime_us();
             for (int k = 0; k < got; ++k) {
-                msghdr& mh = rx->hdr[k].msg_hdr;
+                msghdr& mh = rx.header(k);
                 int ifindex = 0;
                 bool to_broadcast = false;
                 std::int64_t received_us = 0;
@@ -241,10 +244,9 @@ asio::awaitable<void> server::receive_loop()
                     ++stats_.dropped_while_reconciling; // decided on a state about to be replaced
                     continue;
                 }
-                process(std::span(rx->data.data() + k * rx_batch::mtu, rx->hdr[k].msg_len), ifindex, to_broadcast,
-                        received_us, now_us);
+                process(rx.datagram(k), ifindex, to_broadcast, received_us, now_us);
             }
-            if (got < rx_batch::n)
+            if (got < rx.capacity())
                 break;
         }
         flush();

@@ -34,25 +34,31 @@
 #include "dhcp/persistence.hpp"
 
 #include "base/event_bus.hpp"
+#include "base/metrics.hpp"
+#include "base/ns_service.hpp"
 
 namespace paddock::dhcp {
 
-class server {
+class server final : public ns_service {
 public:
-    // Makes a socket where the server must live (inside the fabric's namespace): socket(2)'s
-    // arguments in, an fd (or -1 with errno set) out. app supplies it; dhcp knows no namespaces.
+    // Makes a socket where the server must live: socket(2)'s arguments in, an fd (or -1 with
+    // errno set) out.
     using socket_factory = std::function<int(int domain, int type, int protocol)>;
 
     server(boost::asio::any_io_executor ex, engine_config cfg, persistence& store, event_bus& bus);
-    ~server();
+    ~server() override;
 
     // Start-up: puts what the store holds into the engine (before run()).
     void load(const snapshot& s);
-    // (Re)creates the sockets through `make`; call again after the namespace was recreated. The
-    // receive loop picks up the new socket by itself.
-    status open(const socket_factory& make);
+    const char* name() const override { return "dhcp"; }
+    // (Re)creates the sockets in the namespace `ns_fd`; the receive loop picks them up by itself.
+    status open(int ns_fd) override;
+    // The same through `make` (tests: sockets anywhere).
+    status open_with(const socket_factory& make);
     // Receives and answers until cancelled; also runs lease expiry once a second.
-    boost::asio::awaitable<void> run();
+    boost::asio::awaitable<void> run() override;
+    // Packets by type and outcome, failed commits, leases, pool use.
+    void report(metric_list& out) const;
 
     // Live reservations; complete once durable (store_failed when the write was not kept, and
     // then the engine is as the store is).

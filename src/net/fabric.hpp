@@ -2,8 +2,8 @@
 // The network fabric (SPEC section 2): a named namespace holding a bridge and one end of a veth
 // pair whose host end is the VMs' gateway; net.ipv4.ip_forward in the host; one nftables table
 // `inet paddock`. ensure() creates, adopts or repairs it and says what it changed; teardown()
-// removes everything and restores the sysctl. All calls are short blocking netlink/nft round trips
-// made from the daemon's one thread.
+// removes everything and restores the sysctl. Calls are blocking netlink/nft round trips: the
+// daemon makes them at start-up, then only from fabric_worker's thread, never from its loop.
 #pragma once
 
 #include <functional>
@@ -39,7 +39,8 @@ public:
     // Cheap check (one stat): is the namespace we hold still the one mounted under /run/netns?
     bool namespace_intact() const;
 
-    // The topology as it is now, for GET /api/v1/network.
+    // The topology as it is now, for GET /api/v1/network (other tables' chain headers read for the
+    // firewall warnings, never their rules).
     boost::json::object describe();
 
     status delete_tap(const std::string& name);

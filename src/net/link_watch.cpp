@@ -15,7 +15,7 @@
 #include <netlink/socket.h>
 
 #include "base/log.hpp"
-#include "net/fabric.hpp"
+#include "net/fabric_worker.hpp"
 #include "net/netns.hpp"
 
 namespace paddock::net {
@@ -70,7 +70,7 @@ nl_sock* subscribe(int protocol, std::initializer_list<int> groups)
 }
 } // namespace
 
-link_watch::link_watch(asio::any_io_executor ex, fabric& f, std::function<void(bool)> reconcile)
+link_watch::link_watch(asio::any_io_executor ex, fabric_worker& f, std::function<void(bool)> reconcile)
     : ex_(ex), fabric_(f), reconcile_(std::move(reconcile)), wake_(ex)
 {
 }

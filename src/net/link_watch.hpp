@@ -15,13 +15,13 @@
 
 namespace paddock::net {
 
-class fabric;
+class fabric_worker;
 
 class link_watch {
 public:
     // reconcile(full): full = true after netlink events or the slow safety tick; false on the
     // fast tick, where the callee may only do cheap checks.
-    link_watch(boost::asio::any_io_executor ex, fabric& f, std::function<void(bool full)> reconcile);
+    link_watch(boost::asio::any_io_executor ex, fabric_worker& f, std::function<void(bool full)> reconcile);
     ~link_watch();
 
     // Runs until cancelled.
@@ -34,7 +34,7 @@ private:
     void notify() { dirty_ = true; wake_.cancel(); }
 
     boost::asio::any_io_executor ex_;
-    fabric& fabric_;
+    fabric_worker& fabric_;
     std::function<void(bool)> reconcile_;
     boost::asio::steady_timer wake_;
     bool dirty_ = false;

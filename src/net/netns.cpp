@@ -93,18 +93,4 @@ status delete_netns(const std::string& name)
 
 int open_netns(const std::string& name) { return ::open(netns_path(name).c_str(), O_RDONLY | O_CLOEXEC); }
 
-status run_in_netns(int ns_fd, const std::function<status()>& fn)
-{
-    status result = ok();
-    std::thread t([&] {
-        if (::setns(ns_fd, CLONE_NEWNET) != 0) {
-            result = fail(errc::setns, std::string("setns: ") + std::strerror(errno));
-            return;
-        }
-        result = fn();
-    });
-    t.join();
-    return result;
-}
-
 } // namespace paddock::net

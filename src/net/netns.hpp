@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "base/error.hpp"
+#include "base/in_netns.hpp" // run_in_netns
 
 namespace paddock::net {
 
@@ -32,9 +33,5 @@ status create_netns(const std::string& name);
 status delete_netns(const std::string& name);
 // Opens the namespace file (O_RDONLY|O_CLOEXEC); -1 with errno set on failure.
 int open_netns(const std::string& name);
-
-// Runs fn on a short-lived thread that has entered the namespace `ns_fd`, and waits for it.
-// Sockets created inside fn stay bound to that namespace afterwards.
-status run_in_netns(int ns_fd, const std::function<status()>& fn);
 
 } // namespace paddock::net

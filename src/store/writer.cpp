@@ -39,6 +39,12 @@ asio::awaitable<status> writer::write(job j, durability d)
     co_return *out;
 }
 
+asio::awaitable<void> writer::drain()
+{
+    // Jobs run in order and a group completes together: a no-op queued last completes after all.
+    co_await write([](db&) { return ok(); }, durability::os);
+}
+
 void writer::flush()
 {
     if (busy_ || pending_.empty())

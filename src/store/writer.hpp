@@ -40,6 +40,10 @@ public:
     // submit() as a coroutine: completes once the job's transaction committed or failed.
     boost::asio::awaitable<status> write(job j, durability d = durability::disk);
 
+    // Completes once every job submitted before it has committed or failed (shutdown: nothing
+    // queued is lost when the loop stops).
+    boost::asio::awaitable<void> drain();
+
     struct counters {
         std::uint64_t transactions = 0, fsynced = 0, jobs = 0, failed_jobs = 0, rollbacks = 0;
     };

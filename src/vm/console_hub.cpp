@@ -42,7 +42,7 @@ asio::awaitable<void> console_hub::run(std::string socket_path)
     if (!connected_) {
         if (!ended_)
             log::warn("vm", vm_, ": cannot connect to the console socket ", socket_path);
-        end("the console is not reachable");
+        end(console_end::unreachable);
         co_return;
     }
     asio::co_spawn(ex_, write_loop(), asio::detached);
@@ -58,7 +58,7 @@ asio::awaitable<void> console_hub::run(std::string socket_path)
             tail_.erase(0, tail_.size() - tail_cap);
         fan_out(std::make_shared<const std::string>(std::move(chunk)));
     }
-    end("the VM stopped");
+    end(console_end::vm_stopped);
 }
 
 asio::awaitable<void> console_hub::write_loop()
@@ -88,7 +88,18 @@ void console_hub::fan_out(std::shared_ptr<const std::string> chunk)
             v->output(chunk);
 }
 
-void console_hub::end(const std::string& why)
+const char* describe(console_end why)
+{
+    switch (why) {
+    case console_end::vm_stopped: return "the VM stopped";
+    case console_end::vm_removed: return "the VM was removed";
+    case console_end::unreachable: return "the console is not reachable";
+    case console_end::daemon_stopping: return "the daemon is shutting down; reconnect when it is back";
+    }
+    return "the console ended";
+}
+
+void console_hub::end(console_end why)
 {
     if (ended_)
         return;

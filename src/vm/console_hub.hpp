@@ -22,12 +22,22 @@ namespace paddock::vm {
 
 class file_thread;
 
+// Why a console ended, as its viewers are told.
+enum class console_end {
+    vm_stopped,      // QEMU exited or closed the console
+    vm_removed,      // the VM was removed
+    unreachable,     // the console socket could not be reached
+    daemon_stopping, // the daemon is shutting down: reconnect when it is back
+};
+// The sentence viewers are sent, e.g. "the VM stopped".
+const char* describe(console_end why);
+
 // What a viewer (e.g. a WebSocket) implements. Called on the io_context, never re-entrantly.
 class console_viewer {
 public:
     virtual ~console_viewer() = default;
     virtual void output(std::shared_ptr<const std::string> bytes) = 0;
-    virtual void ended(const std::string& why) = 0;
+    virtual void ended(console_end why) = 0;
 };
 
 class console_hub : public std::enable_shared_from_this<console_hub> {
@@ -40,7 +50,7 @@ public:
     // Connects to the chardev socket (retrying while QEMU creates it), then reads until EOF or end().
     boost::asio::awaitable<void> run(std::string socket_path);
     // Ends the hub: closes the socket and tells every viewer `why`. Idempotent.
-    void end(const std::string& why);
+    void end(console_end why);
 
     // Adds a viewer; returns the recent output to show first.
     std::string join(const std::shared_ptr<console_viewer>& v);

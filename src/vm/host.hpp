@@ -20,7 +20,7 @@ public:
     virtual ~host() = default;
 
     // A TAP named `name`, in the namespace, on the bridge, up; its fd for QEMU (caller closes).
-    virtual result<int> open_tap(const std::string& name) = 0;
+    virtual boost::asio::awaitable<result<int>> open_tap(std::string name) = 0;
     virtual void delete_tap(const std::string& name) = 0;
 
     // Is `mac` used by any DHCP client or reservation?

@@ -218,7 +218,7 @@ asio::awaitable<result<json::object>> image_store::upload::finish()
 // ---- the store ----
 
 image_store::image_store(asio::any_io_executor ex, std::string dir, store::writer& writer, event_bus& bus)
-    : ex_(ex), dir_(std::move(dir)), writer_(writer), bus_(bus)
+    : ex_(ex), dir_(std::move(dir)), writer_(writer), bus_(bus), pins_(std::make_shared<pin_table>())
 {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
@@ -335,11 +335,60 @@ result<std::unique_ptr<image_store::upload>> image_store::begin(const std::strin
     return std::unique_ptr<upload>(new upload(*this, name, tmp, fd));
 }
 
+// Pins by image, then by the VM being created (a count: a VM may boot from one image twice).
+struct image_store::pin_table {
+    std::map<std::string, std::map<std::string, int>> held;
+};
+
+image_store::pin& image_store::pin::operator=(pin&& o) noexcept
+{
+    if (this != &o) {
+        release();
+        table_ = std::move(o.table_);
+        image_ = std::move(o.image_);
+        vm_ = std::move(o.vm_);
+    }
+    return *this;
+}
+
+image_store::pin::~pin() { release(); }
+
+void image_store::pin::release()
+{
+    if (!table_)
+        return;
+    auto it = table_->held.find(image_);
+    if (it != table_->held.end() && --it->second[vm_] <= 0) {
+        it->second.erase(vm_);
+        if (it->second.empty())
+            table_->held.erase(it);
+    }
+    table_.reset();
+}
+
+result<image_store::pin> image_store::hold(const std::string& name, const std::string& vm, const std::string& field)
+{
+    struct stat st{};
+    const bool there = images_.count(name) ||
+                       (!uploading_.count(name) && ::stat(path(name).c_str(), &st) == 0 && S_ISREG(st.st_mode));
+    if (!there)
+        return fail(errc::invalid_field, field + ": no image named \"" + name + "\" in " + dir_);
+    pin p;
+    p.table_ = pins_;
+    p.image_ = name;
+    p.vm_ = vm;
+    ++pins_->held[name][vm];
+    return p;
+}
+
 asio::awaitable<status> image_store::remove(std::string name, std::function<std::string(const std::string&)> in_use)
 {
     auto it = images_.find(name);
     if (it == images_.end())
         co_return fail(errc::not_found, "no image named \"" + name + "\"");
+    if (auto p = pins_->held.find(name); p != pins_->held.end() && !p->second.empty())
+        co_return fail(errc::conflict, "image " + name + " is in use by VM " + p->second.begin()->first +
+                                           ", which is being created from it");
     if (auto vm = in_use(name); !vm.empty())
         co_return fail(errc::conflict, "image " + name + " is in use by VM " + vm + ": remove the VM first");
     // Out of sight before the first suspension: a racing create finds no such image, a racing

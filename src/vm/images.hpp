@@ -7,8 +7,9 @@
 // body that qemu-img recognises as qcow2 (with no backing file) or raw (a whole number of 512-byte
 // sectors) is renamed to its name and recorded; anything else, a client gone mid-way, or a failure
 // removes the temporary file, so a partial upload never appears as an image. Files already in the
-// folder at start are adopted (inspected and hashed in the background). An image a VM uses (its
-// disk's backing file, or its kernel/initrd) cannot be removed.
+// folder at start are adopted (inspected and hashed in the background). The store owns the
+// images' paths. An image a VM uses (its disk's backing file, or its kernel/initrd) cannot be
+// removed, nor one a create holds (pinned) while it builds a VM on it.
 #pragma once
 
 #include <cstdint>
@@ -52,7 +53,26 @@ struct inspection {
 result<inspection> judge_image(std::string_view qemu_img_json, std::uint64_t file_size, std::string_view head);
 
 class image_store {
+    struct pin_table;
+
 public:
+    // Holds an image for a VM being created, from its first check to its end; while any pin is
+    // held the image cannot be removed. Released when destroyed.
+    class pin {
+    public:
+        pin() = default;
+        pin(pin&& o) noexcept = default;
+        pin& operator=(pin&& o) noexcept;
+        pin(const pin&) = delete;
+        ~pin();
+
+    private:
+        friend class image_store;
+        void release();
+        std::shared_ptr<pin_table> table_; // shared: a create's frame may outlive the store at shutdown
+        std::string image_, vm_;
+    };
+
     image_store(boost::asio::any_io_executor ex, std::string dir, store::writer& writer, event_bus& bus);
     ~image_store();
 
@@ -63,7 +83,6 @@ public:
 
     boost::json::array list() const;
     result<boost::json::object> get(const std::string& name) const;
-    bool has(const std::string& name) const { return images_.count(name) != 0; }
 
     class upload {
     public:
@@ -72,7 +91,6 @@ public:
         boost::asio::awaitable<status> write(std::string chunk);
         // The body is complete: inspect, rename into place, record, announce.
         boost::asio::awaitable<result<boost::json::object>> finish();
-        std::uint64_t received() const { return received_; }
 
     private:
         friend class image_store;
@@ -88,7 +106,13 @@ public:
     // when the name is taken or being uploaded, invalid_field for a bad name, no_space.
     result<std::unique_ptr<upload>> begin(const std::string& name, std::optional<std::uint64_t> length);
 
-    // Removes an image; `in_use` names the VM using it, or empty.
+    // The file of image `name`.
+    std::string path(const std::string& name) const { return dir_ + "/" + name; }
+    // Pins image `name` for VM `vm` being created; invalid_field ("<field>: no image named ...")
+    // when there is none (recorded, or in the folder awaiting adoption).
+    result<pin> hold(const std::string& name, const std::string& vm, const std::string& field);
+
+    // Removes an image; conflict while a create holds it or `in_use` names a VM using it.
     boost::asio::awaitable<status> remove(std::string name, std::function<std::string(const std::string&)> in_use);
 
 private:
@@ -101,6 +125,7 @@ private:
     event_bus& bus_;
     std::map<std::string, image_info> images_;
     std::map<std::string, bool> uploading_;
+    std::shared_ptr<pin_table> pins_;
     unsigned next_tmp_ = 0;
     boost::asio::thread_pool disk_{1};
 };

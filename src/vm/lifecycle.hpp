@@ -90,7 +90,6 @@ public:
 
     state current() const { return st_; }
     const std::string& reason() const { return reason_; }
-    bool stop_requested() const { return stop_requested_; }
 
     // Applies `e`; a transition when the state or the reason changed.
     std::optional<transition> on(event e, const std::string& reason);

@@ -9,9 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/serialize.hpp>
 
 #include "base/event_bus.hpp"
 #include "base/log.hpp"
@@ -23,16 +23,8 @@
 
 namespace paddock::vm {
 namespace asio = boost::asio;
-namespace json = boost::json;
 
 namespace {
-
-// (Outside coroutines: g++ 12 cannot keep a `struct stat`, which has an array member, in a frame.)
-bool is_regular_file(const std::string& path)
-{
-    struct stat st{};
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 
 // Argument vectors and aggregates are built outside coroutines: g++ 12 rejects braced lists of
 // string literals in coroutine bodies ("array used as initializer").
@@ -41,37 +33,51 @@ std::vector<std::pair<std::string, std::string>> boot_images(const spec& s)
     return {{"image", s.image}, {"kernel", s.kernel}, {"initrd", s.initrd}};
 }
 
+} // namespace
+
 // Claims a name, a TAP and a MAC for as long as it lives. (A class with a constructor, not an
 // aggregate: g++ 12 mis-compiles brace-initialised aggregates in coroutine frames.)
+template <class Sets>
 class claims {
 public:
-    claims(std::set<std::string>& names, std::set<std::string>& taps, std::set<std::string>& macs, std::string name,
-           std::string tap, std::string mac)
-        : names_(names), taps_(taps), macs_(macs), name_(std::move(name)), tap_(std::move(tap)), mac_(std::move(mac))
+    claims(std::shared_ptr<Sets> sets, std::string name, std::string tap, std::string mac)
+        : sets_(std::move(sets)), name_(std::move(name)), tap_(std::move(tap)), mac_(std::move(mac))
     {
-        names_.insert(name_);
-        taps_.insert(tap_);
-        macs_.insert(mac_);
+        sets_->names.insert(name_);
+        sets_->taps.insert(tap_);
+        sets_->macs.insert(mac_);
     }
     claims(const claims&) = delete;
     ~claims()
     {
-        names_.erase(name_);
-        taps_.erase(tap_);
-        macs_.erase(mac_);
+        sets_->names.erase(name_);
+        sets_->taps.erase(tap_);
+        sets_->macs.erase(mac_);
     }
 
 private:
-    std::set<std::string>& names_;
-    std::set<std::string>& taps_;
-    std::set<std::string>& macs_;
+    std::shared_ptr<Sets> sets_;
     std::string name_, tap_, mac_;
 };
 
+struct manager::in_progress {
+    manager& m;
+    explicit in_progress(manager& mg) : m(mg) { ++m.ops_; }
+    in_progress(const in_progress&) = delete;
+    ~in_progress()
+    {
+        if (--m.ops_ == 0)
+            m.idle_.cancel();
+    }
+};
+
+namespace {
+failure closing_failure() { return fail(errc::shutting_down, "the daemon is shutting down; try again once it is back"); }
 } // namespace
 
-manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, store::writer& writer, event_bus& bus)
-    : ex_(ex), cfg_(std::move(cfg)), net_(net), bus_(bus), files_(cfg_.console_cap),
+manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, image_store& images, store::writer& writer,
+                 event_bus& bus)
+    : ex_(ex), cfg_(std::move(cfg)), net_(net), images_(images), bus_(bus), idle_(ex), files_(cfg_.console_cap),
       repo_(ex, writer,
             [this](const std::string& name, record& out) {
                 auto it = vms_.find(name);
@@ -88,6 +94,7 @@ manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, store:
     env_.runas = cfg_.runas;
     env_.metadata_base = cfg_.metadata_base;
     env_.net = &net_;
+    env_.images = &images_;
     env_.repo = &repo_;
     env_.files = &files_;
     env_.bus = &bus_;
@@ -101,12 +108,25 @@ void manager::detach_all()
         vm->detach();
 }
 
-std::size_t manager::running() const
+asio::awaitable<void> manager::shutdown(std::chrono::milliseconds limit)
 {
-    std::size_t n = 0;
-    for (auto& [k, v] : vms_)
-        n += has_process(v->rec().st) ? 1 : 0;
-    return n;
+    closing_ = true;
+    const auto start = std::chrono::steady_clock::now(), until = start + limit;
+    bool interrupted = false;
+    while (ops_ > 0 && std::chrono::steady_clock::now() < until) {
+        if (!interrupted && std::chrono::steady_clock::now() - start > std::chrono::seconds(2)) {
+            // Quick operations had their chance to finish; a stop still waiting for its guest
+            // returns now (shutting_down) and the guest goes on stopping by itself.
+            interrupted = env_.closing = true;
+            for (auto& [name, vm] : vms_)
+                vm->interrupt();
+        }
+        idle_.expires_at(std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+        co_await idle_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    if (ops_ > 0)
+        log::warn("vm", ops_, " operation(s) still in progress after ", limit.count(), " ms; leaving them");
+    detach_all();
 }
 
 const record* manager::find(const std::string& name) const
@@ -133,12 +153,14 @@ std::string manager::image_user(const std::string& name) const
     return {};
 }
 
-std::array<std::size_t, all_states.size()> manager::by_state() const
+void manager::report(metric_list& out) const
 {
     std::array<std::size_t, all_states.size()> n{};
     for (auto& [k, v] : vms_)
         ++n[static_cast<std::size_t>(v->rec().st)];
-    return n;
+    auto& f = out.family("paddock_vms", "gauge", "VMs by state.");
+    for (auto st : all_states)
+        f.add({{"state", to_string(st)}}, static_cast<double>(n[static_cast<std::size_t>(st)]));
 }
 
 status manager::load(const std::vector<store::vm_row>& rows)
@@ -192,29 +214,21 @@ status manager::load(const std::vector<store::vm_row>& rows)
     return ok();
 }
 
-json::array manager::list() const
+std::vector<vm_info> manager::list() const
 {
-    json::array out;
+    std::vector<vm_info> out;
+    out.reserve(vms_.size());
     for (auto& [name, vm] : vms_)
-        out.push_back(vm->to_json());
+        out.push_back(vm->info());
     return out;
 }
 
-std::shared_ptr<const std::string> manager::list_text()
-{
-    if (!list_cache_ || list_cache_changes_ != env_.changes) {
-        list_cache_ = std::make_shared<const std::string>(json::serialize(json::object{{"vms", list()}}));
-        list_cache_changes_ = env_.changes;
-    }
-    return list_cache_;
-}
-
-result<json::object> manager::get(const std::string& name) const
+result<vm_info> manager::get(const std::string& name) const
 {
     auto it = vms_.find(name);
     if (it == vms_.end())
         return fail(errc::not_found, "no VM named \"" + name + "\"");
-    return it->second->to_json();
+    return it->second->info();
 }
 
 asio::awaitable<result<std::string>> manager::console_log(std::string name)
@@ -239,10 +253,13 @@ void manager::lease_bound(const std::string& vm, const std::string& mac, const s
         it->second->lease_bound(ip);
 }
 
-asio::awaitable<result<json::object>> manager::create(spec s)
+asio::awaitable<result<vm_info>> manager::create(spec s)
 {
     // Everything up to the claims runs without suspending: the checks and the claims are atomic.
-    if (vms_.count(s.name) || claimed_names_.count(s.name))
+    if (closing_)
+        co_return closing_failure();
+    in_progress op(*this);
+    if (vms_.count(s.name) || claimed_->names.count(s.name))
         co_return fail(errc::conflict, "a VM named \"" + s.name + "\" already exists");
     record r;
     r.s = s;
@@ -252,14 +269,21 @@ asio::awaitable<result<json::object>> manager::create(spec s)
     for (auto& [n, other] : vms_)
         if (other->rec().tap == r.tap)
             co_return fail(errc::conflict, "name: \"" + s.name + "\" maps to TAP " + r.tap + ", already used by VM " + n);
-    if (claimed_taps_.count(r.tap))
+    if (claimed_->taps.count(r.tap))
         co_return fail(errc::conflict, "name: \"" + s.name + "\" maps to TAP " + r.tap + ", claimed by a VM being created");
-    for (const auto& [field, img] : boot_images(s))
-        if (!img.empty() && !is_regular_file(cfg_.state_dir + "/images/" + img))
-            co_return fail(errc::invalid_field, field + ": no image named \"" + img + "\" in " + cfg_.state_dir + "/images");
+    // The images it boots from are pinned until the create ends: a delete meanwhile is a 409.
+    std::vector<image_store::pin> pins;
+    for (const auto& [field, img] : boot_images(s)) {
+        if (img.empty())
+            continue;
+        auto p = images_.hold(img, s.name, field);
+        if (!p)
+            co_return p.error();
+        pins.push_back(std::move(*p));
+    }
     // The MAC: given, or generated; unique among VMs, creates in progress and DHCP clients.
     auto used = [this](const std::string& mac) {
-        if (claimed_macs_.count(mac) || net_.mac_in_use(mac))
+        if (claimed_->macs.count(mac) || net_.mac_in_use(mac))
             return true;
         for (auto& [n, other] : vms_)
             if (other->rec().mac == mac)
@@ -277,11 +301,11 @@ asio::awaitable<result<json::object>> manager::create(spec s)
             r.mac = make_mac(rd());
         while (used(r.mac));
     }
-    claims held(claimed_names_, claimed_taps_, claimed_macs_, s.name, r.tap, r.mac);
-    co_return co_await create_claimed(std::move(s), std::move(r));
+    claims held(claimed_, s.name, r.tap, r.mac);
+    co_return co_await create_claimed(std::move(s), std::move(r), std::move(pins));
 }
 
-asio::awaitable<result<json::object>> manager::create_claimed(spec s, record r)
+asio::awaitable<result<vm_info>> manager::create_claimed(spec s, record r, std::vector<image_store::pin> pins)
 {
     // The address, reserved now: known before the first boot, stable across reboots.
     std::optional<ipv4> want;
@@ -304,7 +328,7 @@ asio::awaitable<result<json::object>> manager::create_claimed(spec s, record r)
     }
     if (!s.image.empty()) {
         // A copy-on-write overlay on the image, never a copy; grown to disk_gib when given.
-        auto made = co_await make_overlay(ex_, cfg_.state_dir + "/images/" + s.image, dir + "/" + disk_file, s.disk_gib,
+        auto made = co_await make_overlay(ex_, images_.path(s.image), dir + "/" + disk_file, s.disk_gib,
                                           dir + "/qemu-img.log");
         if (!made) {
             co_await files_.remove_all(dir);
@@ -323,23 +347,28 @@ asio::awaitable<result<json::object>> manager::create_claimed(spec s, record r)
     auto vm = std::make_shared<supervisor>(env_, r);
     vms_[s.name] = vm;
     ++env_.changes;
-    bus_.publish(event_type::vm_created, s.name, vm_view{vm->to_json()}, std::chrono::system_clock::now());
+    bus_.publish(event_type::vm_created, s.name, vm->info(), std::chrono::system_clock::now());
     if (s.start) {
         auto t = co_await vm->enter();
         auto st = co_await vm->start();
         if (!st)
             log::warn("vm", s.name, ": created, but the start failed: ", st.error().message);
     }
-    co_return vm->to_json();
+    co_return vm->info();
 }
 
-asio::awaitable<result<json::object>> manager::act(std::string name, action a, action_options o)
+asio::awaitable<result<vm_info>> manager::act(std::string name, action a, action_options o)
 {
+    if (closing_)
+        co_return closing_failure();
+    in_progress op(*this);
     auto it = vms_.find(name);
     if (it == vms_.end())
         co_return fail(errc::not_found, "no VM named \"" + name + "\"");
     auto vm = it->second;
     auto t = co_await vm->enter();
+    if (closing_)
+        co_return closing_failure();
     if (vms_.find(name) == vms_.end() || vms_.at(name) != vm)
         co_return fail(errc::not_found, "no VM named \"" + name + "\" (it was removed meanwhile)");
     status st = ok();
@@ -352,16 +381,21 @@ asio::awaitable<result<json::object>> manager::act(std::string name, action a, a
     }
     if (!st)
         co_return st.error();
-    co_return vm->to_json();
+    co_return vm->info();
 }
 
 asio::awaitable<status> manager::remove(std::string name)
 {
+    if (closing_)
+        co_return closing_failure();
+    in_progress op(*this);
     auto it = vms_.find(name);
     if (it == vms_.end())
         co_return fail(errc::not_found, "no VM named \"" + name + "\"");
     auto vm = it->second;
     auto t = co_await vm->enter();
+    if (closing_)
+        co_return closing_failure();
     if (vms_.find(name) == vms_.end() || vms_.at(name) != vm)
         co_return fail(errc::not_found, "no VM named \"" + name + "\" (it was removed meanwhile)");
     if (auto st = co_await vm->end_for_remove(); !st)
@@ -373,7 +407,7 @@ asio::awaitable<status> manager::remove(std::string name)
     const record r = vm->rec();
     vms_.erase(name);
     ++env_.changes;
-    claims held(claimed_names_, claimed_taps_, claimed_macs_, name, r.tap, r.mac);
+    claims held(claimed_, name, r.tap, r.mac);
     if (auto st = co_await net_.release(r.mac); !st)
         log::warn("vm", name, ": its reservation stays until the next start: ", st.error().message);
     net_.delete_tap(r.tap); // normally gone with QEMU already

@@ -7,6 +7,7 @@
 // takes the VM's turn, so it waits for the operation in progress and then runs.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -15,12 +16,13 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/json/array.hpp>
-#include <boost/json/object.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "base/error.hpp"
+#include "base/metrics.hpp"
 #include "vm/actions.hpp"
 #include "vm/console.hpp"
+#include "vm/images.hpp"
 #include "vm/repository.hpp"
 #include "vm/spec.hpp"
 #include "vm/supervisor.hpp"
@@ -43,57 +45,74 @@ struct manager_config {
 
 class manager {
 public:
-    manager(boost::asio::any_io_executor ex, manager_config cfg, host& net, store::writer& writer, event_bus& bus);
+    manager(boost::asio::any_io_executor ex, manager_config cfg, host& net, image_store& images, store::writer& writer,
+            event_bus& bus);
     ~manager();
 
     // Start-up: the stored records; re-attaches to QEMUs still running (asynchronously) and drops
     // reservations made for VMs that do not exist.
     status load(const std::vector<store::vm_row>& rows);
-    // Daemon shutdown: drop QMP/console connections, leave every QEMU running.
-    void detach_all();
+    // Daemon shutdown: refuses new operations (shutting_down), lets the ones in progress end
+    // (after 2 s, waits for a guest are cut short; nothing is killed), at most `limit`; then drops every
+    // QMP and console connection (viewers are told the daemon is stopping) and leaves every QEMU
+    // running.
+    boost::asio::awaitable<void> shutdown(std::chrono::milliseconds limit);
 
-    boost::json::array list() const;
-    // {"vms": list()} serialized, made again only after a change (GET /api/v1/vms).
-    std::shared_ptr<const std::string> list_text();
-    result<boost::json::object> get(const std::string& name) const;
+    std::vector<vm_info> list() const;
+    // Bumped on every change to any VM (readers cache what they made of list() by it).
+    std::uint64_t changes() const { return env_.changes; }
+    result<vm_info> get(const std::string& name) const;
     boost::asio::awaitable<result<std::string>> console_log(std::string name);
     // The running VM's shared console (not_found, or invalid_state when it does not run).
     result<std::shared_ptr<console_hub>> console(const std::string& name) const;
 
-    boost::asio::awaitable<result<boost::json::object>> create(spec s);
-    boost::asio::awaitable<result<boost::json::object>> act(std::string name, action a, action_options o);
+    boost::asio::awaitable<result<vm_info>> create(spec s);
+    boost::asio::awaitable<result<vm_info>> act(std::string name, action a, action_options o);
     boost::asio::awaitable<status> remove(std::string name);
 
     // A bound lease (from the DHCP server) for VM `vm`'s MAC `mac`.
     void lease_bound(const std::string& vm, const std::string& mac, const std::string& ip);
 
-    std::size_t count() const { return vms_.size(); }
-    std::size_t running() const;
     // The VM's record, or null.
     const record* find(const std::string& name) const;
+    // Every VM's record, in name order.
+    void each(const std::function<void(const record&)>& f) const
+    {
+        for (auto& [n, v] : vms_)
+            f(v->rec());
+    }
     // The VM whose reserved address is `ip`, or "".
     std::string name_at(const std::string& ip) const;
     // The VM that boots from image `name` (disk backing file, kernel or initrd), or "".
     std::string image_user(const std::string& name) const;
-    // How many VMs are in each state (index: the state's position in all_states).
-    std::array<std::size_t, all_states.size()> by_state() const;
+    // VMs by state.
+    void report(metric_list& out) const;
 
 private:
-    boost::asio::awaitable<result<boost::json::object>> create_claimed(spec s, record r);
+    boost::asio::awaitable<result<vm_info>> create_claimed(spec s, record r, std::vector<image_store::pin> pins);
     std::string vm_dir(const std::string& name) const { return cfg_.state_dir + "/vms/" + name; }
+
+    void detach_all();
+    // Counts an operation in progress for as long as it lives.
+    struct in_progress;
 
     boost::asio::any_io_executor ex_;
     manager_config cfg_;
     host& net_;
+    image_store& images_;
     event_bus& bus_;
     file_thread files_;
     repository repo_;
     supervisor_env env_;
     std::map<std::string, std::shared_ptr<supervisor>> vms_;
-    std::shared_ptr<const std::string> list_cache_;
-    std::uint64_t list_cache_changes_ = 0;
-    // Claimed by creates in progress (not yet in vms_).
-    std::set<std::string> claimed_names_, claimed_taps_, claimed_macs_;
+    // Claimed by creates in progress (not yet in vms_); shared, so a claim is safe to drop whenever.
+    struct claim_sets {
+        std::set<std::string> names, taps, macs;
+    };
+    std::shared_ptr<claim_sets> claimed_ = std::make_shared<claim_sets>();
+    std::size_t ops_ = 0;                  // operations in progress
+    boost::asio::steady_timer idle_;       // cancelled when ops_ drops to 0 (a condition variable)
+    bool closing_ = false;
 };
 
 } // namespace paddock::vm

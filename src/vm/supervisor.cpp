@@ -22,6 +22,7 @@
 #include "vm/console.hpp"
 #include "vm/console_hub.hpp"
 #include "vm/host.hpp"
+#include "vm/images.hpp"
 #include "vm/process.hpp"
 #include "vm/qemu_argv.hpp"
 
@@ -33,8 +34,6 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-// A timestamp, or null when it was never set.
-json::value iso(std::int64_t t) { return t > 0 ? json::value(json::string(iso8601(t))) : json::value(nullptr); }
 
 void log_failure(const char* what, const std::string& name, std::exception_ptr e)
 {
@@ -54,7 +53,7 @@ supervisor::supervisor(supervisor_env& env, record r)
 {
 }
 
-supervisor::~supervisor() { release_runtime("the VM was removed"); }
+supervisor::~supervisor() { release_runtime(console_end::vm_removed); }
 
 std::string supervisor::dir() const { return env_.state_dir + "/vms/" + rec_.s.name; }
 
@@ -107,33 +106,32 @@ void supervisor::apply(std::optional<transition> t)
     changed_.cancel();
 }
 
-json::object supervisor::to_json() const
+vm_info supervisor::info() const
 {
     const auto& s = rec_.s;
-    json::object o{{"name", s.name},
-                   {"state", to_string(rec_.st)},
-                   {"cpus", s.cpus},
-                   {"memory_mib", s.memory_mib},
-                   {"disk_gib", s.disk_gib ? json::value(s.disk_gib) : json::value(nullptr)},
-                   {"image", s.image.empty() ? json::value(nullptr) : json::value(s.image)},
-                   {"mac", rec_.mac},
-                   {"ip", rec_.ip},
-                   {"ip_leased", ip_leased_},
-                   {"tap", rec_.tap},
-                   {"created_at", iso(rec_.created_at)},
-                   {"started_at", has_process(rec_.st) ? iso(rec_.started_at) : json::value(nullptr)},
-                   {"state_reason", rec_.reason},
-                   {"accel", rec_.accel.empty() ? json::value(nullptr) : json::value(rec_.accel)},
-                   {"pid", rec_.pid > 0 ? json::value(rec_.pid) : json::value(nullptr)}};
-    o["cloud_init"] = s.ci.given ? json::value(json::object{{"user_data_bytes", s.ci.user_data.size()},
-                                                            {"ssh_authorized_keys", s.ci.ssh_authorized_keys.size()}})
-                                 : json::value(nullptr);
-    if (!s.kernel.empty()) {
-        o["kernel"] = s.kernel;
-        o["initrd"] = s.initrd.empty() ? json::value(nullptr) : json::value(s.initrd);
-        o["cmdline"] = s.cmdline;
-    }
-    return o;
+    vm_info v;
+    v.name = s.name;
+    v.state = to_string(rec_.st);
+    v.state_reason = rec_.reason;
+    v.mac = rec_.mac;
+    v.ip = rec_.ip;
+    v.tap = rec_.tap;
+    v.accel = rec_.accel;
+    v.image = s.image;
+    v.kernel = s.kernel;
+    v.initrd = s.initrd;
+    v.cmdline = s.cmdline;
+    v.cpus = s.cpus;
+    v.memory_mib = s.memory_mib;
+    v.disk_gib = s.disk_gib;
+    v.ip_leased = ip_leased_;
+    v.created_at = rec_.created_at;
+    v.started_at = has_process(rec_.st) ? rec_.started_at : 0;
+    v.pid = rec_.pid;
+    v.cloud_init = s.ci.given;
+    v.user_data_bytes = s.ci.user_data.size();
+    v.ssh_keys = s.ci.ssh_authorized_keys.size();
+    return v;
 }
 
 void supervisor::lease_bound(const std::string& ip)
@@ -147,7 +145,7 @@ void supervisor::lease_bound(const std::string& ip)
 
 // ---- runtime ----
 
-void supervisor::release_runtime(const char* why)
+void supervisor::release_runtime(std::optional<console_end> why)
 {
     ++gen_;
     boost::system::error_code ec;
@@ -156,15 +154,19 @@ void supervisor::release_runtime(const char* why)
         qmp_.reset();
     }
     if (console_ && why)
-        console_->end(why);
+        console_->end(*why);
     console_.reset();
     if (pidfd_) {
         pidfd_->close(ec);
         pidfd_.reset();
     }
+    for (auto& w : deadlines_)
+        if (auto t = w.lock())
+            t->cancel();
+    deadlines_.clear();
 }
 
-void supervisor::detach() { release_runtime("the daemon is shutting down; reconnect when it is back"); }
+void supervisor::detach() { release_runtime(console_end::daemon_stopping); }
 
 result<std::shared_ptr<console_hub>> supervisor::console() const
 {
@@ -190,7 +192,7 @@ void supervisor::on_qmp_event(unsigned gen, const std::string& ev, const json::o
 
 void supervisor::on_exit(int wait_status, bool have_status)
 {
-    release_runtime(nullptr);
+    release_runtime(std::nullopt);
     for (auto* f : {pid_file, qmp_socket, console_socket})
         ::unlink((dir() + "/" + f).c_str());
     rec_.pid = 0;
@@ -292,9 +294,9 @@ asio::awaitable<status> supervisor::start()
     if (!env_.metadata_base.empty())
         p.nocloud_url = env_.metadata_base + name + "/";
     if (!rec_.s.kernel.empty()) {
-        p.kernel_path = env_.state_dir + "/images/" + rec_.s.kernel;
+        p.kernel_path = env_.images->path(rec_.s.kernel);
         if (!rec_.s.initrd.empty())
-            p.initrd_path = env_.state_dir + "/images/" + rec_.s.initrd;
+            p.initrd_path = env_.images->path(rec_.s.initrd);
     }
     else
         p.disk_path = dir() + "/" + disk_file;
@@ -305,7 +307,7 @@ asio::awaitable<status> supervisor::start()
         }
     for (auto* f : {pid_file, qmp_socket, console_socket})
         ::unlink((dir() + "/" + f).c_str());
-    auto tap = env_.net->open_tap(rec_.tap);
+    auto tap = co_await env_.net->open_tap(rec_.tap);
     if (!tap) {
         apply(lc_.on(event::start_failed, "cannot create TAP " + rec_.tap + ": " + tap.error().message));
         co_return tap.error();
@@ -337,6 +339,8 @@ asio::awaitable<bool> supervisor::wait_for(bool (*pred)(state), std::chrono::mil
     auto self = shared_from_this();
     asio::steady_timer deadline(env_.ex, limit);
     while (!pred(rec_.st)) {
+        if (env_.closing)
+            co_return false;
         auto r = co_await (changed_.async_wait(use_tuple) || deadline.async_wait(use_tuple));
         if (r.index() == 1)
             co_return pred(rec_.st);
@@ -374,9 +378,11 @@ asio::awaitable<void> supervisor::perform(std::vector<effect> effects)
 asio::awaitable<void> supervisor::deadline_after(unsigned gen, std::chrono::seconds after, int stage)
 {
     auto self = shared_from_this();
-    asio::steady_timer t(env_.ex, after);
-    co_await t.async_wait(use_tuple);
-    if (gen_ != gen)
+    auto t = std::make_shared<asio::steady_timer>(env_.ex, after);
+    std::erase_if(deadlines_, [](const std::weak_ptr<asio::steady_timer>& w) { return w.expired(); });
+    deadlines_.push_back(t);
+    auto [ec] = co_await t->async_wait(use_tuple);
+    if (ec || gen_ != gen)
         co_return; // that QEMU is gone (or the daemon detached)
     auto next = lc_.on_deadline(stage);
     if (stage == 1 && !next.effects.empty())
@@ -393,6 +399,9 @@ asio::awaitable<status> supervisor::stop(bool force, int timeout_s)
     apply(plan.t);
     co_await perform(std::move(plan.effects));
     bool done = co_await wait_for([](state s) { return !has_process(s); }, std::chrono::seconds(timeout_s + 15));
+    if (!done && env_.closing)
+        co_return fail(errc::shutting_down, "the daemon is shutting down; the VM is " + std::string(to_string(rec_.st)) +
+                                                " and goes on stopping by itself");
     if (!done)
         co_return fail(errc::timeout, "the VM did not stop in time; it is " + std::string(to_string(rec_.st)));
     co_return ok();
@@ -430,7 +439,7 @@ asio::awaitable<status> supervisor::end_for_remove()
     if (has_process(rec_.st) && rec_.pid > 0)
         if (auto st = co_await stop(true, 5); !st)
             co_return st;
-    release_runtime("the VM was removed");
+    release_runtime(console_end::vm_removed);
     co_return ok();
 }
 

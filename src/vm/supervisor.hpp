@@ -23,6 +23,8 @@
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
+#include "base/event_bus.hpp"
+#include "vm/console_hub.hpp"
 #include "vm/lifecycle.hpp"
 #include "vm/repository.hpp"
 
@@ -32,8 +34,8 @@ namespace paddock::qmp { class client; }
 namespace paddock::vm {
 
 class host;
+class image_store;
 class file_thread;
-class console_hub;
 
 // What every supervisor shares: the daemon's settings and services.
 struct supervisor_env {
@@ -44,11 +46,14 @@ struct supervisor_env {
     std::string runas = "nobody";
     std::string metadata_base; // NoCloud seed base URL ("" = none)
     host* net = nullptr;
+    image_store* images = nullptr;
     repository* repo = nullptr;
     file_thread* files = nullptr;
     event_bus* bus = nullptr;
     // Bumped on every change to any VM's record or view (the manager caches GET /api/v1/vms by it).
     std::uint64_t changes = 0;
+    // The daemon is shutting down: waits for a guest end early (the operation fails shutting_down).
+    bool closing = false;
 };
 
 class supervisor : public std::enable_shared_from_this<supervisor> {
@@ -80,8 +85,10 @@ public:
 
     // Start-up: adopt the QEMU recorded as running (or mark it gone).
     boost::asio::awaitable<status> reattach();
-    // Daemon shutdown: drop QMP/console connections, leave QEMU running.
+    // Daemon shutdown: drop QMP/console connections and pending deadlines, leave QEMU running.
     void detach();
+    // Daemon shutdown: wakes an operation waiting for the guest (it sees env.closing).
+    void interrupt() { changed_.cancel(); }
 
     // The running VM's shared serial console; invalid_state when no QEMU runs.
     result<std::shared_ptr<console_hub>> console() const;
@@ -90,8 +97,8 @@ public:
     void lease_bound(const std::string& ip);
 
     const record& rec() const { return rec_; }
-    bool ip_leased() const { return ip_leased_; }
-    boost::json::object to_json() const;
+    // The VM as the daemon shows it.
+    vm_info info() const;
     std::string dir() const;
 
 private:
@@ -107,9 +114,9 @@ private:
     void on_exit(int wait_status, bool have_status);
     // Persists and publishes a transition, and wakes wait_for().
     void apply(std::optional<transition> t);
-    // Drops QMP, the pidfd and the console; `why` ends the console's viewers now (null: the console
+    // Drops QMP, the pidfd and the console; `why` ends the console's viewers now (none: the console
     // drains what QEMU wrote last and ends at its EOF).
-    void release_runtime(const char* why);
+    void release_runtime(std::optional<console_end> why);
     void leave();
 
     supervisor_env& env_;
@@ -122,6 +129,7 @@ private:
     std::unique_ptr<boost::asio::posix::stream_descriptor> pidfd_;
     std::shared_ptr<console_hub> console_;
     boost::asio::steady_timer changed_; // condition variable: cancelled on every state change
+    std::vector<std::weak_ptr<boost::asio::steady_timer>> deadlines_; // armed stop deadlines (cancelled on detach)
     // The turn: who holds it, and who waits (timers as condition variables).
     bool busy_ = false;
     std::deque<std::shared_ptr<boost::asio::steady_timer>> waiting_;

@@ -30,13 +30,14 @@ struct no_backend : api::backend {
     boost::asio::awaitable<status> remove_image(std::string) override { co_return ok(); }
     boost::asio::awaitable<result<boost::json::object>> reserve(api::reservation_request) override { co_return boost::json::object{}; }
     boost::asio::awaitable<status> unreserve(std::string) override { co_return ok(); }
-    std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }
-    result<boost::json::object> vm(const std::string&) override { return boost::json::object{}; }
+    std::vector<vm_info> vms() override { return {}; }
+    std::uint64_t vms_changes() const override { return 0; }
+    result<vm_info> vm(const std::string&) override { return vm_info{}; }
     boost::asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string(); }
-    boost::asio::awaitable<result<boost::json::object>> create_vm(vm::spec) override { co_return boost::json::object{}; }
-    boost::asio::awaitable<result<boost::json::object>> vm_action(std::string, vm::action, vm::action_options) override
+    boost::asio::awaitable<result<vm_info>> create_vm(vm::spec) override { co_return vm_info{}; }
+    boost::asio::awaitable<result<vm_info>> vm_action(std::string, vm::action, vm::action_options) override
     {
-        co_return boost::json::object{};
+        co_return vm_info{};
     }
     boost::asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
     result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override

@@ -59,8 +59,11 @@ table ip filter {
   chain DOCKER-USER { return; }
 }
 NFT
+# GET /api/v1/network serves the fabric worker's last description, made again on every netlink
+# or nftables event: the warning appears within a moment.
+has_warning() { api /api/v1/network | jget warnings.0 | grep -q FORWARD; }
+wait_for 3 has_warning >/dev/null || fail "no warning for the drop policy: $(api /api/v1/network)"
 warn=$(api /api/v1/network | jget warnings.0)
-echo "$warn" | grep -q "FORWARD" || fail "no warning for the drop policy: $(api /api/v1/network)"
 if ip netns exec "$CLIENT_NS" socat -T 2 - TCP:203.0.113.2:7000,connect-timeout=2 </dev/null >/dev/null 2>&1; then
   fail "traffic passed a forward drop policy; the warning would be wrong"
 fi

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Unit: the module layering (STYLE §4). Two checks:
-#  1. Direction: base ← dhcp, dns, qmp, net, store ← vm ← api ← app. Leaf domains never include each
+#  1. Direction: base ← dhcp, dns, qmp, net, store, conf ← vm ← api ← app (conf reads net's
+#     network_config). Leaf domains never include each
 #     other; vm reaches the network only through vm/host.hpp (no net/ or dhcp/ includes); api
 #     never includes qmp/, net/, dhcp/ or store/. Each offending include is named.
 #  2. Purity: the CORE files reach for no Asio I/O, sockets, netlink, nftables, SQLite or clock.
@@ -14,9 +15,10 @@ declare -A allowed=(
   [qmp]="base qmp"
   [net]="base net"
   [store]="base store"
+  [conf]="base net conf"
   [vm]="base qmp store vm"
   [api]="base vm api"
-  [app]="base dhcp dns qmp net store vm api app"
+  [app]="base conf dhcp dns qmp net store vm api app"
 )
 bad=0
 for mod in "${!allowed[@]}"; do
@@ -31,7 +33,7 @@ for mod in "${!allowed[@]}"; do
   done < <(grep -HnE '^#include "[a-z_]+/' "$SRC/$mod"/*.hpp "$SRC/$mod"/*.cpp || true)
 done
 
-cores=(base/ipv4 base/mac base/error net/nft_ruleset app/config dhcp/message dhcp/engine dhcp/frame dhcp/admission dns/message dns/cache dns/resolver vm/spec vm/lifecycle
+cores=(base/ipv4 base/mac base/error net/nft_ruleset conf/config dhcp/message dhcp/engine dhcp/frame dhcp/admission dns/message dns/cache dns/resolver vm/spec vm/lifecycle
        vm/qemu_argv qmp/protocol base/event_bus api/api api/event_stream)
 for c in "${cores[@]}"; do
   for f in "$SRC/$c.hpp" "$SRC/$c.cpp"; do

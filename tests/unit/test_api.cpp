@@ -2,6 +2,12 @@
 // Unit: the API handler (routes, auth, error model, static files) and the event bus.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <regex>
 #include <set>
 
 #include <boost/asio/co_spawn.hpp>
@@ -12,6 +18,8 @@
 #include "api/api.hpp"
 #include "api/http_metrics.hpp"
 #include "api/prom.hpp"
+#include "api/event_json.hpp"
+#include "api/event_stream.hpp"
 #include "api/routes.hpp"
 #include "api/static_files.hpp"
 #include "base/event_bus.hpp"
@@ -56,18 +64,23 @@ struct fake_backend : api::backend {
             co_return fail(errc::store_failed, "erase reservation: database or disk is full");
         co_return ok();
     }
-    std::shared_ptr<const std::string> vms_text() override { return std::make_shared<const std::string>(R"({"vms":[]})"); }
-    result<json::object> vm(const std::string& name) override { return fail(errc::not_found, "no VM named " + name); }
+    std::vector<vm_info> vms() override { return {}; }
+    std::uint64_t vms_changes() const override { return 0; }
+    result<vm_info> vm(const std::string& name) override { return fail(errc::not_found, "no VM named " + name); }
     asio::awaitable<result<std::string>> console_log(std::string) override { co_return std::string("boot\n"); }
-    asio::awaitable<result<json::object>> create_vm(vm::spec s) override
+    asio::awaitable<result<vm_info>> create_vm(vm::spec s) override
     {
         created.push_back(s);
-        co_return json::object{{"name", s.name}};
+        vm_info v;
+        v.name = s.name;
+        co_return v;
     }
-    asio::awaitable<result<json::object>> vm_action(std::string name, vm::action a, vm::action_options o) override
+    asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) override
     {
         actions.emplace_back(name + "/" + vm::to_string(a), o);
-        co_return json::object{{"name", name}};
+        vm_info v;
+        v.name = name;
+        co_return v;
     }
     asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
     result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override
@@ -240,14 +253,31 @@ TEST_CASE("VM actions reach the backend typed: an action enum and validated opti
 
 TEST_CASE("every failure code maps to one HTTP status")
 {
-    CHECK(api::status_for(errc::invalid_field) == 400);
-    CHECK(api::status_for(errc::not_found) == 404);
-    CHECK(api::status_for(errc::conflict) == 409);
-    CHECK(api::status_for(errc::invalid_state) == 409);
-    CHECK(api::status_for(errc::qmp_error) == 502);
-    CHECK(api::status_for(errc::store_failed) == 503);
-    CHECK(api::status_for(errc::timeout) == 504);
-    CHECK(api::status_for(errc::spawn_failed) == 500);
+    // Every code, by its wire name, with the status a client sees. A new code fails here until it
+    // is given its status on purpose.
+    const std::map<std::string, int> want{
+        {"no_value", 500},         {"invalid_json", 400},     {"invalid_field", 400},   {"unsupported_field", 400},
+        {"invalid_ip", 400},       {"invalid_mac", 400},      {"invalid_config", 400},  {"invalid_image", 400},
+        {"not_found", 404},        {"conflict", 409},         {"invalid_state", 409},   {"ip_in_use", 409},
+        {"pool_exhausted", 409},   {"vm_gone", 409},          {"truncated", 500},       {"bad_op", 500},
+        {"bad_hlen", 500},         {"bad_cookie", 500},       {"bad_option", 500},      {"dns_malformed", 500},
+        {"qmp_protocol", 502},     {"qmp_error", 502},        {"qmp_timeout", 504},     {"qmp_disconnected", 502},
+        {"store_failed", 503},     {"spawn_failed", 500},     {"tool_failed", 500},     {"tap_failed", 500},
+        {"netlink_failed", 500},   {"netns_failed", 500},     {"nft_failed", 500},      {"sysctl_failed", 500},
+        {"link_conflict", 500},    {"fabric_down", 500},      {"dhcp_socket", 500},     {"setns", 500},
+        {"state_dir", 500},        {"token", 500},            {"timeout", 504},         {"no_space", 507},
+        {"shutting_down", 503},
+    };
+    std::set<std::string> names;
+    for (int i = 0; i < errc_count; ++i) {
+        auto c = static_cast<errc>(i);
+        std::string name = to_string(c);
+        CAPTURE(name);
+        CHECK(names.insert(name).second); // wire names are unique
+        REQUIRE(want.count(name) == 1);
+        CHECK(api::status_for(c) == want.at(name));
+    }
+    CHECK(names.size() == want.size());
 }
 
 TEST_CASE("event bus numbers events, retains a bounded window and fans out")
@@ -262,7 +292,7 @@ TEST_CASE("event bus numbers events, retains a bounded window and fans out")
     CHECK(bus.retained().size() == 3);
     CHECK(bus.first_retained() == 3);
     CHECK(bus.last_seq() == 5);
-    auto j = to_json(bus.retained().back());
+    auto j = api::to_json(bus.retained().back());
     CHECK(j.at("seq") == 5);
     CHECK(j.at("type") == "network.repaired");
     CHECK(j.at("time") == "2026-11-29T02:45:45.123Z");
@@ -270,7 +300,7 @@ TEST_CASE("event bus numbers events, retains a bounded window and fans out")
     bus.unsubscribe(tok);
     bus.publish(event_type::vm_state, "vm1", vm_state_change{"running", "starting", "started"}, now);
     CHECK(seen.size() == 5);
-    CHECK(to_json(bus.retained().back()).at("vm") == "vm1");
+    CHECK(api::to_json(bus.retained().back()).at("vm") == "vm1");
 }
 
 TEST_CASE("events are typed and serialized once: every reader shares one wire string")
@@ -278,8 +308,8 @@ TEST_CASE("events are typed and serialized once: every reader shares one wire st
     event_bus bus;
     auto now = std::chrono::system_clock::time_point{std::chrono::milliseconds(1795920345123)};
     const auto& e = bus.publish(event_type::vm_state, "web", vm_state_change{"running", "starting", "started"}, now);
-    auto a = wire(e);
-    auto b = wire(e);
+    auto a = api::wire(e);
+    auto b = api::wire(e);
     CHECK(a.get() == b.get()); // not serialized a second time
     auto j = boost::json::parse(*a).as_object();
     CHECK(j.at("type") == "vm.state");
@@ -293,7 +323,7 @@ TEST_CASE("events are typed and serialized once: every reader shares one wire st
     l.state = "bound";
     l.expires_at = 1795920345;
     const auto& le = bus.publish(event_type::lease_bound, "", l, now);
-    auto lj = to_json(le);
+    auto lj = api::to_json(le);
     CHECK(lj.at("type") == "lease.bound");
     CHECK(lj.at("data").at("vm").is_null());
     CHECK(lj.at("data").at("expires_at") == "2026-11-29T02:45:45Z");
@@ -336,6 +366,55 @@ TEST_CASE("WebSocket routes answer a plain GET with 426, and accept ?token= only
     CHECK_FALSE(api::authorized_upgrade(c, "", "/api/v1/events?token=secre"));
     CHECK_FALSE(api::authorized_upgrade(c, "", "/api/v1/events?token="));
     CHECK(api::authorized_upgrade(c, "Bearer secret", "/api/v1/events"));
+}
+
+TEST_CASE("event types are declared once: the OpenAPI document, the stream's filter and the dashboard follow it")
+{
+    std::set<std::string> declared;
+    for (auto t : all_event_types)
+        declared.insert(to_string(t));
+    CHECK(declared.size() == std::size(all_event_types));
+
+    // The OpenAPI document: the Event schema's type enum is the declaration plus "resync".
+    auto r = call(make_ctx(), "GET", "/api/v1/openapi.json");
+    REQUIRE(r.status == 200);
+    std::set<std::string> documented;
+    std::function<void(const boost::json::value&)> walk = [&](const boost::json::value& v) {
+        if (v.is_object()) {
+            for (auto& [k, x] : v.as_object()) {
+                if (k == "enum" && x.is_array() && std::count(x.as_array().begin(), x.as_array().end(), "vm.created"))
+                    for (auto& e : x.as_array())
+                        documented.insert(std::string(e.as_string()));
+                walk(x);
+            }
+        }
+        else if (v.is_array())
+            for (auto& x : v.as_array())
+                walk(x);
+    };
+    walk(boost::json::parse(r.body));
+    CHECK(documented.erase("resync") == 1);
+    CHECK(documented == declared);
+
+    // The stream's filter takes every declared type, and nothing else.
+    for (auto& t : declared) {
+        CAPTURE(t);
+        CHECK(api::parse_events_query("/api/v1/events?types=" + t).ok());
+    }
+    CHECK_FALSE(api::parse_events_query("/api/v1/events?types=vm.renamed").ok());
+
+    // The dashboard handles every declared type and names no other.
+    std::ifstream in(PADDOCK_SOURCE_ROOT "/www/app.js");
+    REQUIRE(in);
+    std::string js((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::set<std::string> families, named;
+    for (auto& t : declared)
+        families.insert(t.substr(0, t.find('.')));
+    const std::regex quoted("'([a-z]+)\\.([a-z_]+)'");
+    for (auto it = std::sregex_iterator(js.begin(), js.end(), quoted); it != std::sregex_iterator(); ++it)
+        if (families.count((*it)[1].str()))
+            named.insert((*it)[1].str() + "." + (*it)[2].str());
+    CHECK(named == declared);
 }
 
 TEST_CASE("the route table matches paths segment by segment")

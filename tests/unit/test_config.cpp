@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/config.hpp"
+#include "conf/config.hpp"
 #include "base/ipv4.hpp"
 
 using namespace paddock;
@@ -13,7 +13,7 @@ using namespace paddock;
 namespace {
 std::string error_of(const std::string& text)
 {
-    auto r = app::parse_config(text);
+    auto r = conf::parse_config(text);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == errc::invalid_config);
     return r.error().message;
@@ -51,9 +51,9 @@ TEST_CASE("cidr parsing, masks and membership")
 
 TEST_CASE("empty object gives the embedded defaults")
 {
-    auto r = app::parse_config("{}");
+    auto r = conf::parse_config("{}");
     REQUIRE(r.ok());
-    CHECK(app::to_json_text(*r) == app::to_json_text(app::defaults()));
+    CHECK(conf::to_json_text(*r) == conf::to_json_text(conf::defaults()));
     CHECK(r->listen_port == 8080);
     CHECK(r->network.namespace_name == "paddock");
 }
@@ -64,14 +64,14 @@ TEST_CASE("config/paddockd.json equals the embedded defaults")
     REQUIRE(f);
     std::stringstream ss;
     ss << f.rdbuf();
-    auto r = app::parse_config(ss.str());
+    auto r = conf::parse_config(ss.str());
     REQUIRE(r.ok());
-    CHECK(app::to_json_text(*r) == app::to_json_text(app::defaults()));
+    CHECK(conf::to_json_text(*r) == conf::to_json_text(conf::defaults()));
 }
 
 TEST_CASE("a full valid config is read field by field")
 {
-    auto r = app::parse_config(R"({
+    auto r = conf::parse_config(R"({
       // comments are allowed
       "listen": "[::1]:9090", "state_dir": "/srv/pd", "auth": "none",
       "network": {"namespace": "pd-1", "host_veth": "pd0", "bridge": "pdbr", "subnet": "10.20.0.0/16",
@@ -91,16 +91,16 @@ TEST_CASE("a full valid config is read field by field")
 
 TEST_CASE("the DNS service: its keys, and the DNS server DHCP hands out")
 {
-    auto r = app::parse_config(R"({"dns_service": {"upstreams": ["192.0.2.53", "2001:db8::53"], "resolv_conf": "/tmp/r",
+    auto r = conf::parse_config(R"({"dns_service": {"upstreams": ["192.0.2.53", "2001:db8::53"], "resolv_conf": "/tmp/r",
                                    "cache_entries": 0}})");
     REQUIRE(r.ok());
     CHECK(r->dns_service.upstreams.size() == 2);
     CHECK(r->dns_service.cache_entries == 0);
-    CHECK(app::effective_dns(*r) == std::vector<ipv4>{r->network.bridge_address}); // our own DNS service
+    CHECK(conf::effective_dns(*r) == std::vector<ipv4>{r->network.bridge_address}); // our own DNS service
     r->dns_service.enabled = false;
-    CHECK(app::effective_dns(*r) == std::vector<ipv4>{r->network.gateway});
+    CHECK(conf::effective_dns(*r) == std::vector<ipv4>{r->network.gateway});
     r->network.dns = {ipv4{0x01010101u}};
-    CHECK(app::effective_dns(*r) == std::vector<ipv4>{ipv4{0x01010101u}});
+    CHECK(conf::effective_dns(*r) == std::vector<ipv4>{ipv4{0x01010101u}});
 }
 
 TEST_CASE("bad values are rejected with a message naming the field")
@@ -164,10 +164,10 @@ TEST_CASE("malformed JSON and non-objects are errors, not crashes")
 
 TEST_CASE("--listen overrides parse like the file key")
 {
-    auto c = app::defaults();
-    CHECK(app::set_listen(c, "0.0.0.0:0").ok());
+    auto c = conf::defaults();
+    CHECK(conf::set_listen(c, "0.0.0.0:0").ok());
     CHECK(c.listen_host == "0.0.0.0");
     CHECK(c.listen_port == 0);
-    CHECK_FALSE(app::set_listen(c, "[nonsense]:80").ok());
-    CHECK_FALSE(app::set_listen(c, ":80").ok());
+    CHECK_FALSE(conf::set_listen(c, "[nonsense]:80").ok());
+    CHECK_FALSE(conf::set_listen(c, ":80").ok());
 }

@@ -12,10 +12,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-namespace paddock::app {
+namespace paddock {
 
 boost::asio::awaitable<void> accept_loop(boost::asio::any_io_executor ex,
                                          std::function<std::shared_ptr<boost::asio::ip::tcp::acceptor>()> current,
                                          std::function<void(boost::asio::ip::tcp::socket)> take);
 
-} // namespace paddock::app
+} // namespace paddock

@@ -12,7 +12,7 @@
 #include "base/ipv4.hpp"
 #include "net/network_config.hpp"
 
-namespace paddock::app {
+namespace paddock::conf {
 
 struct qemu_config {
     std::string binary = "qemu-system-x86_64";
@@ -67,4 +67,4 @@ bool loopback_listen(const config& cfg);
 // Interface names: 1..15 bytes of [A-Za-z0-9_.-], not "." or "..".
 bool valid_ifname(std::string_view s);
 
-} // namespace paddock::app
+} // namespace paddock::conf

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // Daemon configuration: defaults, parsing, validation.
-#include "app/config.hpp"
+#include "conf/config.hpp"
 
 #include <arpa/inet.h>
 
 #include <boost/json.hpp>
 
-namespace paddock::app {
+namespace paddock::conf {
 namespace json = boost::json;
 
 namespace {
@@ -451,4 +451,4 @@ std::string to_json_text(const config& c)
     return json::serialize(o);
 }
 
-} // namespace paddock::app
+} // namespace paddock::conf

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: the accept loop of a server listening inside the namespace.
-#include "app/accept_loop.hpp"
+#include "base/accept_loop.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace paddock::app {
+namespace paddock {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -35,4 +35,4 @@ asio::awaitable<void> accept_loop(asio::any_io_executor ex, std::function<std::s
     }
 }
 
-} // namespace paddock::app
+} // namespace paddock

@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: the anti-spoofing table's keeper.
-#include "app/guard.hpp"
+#include "net/guard.hpp"
 
 #include <chrono>
 #include <memory>
 
 #include <unistd.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 
 #include "base/event_bus.hpp"
@@ -15,7 +18,7 @@
 #include "net/netns.hpp"
 #include "net/nft.hpp"
 
-namespace paddock::app {
+namespace paddock::net {
 namespace asio = boost::asio;
 
 namespace {
@@ -24,7 +27,7 @@ namespace {
 result<std::string> run_nft(int fd, const std::string& cmd)
 {
     result<std::string> out = fail(errc::nft_failed, "not run");
-    auto st = net::run_in_netns(fd, [&]() -> status {
+    auto st = run_in_netns(fd, [&]() -> status {
         net::nft n; // a context made inside the namespace talks to the namespace's nf_tables
         out = n.run(cmd);
         return ok();
@@ -52,9 +55,38 @@ std::optional<net::guard_counts> read_counts(int fd, const std::vector<net::guar
 
 } // namespace
 
-guard::guard(asio::any_io_executor loop, std::function<int()> ns_fd, ports_fn ports, event_bus& bus)
-    : loop_(loop), ns_fd_(std::move(ns_fd)), ports_(std::move(ports)), bus_(bus)
+guard::guard(asio::any_io_executor loop, ports_fn ports, event_bus& bus)
+    : loop_(loop), ports_(std::move(ports)), bus_(bus)
 {
+}
+
+status guard::open(int ns_fd)
+{
+    ns_fd_ = ns_fd;
+    sync();
+    return ok();
+}
+
+asio::awaitable<void> guard::run()
+{
+    asio::steady_timer tick(loop_);
+    for (;;) {
+        tick.expires_after(std::chrono::seconds(2));
+        auto [ec] = co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec)
+            co_return; // cancelled
+        poll();
+    }
+}
+
+void guard::report(metric_list& out) const
+{
+    auto& f = out.family("paddock_guard_dropped_packets_total", "counter",
+                         "Frames a VM's port sent that the anti-spoofing table dropped, by VM and reason "
+                         "(mac, arp, ip, dhcp_server, ethertype).");
+    for (auto& [vm, reasons] : totals())
+        for (auto& [why, n] : reasons)
+            f.add({{"vm", vm}, {"reason", why}}, static_cast<double>(n));
 }
 
 guard::~guard()
@@ -73,7 +105,7 @@ void guard::sync()
     auto next = std::make_shared<std::vector<net::guard_port>>(ports_());
     auto old = std::make_shared<std::vector<net::guard_port>>(current_);
     auto doc = std::make_shared<std::string>(net::guard_document(*next));
-    const int fd = dup_fd(ns_fd_());
+    const int fd = dup_fd(ns_fd_);
     asio::post(worker_, [this, fd, next, old, doc] {
         auto before = std::make_shared<std::optional<net::guard_counts>>(read_counts(fd, *old));
         auto applied = std::make_shared<result<std::string>>(run_nft(fd, *doc));
@@ -102,7 +134,7 @@ void guard::poll()
         return;
     busy_ = true;
     auto ports = std::make_shared<std::vector<net::guard_port>>(current_);
-    const int fd = dup_fd(ns_fd_());
+    const int fd = dup_fd(ns_fd_);
     asio::post(worker_, [this, fd, ports] {
         auto now = std::make_shared<std::optional<net::guard_counts>>(read_counts(fd, *ports));
         if (fd >= 0)
@@ -127,19 +159,17 @@ void guard::finished()
 void guard::counted(const net::guard_counts& now)
 {
     for (auto& [vm, reasons] : now) {
-        boost::json::object delta;
-        std::uint64_t total = 0;
+        blocked_report delta;
         for (auto& [why, n] : reasons) {
             const std::uint64_t before = last_[vm][why];
             if (n > before) {
-                delta[why] = n - before;
-                total += n - before;
+                delta.dropped[why] = n - before;
+                delta.total += n - before;
             }
         }
-        if (total) {
-            log::warn("guard", vm, ": dropped ", total, " spoofed or foreign frame(s)");
-            bus_.publish(event_type::vm_blocked, vm, vm_view{boost::json::object{{"dropped", delta}, {"total", total}}},
-                         std::chrono::system_clock::now());
+        if (delta.total) {
+            log::warn("guard", vm, ": dropped ", delta.total, " spoofed or foreign frame(s)");
+            bus_.publish(event_type::vm_blocked, vm, std::move(delta), std::chrono::system_clock::now());
         }
     }
     last_ = now;
@@ -154,4 +184,4 @@ net::guard_counts guard::totals() const
     return t;
 }
 
-} // namespace paddock::app
+} // namespace paddock::net

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: the io_context stall probe.
-#include "app/loop_probe.hpp"
+#include "base/loop_probe.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,7 +9,7 @@
 
 #include "base/log.hpp"
 
-namespace paddock::app {
+namespace paddock {
 namespace asio = boost::asio;
 
 asio::awaitable<void> loop_probe::run()
@@ -38,4 +38,4 @@ asio::awaitable<void> loop_probe::run()
     }
 }
 
-} // namespace paddock::app
+} // namespace paddock

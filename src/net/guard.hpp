@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: keeps the anti-spoofing table (net/guard_ruleset) in the namespace in step with the VMs
-// (rebuilt whenever a VM is created or removed, or the namespace is rebuilt), and reads its drop
-// counters every 2 s: what was dropped since the last read is announced per VM (`vm.blocked`) and
+// (rebuilt whenever a VM is created or removed, or the namespace is rebuilt: open()), and reads its
+// drop counters every 2 s (run()): what was dropped since the last read is announced per VM (`vm.blocked`) and
 // counted for /metrics (totals survive the table's rebuilds).
 // libnftables is synchronous and slow for big tables (a rebuild with 200 VMs takes ~100 ms, a
 // counter listing ~50 ms), so the nft work and the parsing run on a worker thread of their own, one
@@ -17,17 +17,25 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "base/error.hpp"
+#include "base/metrics.hpp"
+#include "base/ns_service.hpp"
 #include "net/guard_ruleset.hpp"
 
 namespace paddock { class event_bus; }
 
-namespace paddock::app {
+namespace paddock::net {
 
-class guard {
+class guard final : public ns_service {
 public:
     using ports_fn = std::function<std::vector<net::guard_port>()>;
-    guard(boost::asio::any_io_executor loop, std::function<int()> ns_fd, ports_fn ports, event_bus& bus);
-    ~guard();
+    guard(boost::asio::any_io_executor loop, ports_fn ports, event_bus& bus);
+    ~guard() override;
+
+    const char* name() const override { return "guard"; }
+    // Installs the table in the namespace `ns_fd`.
+    status open(int ns_fd) override;
+    // Reads the counters every 2 s until cancelled.
+    boost::asio::awaitable<void> run() override;
 
     // Rebuilds the table for the VMs as they are now (asynchronously).
     void sync();
@@ -35,6 +43,7 @@ public:
     void poll();
     // Drops since start, by VM and reason.
     net::guard_counts totals() const;
+    void report(metric_list& out) const;
 
 private:
     // On the loop: a counter reading of the table that holds `ports`.
@@ -43,7 +52,7 @@ private:
     void finished();
 
     boost::asio::any_io_executor loop_;
-    std::function<int()> ns_fd_;
+    int ns_fd_ = -1;
     ports_fn ports_;
     event_bus& bus_;
     std::vector<net::guard_port> current_;
@@ -52,4 +61,4 @@ private:
     boost::asio::thread_pool worker_{1};
 };
 
-} // namespace paddock::app
+} // namespace paddock::net

@@ -10,7 +10,9 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
-namespace paddock::app {
+#include "base/metrics.hpp"
+
+namespace paddock {
 
 class loop_probe {
 public:
@@ -23,6 +25,13 @@ public:
     double worst_ms() const { return worst_us_ / 1000.0; }
     // The worst over the current and the previous 1 s window.
     double recent_worst_ms() const { return std::max(window_us_, previous_window_us_) / 1000.0; }
+    void report(metric_list& out) const
+    {
+        out.family("paddock_loop_stall_seconds", "gauge",
+                   "How late the daemon's event loop ran a timer: the worst in the last 1-2 s (window=recent) and since start (window=start).")
+            .add({{"window", "recent"}}, recent_worst_ms() / 1000.0)
+            .add({{"window", "start"}}, worst_ms() / 1000.0);
+    }
 
 private:
     boost::asio::any_io_executor ex_;
@@ -30,4 +39,4 @@ private:
     std::int64_t worst_us_ = 0, window_us_ = 0, previous_window_us_ = 0;
 };
 
-} // namespace paddock::app
+} // namespace paddock

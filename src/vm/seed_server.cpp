@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: the NoCloud seed server.
-#include "app/metadata_server.hpp"
+#include "vm/seed_server.hpp"
 
 #include <cstring>
 
@@ -15,10 +15,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "app/accept_loop.hpp"
+#include "base/accept_loop.hpp"
+#include "base/in_netns.hpp"
 #include "base/log.hpp"
 
-namespace paddock::app {
+namespace paddock::vm {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -43,17 +44,20 @@ std::string neighbour_mac(int fd, const asio::ip::address_v4& ip, const std::str
 }
 } // namespace
 
-metadata_server::metadata_server(asio::any_io_executor ex, std::string bridge, finder find)
-    : ex_(ex), bridge_(std::move(bridge)), find_(std::move(find))
+seed_server::seed_server(asio::any_io_executor ex, ipv4 address, std::string bridge, finder find)
+    : ex_(ex), address_(address), bridge_(std::move(bridge)), find_(std::move(find))
 {
 }
 
-status metadata_server::open(int fd)
+status seed_server::open(int ns_fd)
 {
+    auto fd = bound_socket(ns_fd, address_, 80, true);
+    if (!fd)
+        return fd.error();
     auto a = std::make_shared<tcp::acceptor>(ex_);
     boost::system::error_code ec;
-    a->assign(tcp::v4(), fd, ec);
-    if (ec)
+    a->assign(tcp::v4(), *fd, ec);
+    if (ec && ::close(*fd) == 0)
         return fail(errc::netns_failed, "metadata socket: " + ec.message());
     if (acceptor_) {
         boost::system::error_code ignored;
@@ -63,13 +67,13 @@ status metadata_server::open(int fd)
     return ok();
 }
 
-asio::awaitable<void> metadata_server::run()
+asio::awaitable<void> seed_server::run()
 {
     return accept_loop(ex_, [this] { return acceptor_; },
                        [this](tcp::socket sock) { asio::co_spawn(ex_, serve(std::move(sock)), asio::detached); });
 }
 
-asio::awaitable<void> metadata_server::serve(tcp::socket sock)
+asio::awaitable<void> seed_server::serve(tcp::socket sock)
 {
     beast::tcp_stream stream(std::move(sock));
     beast::flat_buffer buf;
@@ -104,4 +108,4 @@ asio::awaitable<void> metadata_server::serve(tcp::socket sock)
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-} // namespace paddock::app
+} // namespace paddock::vm

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: the DNS service.
-#include "app/dns_server.hpp"
+#include "dns/server.hpp"
 
 #include <array>
 #include <cstring>
@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -21,17 +22,19 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-#include "app/accept_loop.hpp"
+#include "base/accept_loop.hpp"
+#include "base/in_netns.hpp"
 #include "base/log.hpp"
+#include "base/udp_batch.hpp"
 
-namespace paddock::app {
+namespace paddock::dns {
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-struct dns_server::live {
+struct server::live {
     std::shared_ptr<udp::socket> datagrams;
     std::shared_ptr<tcp::acceptor> streams;
     std::size_t in_flight = 0, tcp_clients = 0;
@@ -63,36 +66,22 @@ void close_at_deadline(asio::steady_timer& t, Socket& s, std::chrono::millisecon
     });
 }
 
-std::array<asio::const_buffer, 2> framed(const std::array<std::uint8_t, 2>& len, const dns::bytes& msg)
+std::array<asio::const_buffer, 2> framed(const std::array<std::uint8_t, 2>& len, const bytes& msg)
 {
     return {asio::buffer(len), asio::buffer(msg)};
 }
 
-std::array<std::uint8_t, 2> length_of(const dns::bytes& msg)
+std::array<std::uint8_t, 2> length_of(const bytes& msg)
 {
     return {static_cast<std::uint8_t>(msg.size() >> 8), static_cast<std::uint8_t>(msg.size())};
 }
 
-// One recvmmsg/sendmmsg batch.
-struct udp_batch {
+// One sendmmsg batch of replies.
+struct send_batch {
     static constexpr int n = 64;
-    static constexpr std::size_t size = 4096; // bigger queries (EDNS options) are cut, then dropped as malformed
-    std::vector<std::uint8_t> data = std::vector<std::uint8_t>(n * size);
     std::array<mmsghdr, n> hdr{};
     std::array<iovec, n> iov{};
     std::array<sockaddr_in, n> from{};
-
-    void reset()
-    {
-        for (int i = 0; i < n; ++i) {
-            iov[i] = {data.data() + i * size, size};
-            hdr[i] = {};
-            hdr[i].msg_hdr.msg_name = &from[i];
-            hdr[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
-            hdr[i].msg_hdr.msg_iov = &iov[i];
-            hdr[i].msg_hdr.msg_iovlen = 1;
-        }
-    }
 };
 
 // A short wait (no socket yet, or a failing one: never spin).
@@ -104,12 +93,41 @@ asio::awaitable<void> pause(asio::any_io_executor ex, int ms)
 
 } // namespace
 
-dns_server::dns_server(asio::any_io_executor ex, dns::resolver& core, dns_options o)
+server::server(asio::any_io_executor ex, resolver& core, server_options o)
     : ex_(ex), core_(core), opt_(std::move(o)), live_(std::make_shared<live>())
 {
 }
 
-status dns_server::open(int udp_fd, int tcp_fd)
+status server::open(int ns_fd)
+{
+    auto u = bound_socket(ns_fd, opt_.address, 53, false);
+    if (!u)
+        return u.error();
+    auto t = bound_socket(ns_fd, opt_.address, 53, true);
+    if (!t) {
+        ::close(*u);
+        return t.error();
+    }
+    if (auto st = adopt(*u, *t); !st)
+        return st;
+    log::info("dns", "serving ", core_.config().domain, " on ", to_string(opt_.address), ":53 (UDP and TCP) in the namespace");
+    return ok();
+}
+
+void server::report(metric_list& out) const
+{
+    auto& q = out.family("paddock_dns_queries_total", "counter",
+                         "DNS queries by outcome: answered from the VMs' names (local), from the cache (cached), by an "
+                         "upstream server (forwarded), SERVFAIL after no upstream answered (failed), refused (client "
+                         "outside the subnet), notimp, malformed (dropped), shed (dropped: too many in flight).");
+    for (std::size_t o = 0; o < outcome_count; ++o)
+        q.add({{"outcome", to_string(static_cast<outcome>(o))}}, static_cast<double>(core_.counts()[o]));
+    out.family("paddock_dns_cache_entries", "gauge", "Answers in the DNS cache.").add(static_cast<double>(core_.cache_size()));
+    out.family("paddock_dns_upstream_timeouts_total", "counter", "Forwarded queries an upstream server did not answer in time.")
+        .add(static_cast<double>(upstream_timeouts()));
+}
+
+status server::adopt(int udp_fd, int tcp_fd)
 {
     auto u = std::make_shared<udp::socket>(ex_);
     auto t = std::make_shared<tcp::acceptor>(ex_);
@@ -137,9 +155,9 @@ status dns_server::open(int udp_fd, int tcp_fd)
     return ok();
 }
 
-std::uint64_t dns_server::upstream_timeouts() const { return live_->timeouts; }
+std::uint64_t server::upstream_timeouts() const { return live_->timeouts; }
 
-std::vector<std::string> dns_server::upstream_names()
+std::vector<std::string> server::upstream_names()
 {
     std::vector<std::string> out;
     for (auto& a : upstreams())
@@ -147,12 +165,12 @@ std::vector<std::string> dns_server::upstream_names()
     return out;
 }
 
-asio::awaitable<void> dns_server::run()
+asio::awaitable<void> server::run()
 {
     co_await (udp_loop() && tcp_loop());
 }
 
-asio::awaitable<void> dns_server::udp_loop()
+asio::awaitable<void> server::udp_loop()
 {
     auto l = live_;
     for (;;) {
@@ -174,23 +192,25 @@ asio::awaitable<void> dns_server::udp_loop()
     }
 }
 
-void dns_server::drain(const std::shared_ptr<udp::socket>& sock)
+void server::drain(const std::shared_ptr<udp::socket>& sock)
 {
-    static thread_local udp_batch rx, tx;
-    std::array<dns::bytes, udp_batch::n> replies;
+    // Bigger queries (EDNS options) than 4 KiB are cut, then dropped as malformed.
+    static thread_local udp_batch rx(send_batch::n, 4096);
+    static thread_local send_batch tx;
+    std::array<bytes, send_batch::n> replies;
     const int fd = sock->native_handle();
     for (int round = 0; round < 8; ++round) {
-        rx.reset();
-        int got = ::recvmmsg(fd, rx.hdr.data(), udp_batch::n, MSG_DONTWAIT, nullptr);
-        if (got <= 0)
+        int got = rx.receive(fd);
+        if (got == 0)
             return;
         const auto now = std::chrono::steady_clock::now();
         int out = 0;
         for (int k = 0; k < got; ++k) {
-            dns::view msg(rx.data.data() + k * udp_batch::size, rx.hdr[k].msg_len);
-            const sockaddr_in& from = rx.from[k];
-            dns::step s = core_.handle(msg, ipv4{ntohl(from.sin_addr.s_addr)}, false, now);
-            if (s.what == dns::step::kind::reply) {
+            auto d = rx.datagram(k);
+            dns::view msg(d.data(), d.size());
+            const sockaddr_in& from = rx.from(k);
+            step s = core_.handle(msg, ipv4{ntohl(from.sin_addr.s_addr)}, false, now);
+            if (s.what == step::kind::reply) {
                 replies[out] = std::move(s.out);
                 tx.iov[out] = {replies[out].data(), replies[out].size()};
                 tx.hdr[out] = {};
@@ -201,15 +221,15 @@ void dns_server::drain(const std::shared_ptr<udp::socket>& sock)
                 tx.hdr[out].msg_hdr.msg_iovlen = 1;
                 ++out;
             }
-            else if (s.what == dns::step::kind::forward) {
+            else if (s.what == step::kind::forward) {
                 if (live_->in_flight >= opt_.max_in_flight) {
                     core_.shed();
                     continue;
                 }
                 udp::endpoint client(asio::ip::address_v4(ntohl(from.sin_addr.s_addr)), ntohs(from.sin_port));
                 asio::co_spawn(ex_,
-                               forward_udp(sock, client, std::make_shared<dns::step>(std::move(s)),
-                                           dns::bytes(msg.begin(), msg.end()), live_),
+                               forward_udp(sock, client, std::make_shared<step>(std::move(s)),
+                                           bytes(msg.begin(), msg.end()), live_),
                                asio::detached);
             }
         }
@@ -219,13 +239,13 @@ void dns_server::drain(const std::shared_ptr<udp::socket>& sock)
                 break; // the socket buffer is full: those clients ask again
             sent += n;
         }
-        if (got < udp_batch::n)
+        if (got < rx.capacity())
             return;
     }
 }
 
-asio::awaitable<void> dns_server::forward_udp(std::shared_ptr<udp::socket> sock, udp::endpoint client,
-                                              std::shared_ptr<dns::step> s, bytes msg, std::shared_ptr<live> l)
+asio::awaitable<void> server::forward_udp(std::shared_ptr<udp::socket> sock, udp::endpoint client,
+                                              std::shared_ptr<step> s, bytes msg, std::shared_ptr<live> l)
 {
     held h(l, l->in_flight);
     bytes reply = co_await resolve(msg, *s, false, l);
@@ -234,7 +254,7 @@ asio::awaitable<void> dns_server::forward_udp(std::shared_ptr<udp::socket> sock,
         sock->send_to(asio::buffer(reply), client, 0, ec);
 }
 
-asio::awaitable<dns::bytes> dns_server::resolve(const bytes& msg, const dns::step& s, bool tcp, std::shared_ptr<live> l)
+asio::awaitable<bytes> server::resolve(const bytes& msg, const step& s, bool tcp, std::shared_ptr<live> l)
 {
     const std::vector<asio::ip::address> ups = upstreams();
     std::optional<bytes> last;
@@ -271,7 +291,7 @@ asio::awaitable<dns::bytes> dns_server::resolve(const bytes& msg, const dns::ste
     co_return core_.failed(msg, s.q);
 }
 
-asio::awaitable<std::optional<dns::bytes>> dns_server::ask_udp(udp::endpoint up, const bytes& out)
+asio::awaitable<std::optional<bytes>> server::ask_udp(udp::endpoint up, const bytes& out)
 {
     std::optional<bytes> none;
     udp::socket s(ex_);
@@ -300,7 +320,7 @@ asio::awaitable<std::optional<dns::bytes>> dns_server::ask_udp(udp::endpoint up,
     }
 }
 
-asio::awaitable<std::optional<dns::bytes>> dns_server::ask_tcp(tcp::endpoint up, const bytes& out)
+asio::awaitable<std::optional<bytes>> server::ask_tcp(tcp::endpoint up, const bytes& out)
 {
     std::optional<bytes> none;
     tcp::socket s(ex_);
@@ -325,7 +345,7 @@ asio::awaitable<std::optional<dns::bytes>> dns_server::ask_tcp(tcp::endpoint up,
     co_return buf;
 }
 
-asio::awaitable<void> dns_server::tcp_loop()
+asio::awaitable<void> server::tcp_loop()
 {
     auto l = live_;
     return accept_loop(ex_, [l] { return l->streams; }, [this, l](tcp::socket sock) {
@@ -334,7 +354,7 @@ asio::awaitable<void> dns_server::tcp_loop()
     });
 }
 
-asio::awaitable<void> dns_server::serve_tcp(tcp::socket sock, std::shared_ptr<live> l)
+asio::awaitable<void> server::serve_tcp(tcp::socket sock, std::shared_ptr<live> l)
 {
     held h(l, l->tcp_clients);
     boost::system::error_code pec;
@@ -354,11 +374,11 @@ asio::awaitable<void> dns_server::serve_tcp(tcp::socket sock, std::shared_ptr<li
         if (bec)
             co_return;
         deadline.cancel();
-        dns::step s = core_.handle(msg, client, true, std::chrono::steady_clock::now());
+        step s = core_.handle(msg, client, true, std::chrono::steady_clock::now());
         bytes reply;
-        if (s.what == dns::step::kind::drop)
+        if (s.what == step::kind::drop)
             co_return; // malformed: the stream cannot be trusted further
-        if (s.what == dns::step::kind::reply)
+        if (s.what == step::kind::reply)
             reply = std::move(s.out);
         else {
             if (l->in_flight >= opt_.max_in_flight) {
@@ -377,7 +397,7 @@ asio::awaitable<void> dns_server::serve_tcp(tcp::socket sock, std::shared_ptr<li
     }
 }
 
-std::vector<asio::ip::address> dns_server::upstreams()
+std::vector<asio::ip::address> server::upstreams()
 {
     const auto now = std::chrono::steady_clock::now();
     if (resolv_mtime_ns_ != -1 && now - resolv_checked_ < std::chrono::seconds(1))
@@ -423,4 +443,4 @@ std::vector<asio::ip::address> dns_server::upstreams()
     return cached_upstreams_;
 }
 
-} // namespace paddock::app
+} // namespace paddock::dns

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+// CORE: events and VMs as JSON.
+#include "api/event_json.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "base/time.hpp"
+
+namespace paddock::api {
+namespace json = boost::json;
+
+namespace {
+// A timestamp, or null when it was never set.
+json::value iso(std::int64_t t) { return t > 0 ? json::value(json::string(iso8601(t))) : json::value(nullptr); }
+json::value text_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
+} // namespace
+
+json::object to_json(const vm_info& v)
+{
+    json::object o{{"name", v.name},
+                   {"state", v.state},
+                   {"cpus", v.cpus},
+                   {"memory_mib", v.memory_mib},
+                   {"disk_gib", v.disk_gib ? json::value(v.disk_gib) : json::value(nullptr)},
+                   {"image", text_or_null(v.image)},
+                   {"mac", v.mac},
+                   {"ip", v.ip},
+                   {"ip_leased", v.ip_leased},
+                   {"tap", v.tap},
+                   {"created_at", iso(v.created_at)},
+                   {"started_at", iso(v.started_at)},
+                   {"state_reason", v.state_reason},
+                   {"accel", text_or_null(v.accel)},
+                   {"pid", v.pid > 0 ? json::value(v.pid) : json::value(nullptr)}};
+    o["cloud_init"] = v.cloud_init ? json::value(json::object{{"user_data_bytes", v.user_data_bytes},
+                                                               {"ssh_authorized_keys", v.ssh_keys}})
+                                   : json::value(nullptr);
+    if (!v.kernel.empty()) {
+        o["kernel"] = v.kernel;
+        o["initrd"] = text_or_null(v.initrd);
+        o["cmdline"] = v.cmdline;
+    }
+    return o;
+}
+
+std::string vms_text(const std::vector<vm_info>& vms)
+{
+    json::array a;
+    a.reserve(vms.size());
+    for (auto& v : vms)
+        a.push_back(to_json(v));
+    return json::serialize(json::object{{"vms", std::move(a)}});
+}
+
+namespace {
+struct data_json {
+    json::object operator()(std::monostate) const { return {}; }
+    json::object operator()(const vm_state_change& s) const
+    {
+        return {{"state", s.state}, {"previous", s.previous}, {"reason", s.reason}};
+    }
+    json::object operator()(const vm_address& a) const { return {{"ip", a.ip}, {"mac", a.mac}}; }
+    json::object operator()(const lease_info& l) const { return to_json(l); }
+    json::object operator()(const repair_report& r) const
+    {
+        json::array a;
+        for (auto& s : r.actions)
+            a.push_back(json::string(s));
+        return {{"actions", std::move(a)}};
+    }
+    json::object operator()(const vm_info& v) const { return to_json(v); }
+    json::object operator()(const image_view& v) const { return v.image; }
+    json::object operator()(const blocked_report& b) const
+    {
+        json::object by;
+        for (auto& [why, n] : b.dropped)
+            by[why] = n;
+        return {{"dropped", std::move(by)}, {"total", b.total}};
+    }
+    json::object operator()(const link_report& r) const
+    {
+        json::array a;
+        for (auto& l : r.links)
+            a.push_back(json::object{{"name", l.name}, {"present", l.present}, {"up", l.up}});
+        return {{"links", std::move(a)}};
+    }
+};
+} // namespace
+
+json::object to_json(const event& e)
+{
+    json::object o;
+    o["seq"] = e.seq;
+    o["time"] = iso8601_ms(e.time);
+    o["type"] = to_string(e.type);
+    if (!e.vm.empty())
+        o["vm"] = e.vm;
+    o["data"] = std::visit(data_json{}, e.data);
+    return o;
+}
+
+std::shared_ptr<const std::string> wire(const event& e)
+{
+    if (!e.wire_cache)
+        e.wire_cache = std::make_shared<const std::string>(json::serialize(to_json(e)));
+    return e.wire_cache;
+}
+
+} // namespace paddock::api

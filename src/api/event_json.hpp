@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// CORE: the wire form of events (SPEC section 5) and of a VM: the only place they become JSON.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
+#include "base/event_bus.hpp"
+
+namespace paddock::api {
+
+// A VM as GET /api/v1/vms/{name} shows it.
+boost::json::object to_json(const vm_info& v);
+// {"vms": [...]} serialized (GET /api/v1/vms).
+std::string vms_text(const std::vector<vm_info>& vms);
+
+// An event's wire object, and its text (serialized once per event, then shared by every reader).
+boost::json::object to_json(const event& e);
+std::shared_ptr<const std::string> wire(const event& e);
+
+} // namespace paddock::api

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+#include "app/backend.hpp"
+
+#include "api/prom.hpp"
+
+namespace paddock::app {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+// An image upload as the API sees it.
+class upload_adapter final : public api::upload_sink {
+public:
+    explicit upload_adapter(std::unique_ptr<vm::image_store::upload> u) : u_(std::move(u)) {}
+    asio::awaitable<status> write(std::string chunk) override { return u_->write(std::move(chunk)); }
+    asio::awaitable<result<json::object>> finish() override { return u_->finish(); }
+
+private:
+    std::unique_ptr<vm::image_store::upload> u_;
+};
+
+} // namespace
+
+backend::backend(std::chrono::steady_clock::time_point started, const net::fabric_worker& fabric, dhcp::server& dhcp,
+                 vm::manager& vms, vm::image_store& images, const net::guard& guard, dns::server* dns,
+                 const loop_probe& probe)
+    : started_(started), fabric_(fabric), dhcp_(dhcp), vms_(vms), images_(images), guard_(guard), dns_(dns), probe_(probe)
+{
+}
+
+std::int64_t backend::uptime_s() const
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
+}
+
+api::loop_stalls backend::stalls() const
+{
+    return {static_cast<int>(probe_.period().count()), probe_.worst_ms(), probe_.recent_worst_ms()};
+}
+
+json::object backend::network()
+{
+    // The fabric's part is the worker's last description: reading it never waits on the kernel.
+    json::object o = fabric_.snapshot();
+    o["dhcp_pool"].as_object()["used"] = dhcp_.core().pool_used();
+    json::object d{{"enabled", dns_ != nullptr}};
+    if (dns_) {
+        d["address"] = to_string(dns_->address());
+        d["domain"] = dns_->core().config().domain;
+        json::array ups;
+        for (auto& u : dns_->upstream_names())
+            ups.push_back(json::string(u));
+        d["upstreams"] = std::move(ups);
+        d["cache_entries"] = dns_->core().cache_size();
+    }
+    o["dns"] = std::move(d);
+    return o;
+}
+
+// PUT /api/v1/reservations/{mac}: the given address, the MAC's current one, or a free one.
+asio::awaitable<result<json::object>> backend::reserve(api::reservation_request rq)
+{
+    dhcp::reservation r;
+    r.mac = rq.mac;
+    r.hostname = rq.hostname;
+    std::optional<ipv4> want;
+    if (!rq.ip.empty()) {
+        want = parse_ipv4(rq.ip);
+        if (!want)
+            co_return fail(errc::invalid_ip, "ip: \"" + rq.ip + "\" is not an IPv4 address");
+    }
+    auto a = dhcp_.core().address_for(rq.mac, want);
+    if (!a)
+        co_return a.error();
+    r.ip = *a;
+    if (auto st = co_await dhcp_.reserve(r); !st)
+        co_return st.error();
+    co_return json::object{{"mac", r.mac}, {"ip", to_string(r.ip)}, {"hostname", r.hostname}};
+}
+
+result<std::unique_ptr<api::upload_sink>> backend::begin_upload(const std::string& name, std::optional<std::uint64_t> length)
+{
+    auto u = images_.begin(name, length);
+    if (!u)
+        return u.error();
+    return std::unique_ptr<api::upload_sink>(std::make_unique<upload_adapter>(std::move(*u)));
+}
+
+asio::awaitable<status> backend::remove_image(std::string name)
+{
+    co_return co_await images_.remove(std::move(name), [this](const std::string& n) { return vms_.image_user(n); });
+}
+
+void backend::metrics(api::prom& out)
+{
+    metric_list m;
+    vms_.report(m);
+    dhcp_.report(m);
+    guard_.report(m);
+    if (dns_)
+        dns_->report(m);
+    fabric_.report(m);
+    probe_.report(m);
+    m.family("paddock_uptime_seconds", "gauge", "Seconds since the daemon started.").add(static_cast<double>(uptime_s()));
+    out.write(m);
+}
+
+} // namespace paddock::app

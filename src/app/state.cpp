@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+#include "app/state.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/log.hpp"
+#include "store/rows.hpp"
+
+namespace paddock::app {
+
+namespace {
+
+// Creates `dir` (0700) and its parents as needed.
+status make_state_dir(const std::string& dir)
+{
+    for (std::size_t i = 1; i <= dir.size(); ++i) {
+        if (i < dir.size() && dir[i] != '/')
+            continue;
+        std::string part = dir.substr(0, i);
+        if (::mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
+            return fail(errc::state_dir, "create " + part + ": " + std::strerror(errno));
+    }
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return fail(errc::state_dir, dir + " is not a directory");
+    return ok();
+}
+
+// Tries the lock once: the open descriptor holding it, or -1 and the holder's pid (0 if unknown).
+int try_lock(const std::string& path, pid_t& holder)
+{
+    holder = 0;
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {};
+        if (::pread(fd, buf, sizeof buf - 1, 0) > 0)
+            holder = static_cast<pid_t>(std::atoi(buf));
+        ::close(fd);
+        return -1;
+    }
+    std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+} // namespace
+
+state_lock::~state_lock()
+{
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+result<opened_state> open_state(const conf::config& cfg, bool stop_holder)
+{
+    if (auto st = make_state_dir(cfg.state_dir); !st)
+        return st.error();
+    const std::string path = cfg.state_dir + "/paddockd.lock";
+    pid_t holder = 0;
+    int fd = try_lock(path, holder);
+    if (fd < 0 && !stop_holder)
+        return fail(errc::state_dir, "another paddockd (pid " + std::to_string(holder) + ") is running with state_dir " +
+                                         cfg.state_dir);
+    if (fd < 0) {
+        // A running daemon would repair what teardown removes: ask it to stop, then wait for its lock.
+        if (holder > 0) {
+            log::info("teardown", "stopping the running paddockd (pid ", holder, ")");
+            ::kill(holder, SIGTERM);
+        }
+        for (int i = 0; i < 200 && fd < 0; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            fd = try_lock(path, holder);
+        }
+        if (fd < 0)
+            return fail(errc::state_dir, "paddockd (pid " + std::to_string(holder) + ") still holds " + path + " after 10 s");
+    }
+    state_lock lock;
+    lock.fd_ = fd;
+    auto db = store::db::open(cfg.state_dir + "/paddock.db");
+    if (!db)
+        return db.error();
+    return opened_state{std::move(lock), std::move(*db)};
+}
+
+result<std::string> api_token(const std::string& dir)
+{
+    const std::string path = dir + "/api-token";
+    std::ifstream in(path);
+    std::string tok;
+    if (in && std::getline(in, tok) && tok.size() >= 32)
+        return tok;
+    unsigned char raw[32];
+    if (::getrandom(raw, sizeof raw, 0) != sizeof raw)
+        return fail(errc::token, std::string("getrandom: ") + std::strerror(errno));
+    static const char* hex = "0123456789abcdef";
+    tok.clear();
+    for (unsigned char c : raw) {
+        tok += hex[c >> 4];
+        tok += hex[c & 15];
+    }
+    const std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fail(errc::token, "create " + tmp + ": " + std::strerror(errno));
+    std::string line = tok + "\n";
+    bool wrote = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    if (!wrote || ::rename(tmp.c_str(), path.c_str()) != 0)
+        return fail(errc::token, "write " + path + ": " + std::strerror(errno));
+    return tok;
+}
+
+result<std::optional<int>> forward_before(store::db& db)
+{
+    auto v = store::get_setting(db, forward_key);
+    if (!v)
+        return v.error();
+    std::optional<int> out;
+    if (*v)
+        out = **v == "1" ? 1 : 0;
+    return out;
+}
+
+} // namespace paddock::app
