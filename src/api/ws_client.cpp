@@ -15,8 +15,7 @@ namespace websocket = beast::websocket;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 ws_client::ws_client(beast::tcp_stream s, ws_limits l, bool binary)
-    : ws(std::move(s)), limits_(l), wake_(ws.get_executor(), asio::steady_timer::time_point::max()),
-      kill_(ws.get_executor())
+    : ws(std::move(s)), limits_(l), queue_(ws.get_executor()), kill_(ws.get_executor())
 {
     beast::get_lowest_layer(ws).expires_never(); // the WebSocket's own timeouts take over
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -36,13 +35,12 @@ void ws_client::push(frame f)
 {
     if (behind_ || gone_ || ending_)
         return;
-    if (queue_.size() + 1 > limits_.max_frames || bytes_ + f->size() > limits_.max_bytes) {
+    if (queue_.size() + 1 > limits_.max_frames || queue_.bytes() + f->size() > limits_.max_bytes) {
         fall_behind();
         return;
     }
-    bytes_ += f->size();
-    queue_.push_back(std::move(f));
-    wake_.cancel();
+    const std::size_t n = f->size();
+    queue_.push(std::move(f), n);
 }
 
 void ws_client::end(websocket::close_code code, std::string why)
@@ -51,21 +49,19 @@ void ws_client::end(websocket::close_code code, std::string why)
         return;
     ending_ = true;
     why_ = websocket::close_reason(code, why.substr(0, 120)); // a close frame's payload is at most 125 bytes
-    wake_.cancel();
+    queue_.finish();
 }
 
 void ws_client::gone()
 {
     gone_ = true;
-    wake_.cancel();
+    queue_.abort();
 }
 
 void ws_client::fall_behind()
 {
     behind_ = true;
-    queue_.clear();
-    bytes_ = 0;
-    wake_.cancel();
+    queue_.abort();
     why_ = websocket::close_reason(websocket::close_code::policy_error,
                                    "too slow: more than " + std::to_string(limits_.max_frames) + " frames or " +
                                        std::to_string(limits_.max_bytes) + " bytes queued");
@@ -73,23 +69,11 @@ void ws_client::fall_behind()
 
 asio::awaitable<bool> ws_client::write_loop()
 {
-    while (!gone_ && !behind_) {
-        if (queue_.empty()) {
-            if (ending_)
-                break;
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(use_tuple);
-            continue;
-        }
-        frame f = queue_.front();
-        auto [wec, wn] = co_await ws.async_write(asio::buffer(*f), use_tuple);
+    while (auto f = co_await queue_.next()) {
+        auto [wec, wn] = co_await ws.async_write(asio::buffer(**f), use_tuple);
         if (wec) {
             gone_ = true;
             break;
-        }
-        if (!queue_.empty() && queue_.front() == f) {
-            bytes_ -= f->size();
-            queue_.pop_front();
         }
     }
     if (!gone_ && (behind_ || ending_)) {

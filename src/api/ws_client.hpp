@@ -22,6 +22,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "base/send_queue.hpp"
+
 namespace paddock::api {
 
 // The HTTP server's open connections, each with how it ends when the daemon shuts down.
@@ -79,12 +81,10 @@ public:
 private:
     void fall_behind();
 
-    std::deque<frame> queue_;
-    std::size_t bytes_ = 0;
     ws_limits limits_;
+    send_queue<frame> queue_; // written by write_loop() alone
     bool behind_ = false, gone_ = false, ending_ = false;
     boost::beast::websocket::close_reason why_;
-    boost::asio::steady_timer wake_;
     boost::asio::steady_timer kill_;
 };
 

@@ -27,7 +27,7 @@ struct client::pending {
     explicit pending(asio::any_io_executor ex) : t(ex) {}
 };
 
-client::client(asio::any_io_executor ex) : ex_(ex), sock_(ex), write_cv_(ex) {}
+client::client(asio::any_io_executor ex) : ex_(ex), sock_(ex), outq_(ex) {}
 
 client::~client() { close(); }
 
@@ -39,7 +39,7 @@ void client::close()
         sock_.close(ec);
     }
     connected_ = false;
-    write_cv_.cancel();
+    outq_.abort();
     fail_all("disconnected");
 }
 
@@ -124,20 +124,11 @@ asio::awaitable<status> client::connect(std::string path, std::chrono::milliseco
 asio::awaitable<void> client::writer()
 {
     auto self = shared_from_this();
-    writer_running_ = true;
-    while (connected_) {
-        if (outq_.empty()) {
-            write_cv_.expires_at(asio::steady_timer::time_point::max());
-            co_await write_cv_.async_wait(use_tuple);
-            continue;
-        }
-        std::string line = std::move(outq_.front());
-        outq_.pop_front();
-        auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(line), use_tuple);
+    while (auto line = co_await outq_.next()) {
+        auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(*line), use_tuple);
         if (ec)
             break;
     }
-    writer_running_ = false;
 }
 
 asio::awaitable<void> client::run()
@@ -209,8 +200,9 @@ asio::awaitable<result<json::value>> client::execute(std::string cmd, json::obje
     std::string id = "paddock-" + std::to_string(next_id_++);
     auto p = std::make_shared<pending>(ex_);
     pending_[id] = p;
-    outq_.push_back(command_line(cmd, args, id));
-    write_cv_.cancel();
+    std::string line = command_line(cmd, args, id);
+    const std::size_t n = line.size();
+    outq_.push(std::move(line), n);
     // The timer is both the timeout and the wake-up: the reader cancels it when the reply comes.
     p->t.expires_after(timeout);
     co_await p->t.async_wait(use_tuple);

@@ -22,6 +22,7 @@
 #include <boost/json/value.hpp>
 
 #include "base/error.hpp"
+#include "base/send_queue.hpp"
 #include "qmp/protocol.hpp"
 
 namespace paddock::qmp {
@@ -53,12 +54,10 @@ private:
 
     boost::asio::any_io_executor ex_;
     boost::asio::local::stream_protocol::socket sock_;
-    boost::asio::steady_timer write_cv_;
-    std::deque<std::string> outq_;
+    send_queue<std::string> outq_; // commands, written by writer() alone
     std::map<std::string, std::shared_ptr<pending>> pending_;
     std::uint64_t next_id_ = 1;
     bool connected_ = false;
-    bool writer_running_ = false;
     line_splitter lines_;
     event_handler on_event_;
 };

@@ -19,8 +19,7 @@ namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 console_hub::console_hub(asio::any_io_executor ex, file_thread& files, std::string log_path, std::string vm)
-    : ex_(ex), files_(files), log_path_(std::move(log_path)), vm_(std::move(vm)), sock_(ex),
-      wake_(ex, asio::steady_timer::time_point::max())
+    : ex_(ex), files_(files), log_path_(std::move(log_path)), vm_(std::move(vm)), sock_(ex), input_(ex)
 {
 }
 
@@ -64,16 +63,8 @@ asio::awaitable<void> console_hub::run(std::string socket_path)
 asio::awaitable<void> console_hub::write_loop()
 {
     auto self = shared_from_this();
-    while (!ended_) {
-        if (pending_.empty()) {
-            wake_.expires_at(asio::steady_timer::time_point::max());
-            co_await wake_.async_wait(use_tuple);
-            continue;
-        }
-        std::string next = std::move(pending_.front());
-        pending_.pop_front();
-        pending_bytes_ -= next.size();
-        auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(next), use_tuple);
+    while (auto next = co_await input_.next()) {
+        auto [ec, n] = co_await asio::async_write(sock_, asio::buffer(*next), use_tuple);
         if (ec)
             break;
     }
@@ -106,9 +97,7 @@ void console_hub::end(console_end why)
     ended_ = true;
     boost::system::error_code ignored;
     sock_.close(ignored);
-    wake_.cancel();
-    pending_.clear();
-    pending_bytes_ = 0;
+    input_.abort();
     auto now = std::move(viewers_);
     viewers_.clear();
     for (auto& w : now)
@@ -133,11 +122,10 @@ void console_hub::leave(const console_viewer* v)
 
 bool console_hub::input(std::string bytes)
 {
-    if (ended_ || pending_bytes_ + bytes.size() > input_cap)
+    if (ended_ || input_.bytes() + bytes.size() > input_cap)
         return false;
-    pending_bytes_ += bytes.size();
-    pending_.push_back(std::move(bytes));
-    wake_.cancel();
+    const std::size_t n = bytes.size();
+    input_.push(std::move(bytes), n);
     return true;
 }
 

@@ -18,6 +18,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "base/send_queue.hpp"
+
 namespace paddock::vm {
 
 class file_thread;
@@ -71,9 +73,7 @@ private:
     boost::asio::local::stream_protocol::socket sock_;
     bool connected_ = false, ended_ = false, writing_ = false;
     std::string tail_;
-    std::deque<std::string> pending_;
-    std::size_t pending_bytes_ = 0;
-    boost::asio::steady_timer wake_; // input arrived (cancelled as a signal)
+    send_queue<std::string> input_; // viewers' keystrokes, written by write_loop() alone
     std::vector<std::weak_ptr<console_viewer>> viewers_;
 };
 
