@@ -324,6 +324,7 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
                                       {"accel", ctx.accel},
                                       {"loop", {{"probe_ms", l.probe_ms},
                                                 {"worst_stall_ms", l.worst_ms},
+                                                {"worst_own_stall_ms", l.worst_own_ms},
                                                 {"recent_worst_stall_ms", l.recent_worst_ms}}}});
     }
     case route_id::network: co_return json_response(200, ctx.svc->network());

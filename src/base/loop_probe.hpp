@@ -17,26 +17,35 @@ namespace paddock {
 class loop_probe {
 public:
     loop_probe(boost::asio::any_io_executor ex, std::chrono::milliseconds period) : ex_(ex), period_(period) {}
+    ~loop_probe();
+    loop_probe(const loop_probe&) = delete;
+    loop_probe& operator=(const loop_probe&) = delete;
 
     // Runs until cancelled.
     boost::asio::awaitable<void> run();
 
     std::chrono::milliseconds period() const { return period_; }
     double worst_ms() const { return worst_us_ / 1000.0; }
+    // The worst lateness less the time the loop's thread waited for a core meanwhile (the kernel's
+    // run-queue wait): the stall the daemon's own work caused, on a machine whose cores are busy.
+    double worst_own_ms() const { return worst_own_us_ / 1000.0; }
     // The worst over the current and the previous 1 s window.
     double recent_worst_ms() const { return std::max(window_us_, previous_window_us_) / 1000.0; }
     void report(metric_list& out) const
     {
         out.family("paddock_loop_stall_seconds", "gauge",
-                   "How late the daemon's event loop ran a timer: the worst in the last 1-2 s (window=recent) and since start (window=start).")
+                   "How late the daemon's event loop ran a timer: the worst in the last 1-2 s (window=recent) and since start "
+                   "(window=start); window=start_own: the worst since start less the time the loop waited for a core.")
             .add({{"window", "recent"}}, recent_worst_ms() / 1000.0)
-            .add({{"window", "start"}}, worst_ms() / 1000.0);
+            .add({{"window", "start"}}, worst_ms() / 1000.0)
+            .add({{"window", "start_own"}}, worst_own_ms() / 1000.0);
     }
 
 private:
     boost::asio::any_io_executor ex_;
     std::chrono::milliseconds period_;
-    std::int64_t worst_us_ = 0, window_us_ = 0, previous_window_us_ = 0;
+    std::int64_t worst_us_ = 0, window_us_ = 0, previous_window_us_ = 0, worst_own_us_ = 0;
+    int schedstat_fd_ = -1;
 };
 
 } // namespace paddock

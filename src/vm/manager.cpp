@@ -165,9 +165,9 @@ void manager::report(metric_list& out) const
 
 status manager::load(const std::vector<store::vm_row>& rows)
 {
-    for (auto* d : {"/vms", "/images"})
-        if (::mkdir((cfg_.state_dir + d).c_str(), 0700) != 0 && errno != EEXIST)
-            return fail(errc::store_failed, "create " + cfg_.state_dir + d + ": " + std::strerror(errno));
+    const std::string vms_dir = cfg_.state_dir + "/vms"; // images/ belongs to the image store
+    if (::mkdir(vms_dir.c_str(), 0700) != 0 && errno != EEXIST)
+        return fail(errc::store_failed, "create " + vms_dir + ": " + std::strerror(errno));
     for (auto& row : rows) {
         auto r = from_row(row);
         if (!r) {
