@@ -130,6 +130,7 @@ int status_for(errc code)
     case errc::invalid_image: return 400;
     case errc::no_space: return 507;
     case errc::not_found: return 404;
+    case errc::forbidden: return 403;
     case errc::conflict:
     case errc::invalid_state:
     case errc::ip_in_use:
@@ -252,6 +253,19 @@ bool authorized_upgrade(const context& ctx, std::string_view authorization, std:
     return !t.empty() && authorized(ctx, "Bearer " + std::string(t));
 }
 
+std::optional<response> cross_origin_refusal(const context& ctx, std::string_view method, std::string_view origin,
+                                             std::string_view host, bool upgrade)
+{
+    if (!ctx.token.empty() || origin.empty() || (!upgrade && (method == "GET" || method == "HEAD")))
+        return std::nullopt;
+    for (std::string_view scheme : {"http://", "https://"})
+        if (origin.starts_with(scheme) && origin.substr(scheme.size()) == host)
+            return std::nullopt;
+    return error(403, "forbidden",
+                 "cross-origin request refused: with \"auth\": \"none\" only the dashboard's own origin (" +
+                     std::string(host) + ") may change state or open a WebSocket; Origin was " + std::string(origin));
+}
+
 response unauthorized()
 {
     auto r = error(401, "unauthorized",
@@ -302,6 +316,8 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
         co_return ctx.files ? ctx.files->serve(req, path) : error(404, "not_found", "no dashboard here");
     if (!authorized(ctx, req.authorization))
         co_return unauthorized();
+    if (auto r = cross_origin_refusal(ctx, req.method, req.origin, req.host, false))
+        co_return *r;
     auto m = match_route(path);
     if (!m.def)
         co_return error(404, "not_found", "no route for " + path);

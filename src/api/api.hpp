@@ -37,6 +37,8 @@ struct request {
     std::string body;
     std::string if_none_match;   // static files: revalidation
     std::string accept_encoding; // static files: gzip
+    std::string origin;          // the Origin header (browsers send it; other clients mostly not)
+    std::string host;            // the Host header
 };
 
 struct response {
@@ -141,6 +143,12 @@ bool authorized(const context& ctx, std::string_view authorization);
 bool authorized_upgrade(const context& ctx, std::string_view authorization, std::string_view target);
 // The 401 every protected surface answers.
 response unauthorized();
+// With "auth": "none" any web page the user visits could drive the API from the browser: a
+// request that changes state (any method but GET/HEAD) or opens a WebSocket must then come from
+// the dashboard's own origin, or carry no Origin at all (curl, scripts). nullopt when allowed,
+// else the 403 to send. With a token, the token is the guard.
+std::optional<response> cross_origin_refusal(const context& ctx, std::string_view method, std::string_view origin,
+                                             std::string_view host, bool upgrade);
 // Whether a path is one the token protects (/api/..., /metrics); the dashboard's files are not.
 bool protected_path(std::string_view path);
 

@@ -62,7 +62,7 @@ result<events_query> parse_events_query(std::string_view target)
 
 bool wanted(const events_query& q, event_type type) { return q.types.empty() || q.types.count(to_string(type)); }
 
-replay_plan plan(const events_query& q, const std::deque<event>& retained, std::uint64_t last_seq)
+replay_plan plan(const events_query& q, const std::deque<event>& retained, std::uint64_t last_seq, std::size_t max_replay)
 {
     replay_plan p;
     if (!q.since)
@@ -75,6 +75,10 @@ replay_plan plan(const events_query& q, const std::deque<event>& retained, std::
     for (const auto& e : retained)
         if (e.seq > since && wanted(q, e.type))
             p.replay.push_back(&e);
+    if (p.replay.size() > max_replay) {
+        p.resync = p.cut = true;
+        p.replay.erase(p.replay.begin(), p.replay.end() - static_cast<std::ptrdiff_t>(max_replay));
+    }
     return p;
 }
 

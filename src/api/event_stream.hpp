@@ -32,12 +32,17 @@ bool wanted(const events_query& q, event_type type);
 
 struct replay_plan {
     bool resync = false;                // the client missed events that are no longer retained
+    bool cut = false;                   // ... or more than it can take: only the newest are replayed
     std::vector<const event*> replay;   // retained events after `since`, filtered, in order
 };
 
 // `since` older than the window (or from another run of the daemon, beyond last_seq) means resync;
-// the events still retained after it are replayed either way.
-replay_plan plan(const events_query& q, const std::deque<event>& retained, std::uint64_t last_seq);
+// the events still retained after it are replayed either way. A replay of more than `max_replay`
+// events (what the client's queue holds, with room for the live ones) would never reach the
+// client: it becomes a resync followed by the newest `max_replay` events (the client fetches the
+// state over REST, keeps those as history, and goes live).
+replay_plan plan(const events_query& q, const std::deque<event>& retained, std::uint64_t last_seq,
+                 std::size_t max_replay = static_cast<std::size_t>(-1));
 
 // The resync frame: {"type":"resync","seq":last_seq,"time":...,"data":{"reason","oldest"}}.
 std::string resync_frame(std::uint64_t last_seq, std::uint64_t oldest, std::string_view time, std::string_view reason);

@@ -108,6 +108,10 @@ asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, beast:
     const std::string_view auth(req[http::field::authorization].data(), req[http::field::authorization].size());
     if (!authorized_upgrade(st->ctx, auth, target))
         co_return unauthorized();
+    const std::string_view origin(req[http::field::origin].data(), req[http::field::origin].size());
+    const std::string_view host(req[http::field::host].data(), req[http::field::host].size());
+    if (auto r = cross_origin_refusal(st->ctx, "GET", origin, host, true))
+        co_return *r;
     ws_limits wl{st->limits.ws_max_frames, st->limits.ws_max_bytes, st->limits.ws_close_grace};
     if (m.def->id == route_id::events) {
         auto q = parse_events_query(target);
@@ -220,6 +224,9 @@ asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st,
     const std::string_view target(req.target().data(), req.target().size());
     if (!authorized(st->ctx, std::string_view(req[http::field::authorization].data(), req[http::field::authorization].size())))
         co_return unauthorized();
+    if (auto r = cross_origin_refusal(st->ctx, "PUT", std::string_view(req[http::field::origin].data(), req[http::field::origin].size()),
+                                      std::string_view(req[http::field::host].data(), req[http::field::host].size()), false))
+        co_return *r;
     auto m = match_route(path_of(target));
     if (!m.def || m.def->id != route_id::image)
         co_return error(404, "not_found", "no route for " + std::string(path_of(target)));
@@ -351,6 +358,8 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
         in.method = std::string(req.method_string());
         in.target = std::string(target);
         in.authorization = std::string(req[http::field::authorization]);
+        in.origin = std::string(req[http::field::origin]);
+        in.host = std::string(req[http::field::host]);
         if (!is_protected) {
             in.if_none_match = std::string(req[http::field::if_none_match]);
             in.accept_encoding = std::string(req[http::field::accept_encoding]);

@@ -46,14 +46,25 @@ asio::awaitable<void> serve_events(beast::tcp_stream stream, http::request<http:
         co_return;
     if (metrics)
         ++metrics->ws_events_open;
-    // One turn of the loop, no suspension: replay queued, then subscribed.
-    auto p = plan(q, bus.retained(), bus.last_seq());
+    // One turn of the loop, no suspension: replay queued, then subscribed. The replay takes at
+    // most half of the client's queue (frames and bytes): the rest is room for live events.
+    auto p = plan(q, bus.retained(), bus.last_seq(), limits.max_frames / 2);
+    std::size_t bytes = 0, first = p.replay.size();
+    while (first > 0 && bytes + wire(*p.replay[first - 1])->size() <= limits.max_bytes / 2)
+        bytes += wire(*p.replay[--first])->size();
+    if (first > 0) {
+        p.resync = p.cut = true;
+        p.replay.erase(p.replay.begin(), p.replay.begin() + static_cast<std::ptrdiff_t>(first));
+    }
     if (p.resync) {
-        auto oldest = bus.first_retained() ? bus.first_retained() : bus.last_seq() + 1;
-        c->push(std::make_shared<const std::string>(
-            resync_frame(bus.last_seq(), oldest, iso8601_ms(std::chrono::system_clock::now()),
-                         "events after your `since` are no longer retained (or come from another run of the daemon): "
-                         "fetch the state again, then continue from this seq")));
+        auto oldest = !p.replay.empty() ? p.replay.front()->seq
+                                        : (bus.first_retained() ? bus.first_retained() : bus.last_seq() + 1);
+        c->push(std::make_shared<const std::string>(resync_frame(
+            bus.last_seq(), oldest, iso8601_ms(std::chrono::system_clock::now()),
+            p.cut ? "more events came after your `since` than one replay carries: fetch the state again; the newest "
+                    "follow as history, then live events"
+                  : "events after your `since` are no longer retained (or come from another run of the daemon): "
+                    "fetch the state again, then continue from this seq")));
     }
     for (const event* e : p.replay)
         c->push(wire(*e));

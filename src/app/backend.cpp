@@ -43,6 +43,8 @@ json::object backend::network()
 {
     // The fabric's part is the worker's last description: reading it never waits on the kernel.
     json::object o = fabric_.snapshot();
+    if (auto& f = guard_.failure())
+        o["warnings"].as_array().push_back(json::string(*f));
     o["dhcp_pool"].as_object()["used"] = dhcp_.core().pool_used();
     json::object d{{"enabled", dns_ != nullptr}};
     if (dns_) {

@@ -179,7 +179,8 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     dhcp.load(*snapshot);
     vm::image_store images(ioc.get_executor(), cfg.state_dir + "/images", writer, bus);
     images.load(*image_rows);
-    vm_host vm_net(fab, dhcp);
+    net::guard guard(ioc.get_executor(), bus);
+    vm_host vm_net(fab, dhcp, guard);
     const std::string accel = detect_accel(cfg.qemu.accel);
     vm::manager vms(ioc.get_executor(), vm_settings(cfg, accel), vm_net, images, writer, bus);
     dhcp.on_bound([&vms](const dhcp::lease& l) {
@@ -192,10 +193,10 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     }
 
     // The services in the namespace: DHCP, anti-spoofing, cloud-init seeds, DNS.
-    net::guard guard(ioc.get_executor(), [&vms] { return guard_ports(vms); }, bus);
-    bus.subscribe([&ioc, &guard](const event& e) {
+    guard.set_ports(guard_ports(vms));
+    bus.subscribe([&ioc, &guard, &vms](const event& e) {
         if (e.type == event_type::vm_created || e.type == event_type::vm_removed)
-            asio::post(ioc, [&guard] { guard.sync(); });
+            asio::post(ioc, [&guard, &vms] { guard.set_ports(guard_ports(vms)); });
     });
     vm::seed_server seeds(ioc.get_executor(), cfg.network.bridge_address, cfg.network.bridge,
                           [&vms](const std::string& name) { return seed_of(vms, name); });

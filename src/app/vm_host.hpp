@@ -4,16 +4,21 @@
 
 #include "dhcp/server.hpp"
 #include "net/fabric_worker.hpp"
+#include "net/guard.hpp"
 #include "vm/host.hpp"
 
 namespace paddock::app {
 
 class vm_host final : public vm::host {
 public:
-    vm_host(net::fabric_worker& f, dhcp::server& d) : fabric_(f), dhcp_(d) {}
+    vm_host(net::fabric_worker& f, dhcp::server& d, net::guard& g) : fabric_(f), dhcp_(d), guard_(g) {}
 
     boost::asio::awaitable<result<int>> open_tap(std::string name) override { return fabric_.open_tap(std::move(name)); }
     void delete_tap(const std::string& name) override { fabric_.delete_tap(name); }
+    boost::asio::awaitable<status> guarded(std::string name) override
+    {
+        return guard_.installed(std::move(name), std::chrono::seconds(10));
+    }
     bool mac_in_use(const std::string& mac) const override;
     boost::asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) override;
     boost::asio::awaitable<status> release(std::string mac) override { return dhcp_.forget(std::move(mac)); }
@@ -23,6 +28,7 @@ public:
 private:
     net::fabric_worker& fabric_;
     dhcp::server& dhcp_;
+    net::guard& guard_;
 };
 
 } // namespace paddock::app

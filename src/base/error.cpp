@@ -15,6 +15,7 @@ const char* to_string(errc c)
     case errc::invalid_mac: return "invalid_mac";
     case errc::invalid_config: return "invalid_config";
     case errc::not_found: return "not_found";
+    case errc::forbidden: return "forbidden";
     case errc::conflict: return "conflict";
     case errc::invalid_state: return "invalid_state";
     case errc::ip_in_use: return "ip_in_use";

@@ -23,6 +23,7 @@ enum class errc {
     invalid_image,
     // Resource state.
     not_found,
+    forbidden,
     conflict,
     invalid_state,
     ip_in_use,

@@ -2,6 +2,8 @@
 // Daemon configuration: defaults, parsing, validation.
 #include "conf/config.hpp"
 
+#include <optional>
+
 #include <arpa/inet.h>
 
 #include <boost/json.hpp>
@@ -45,6 +47,35 @@ status read_u32(const json::value& v, std::string_view path, std::uint32_t& out,
                              std::to_string(n));
     out = static_cast<std::uint32_t>(n);
     return ok();
+}
+
+// "tcp/22", "udp/5000-5100": a protocol and a port or an ascending port range.
+std::optional<net::host_port> parse_host_port(std::string_view s)
+{
+    auto slash = s.find('/');
+    if (slash == std::string_view::npos)
+        return std::nullopt;
+    net::host_port p;
+    p.proto = std::string(s.substr(0, slash));
+    if (p.proto != "tcp" && p.proto != "udp")
+        return std::nullopt;
+    auto number = [](std::string_view d, std::uint16_t& out) {
+        if (d.empty() || d.size() > 5 || d.find_first_not_of("0123456789") != std::string_view::npos)
+            return false;
+        unsigned long v = std::stoul(std::string(d));
+        if (v < 1 || v > 65535)
+            return false;
+        out = static_cast<std::uint16_t>(v);
+        return true;
+    };
+    std::string_view ports = s.substr(slash + 1);
+    auto dash = ports.find('-');
+    if (!number(ports.substr(0, dash), p.first))
+        return std::nullopt;
+    p.last = p.first;
+    if (dash != std::string_view::npos && (!number(ports.substr(dash + 1), p.last) || p.last < p.first))
+        return std::nullopt;
+    return p;
 }
 
 // An array of at most 8 items, each read by `item(value, "path[i]")`.
@@ -140,6 +171,32 @@ status parse_network(const json::value& v, net::network_config& n)
                 auto r = read_ipv4(item, at, a);
                 n.dns.push_back(a);
                 return r;
+            });
+        }
+        else if (k == "guest_host_access") {
+            n.guest_host_access.clear();
+            st = read_list(val, path, "\"tcp/PORT\" or \"udp/FIRST-LAST\" entries", [&n](const json::value& item, const std::string& at) -> status {
+                std::string s;
+                if (auto r = read_string(item, at, s); !r)
+                    return r;
+                auto p = parse_host_port(s);
+                if (!p)
+                    return bad(at, quoted(item) + " is not a protocol and port like \"tcp/22\" or \"udp/5000-5100\"");
+                n.guest_host_access.push_back(*p);
+                return ok();
+            });
+        }
+        else if (k == "egress_deny") {
+            n.egress_deny.clear();
+            st = read_list(val, path, "IPv4 subnets", [&n](const json::value& item, const std::string& at) -> status {
+                std::string s;
+                if (auto r = read_string(item, at, s); !r)
+                    return r;
+                auto c = parse_cidr(s);
+                if (!c)
+                    return bad(at, quoted(item) + " is not an IPv4 subnet in CIDR form with its host bits clear, like 169.254.0.0/16");
+                n.egress_deny.push_back(*c);
+                return ok();
             });
         }
         else if (k == "domain") {
@@ -424,6 +481,12 @@ std::string to_json_text(const config& c)
     json::array ups;
     for (auto& a : c.dns_service.upstreams)
         ups.push_back(json::string(a));
+    json::array access, deny;
+    for (auto& p : n.guest_host_access)
+        access.push_back(json::string(p.proto + "/" + std::to_string(p.first) +
+                                      (p.last != p.first ? "-" + std::to_string(p.last) : "")));
+    for (auto& d : n.egress_deny)
+        deny.push_back(json::string(to_string(d)));
     std::string listen = c.listen_host.find(':') != std::string::npos ? "[" + c.listen_host + "]" : c.listen_host;
     json::object o{
         {"listen", listen + ":" + std::to_string(c.listen_port)},
@@ -440,7 +503,9 @@ std::string to_json_text(const config& c)
           {"dhcp_pool", {{"start", to_string(n.pool_start)}, {"end", to_string(n.pool_end)}}},
           {"lease_time_s", n.lease_time_s},
           {"dns", dns},
-          {"domain", n.domain}}},
+          {"domain", n.domain},
+          {"guest_host_access", access},
+          {"egress_deny", deny}}},
         {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}}},
         {"dns_service",
          {{"enabled", c.dns_service.enabled},

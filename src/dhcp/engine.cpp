@@ -48,7 +48,7 @@ const char* to_string(change::kind k)
     return "?";
 }
 
-engine::engine(engine_config cfg) : cfg_(std::move(cfg)), cursor_(cfg_.pool_start.value) {}
+engine::engine(engine_config cfg) : cfg_(std::move(cfg)), history_(cfg_.history_cap), cursor_(cfg_.pool_start.value) {}
 
 std::string engine::client_key(const message& m)
 {
@@ -119,14 +119,42 @@ std::optional<ipv4> engine::choose(const message& m, const std::string& key)
         return l->ip;
     if (auto want = m.ip_option(opt::requested_ip); want && allocatable(*want, key, mac))
         return want;
-    if (auto h = history_.find(key); h != history_.end() && allocatable(ipv4{h->second}, key, mac))
-        return ipv4{h->second};
+    if (auto h = history_.find(key); h && allocatable(ipv4{*h}, key, mac))
+        return ipv4{*h};
     auto a = free_address();
     if (a) {
         std::uint32_t n = cfg_.pool_end.value - cfg_.pool_start.value + 1;
         cursor_ = cfg_.pool_start.value + (a->value - cfg_.pool_start.value + 1) % n;
     }
     return a;
+}
+
+std::optional<std::uint32_t> engine::client_history::find(const std::string& key) const
+{
+    auto it = index_.find(key);
+    if (it == index_.end())
+        return std::nullopt;
+    return it->second->second;
+}
+
+void engine::client_history::put(const std::string& key, std::uint32_t ip)
+{
+    erase(key);
+    order_.emplace_front(key, ip);
+    index_[key] = order_.begin();
+    while (index_.size() > cap_) {
+        index_.erase(order_.back().first);
+        order_.pop_back();
+    }
+}
+
+void engine::client_history::erase(const std::string& key)
+{
+    auto it = index_.find(key);
+    if (it == index_.end())
+        return;
+    order_.erase(it->second);
+    index_.erase(it);
 }
 
 void engine::drop(std::uint32_t ip)
@@ -138,7 +166,7 @@ void engine::drop(std::uint32_t ip)
     if (auto c = by_client_.find(key); c != by_client_.end() && c->second == ip)
         by_client_.erase(c);
     if (it->second.state != lease_state::declined)
-        history_[key] = ip;
+        history_.put(key, ip);
     by_ip_.erase(it);
 }
 

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +39,7 @@ struct engine_config {
     std::uint32_t lease_time_s = 3600;
     std::uint32_t offer_hold_s = 30;
     std::uint32_t decline_hold_s = 600;
+    std::size_t history_cap = 4096; // clients whose last address is remembered (more: the oldest go)
 };
 
 enum class lease_state { offered, bound, declined };
@@ -123,7 +125,26 @@ public:
     std::size_t pool_used() const;
     const engine_config& config() const { return cfg_; }
 
+    // How many clients' last addresses are remembered (for tests and /metrics).
+    std::size_t history_size() const { return history_.size(); }
+
 private:
+    // Clients' last addresses (a client that comes back gets its old one again), for the most
+    // recently seen clients only: made-up clients push out the oldest, memory stays flat.
+    class client_history {
+    public:
+        explicit client_history(std::size_t cap) : cap_(cap) {}
+        std::optional<std::uint32_t> find(const std::string& key) const;
+        void put(const std::string& key, std::uint32_t ip);
+        void erase(const std::string& key);
+        std::size_t size() const { return index_.size(); }
+
+    private:
+        std::size_t cap_;
+        std::list<std::pair<std::string, std::uint32_t>> order_; // newest first
+        std::unordered_map<std::string, std::list<std::pair<std::string, std::uint32_t>>::iterator> index_;
+    };
+
     static std::string client_key(const message& m);
     bool in_pool(ipv4 a) const { return !(a < cfg_.pool_start) && !(cfg_.pool_end < a); }
     bool allocatable(ipv4 a, const std::string& key, const std::string& mac) const;
@@ -136,7 +157,7 @@ private:
     engine_config cfg_;
     std::map<std::uint32_t, lease> by_ip_;
     std::unordered_map<std::string, std::uint32_t> by_client_;
-    std::unordered_map<std::string, std::uint32_t> history_; // client key → last address
+    client_history history_;
     std::map<std::string, reservation> resv_by_mac_;
     std::map<std::uint32_t, std::string> resv_by_ip_;
     std::uint32_t cursor_;

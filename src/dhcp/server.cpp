@@ -431,17 +431,20 @@ void server::committed(batch& b, const status& st)
     for (auto& h : b.replies)
         send(h.r, h.ifindex);
     const auto now = std::chrono::system_clock::now();
+    const auto mono = std::chrono::steady_clock::now();
     for (auto& op : b.ops) {
         auto* c = std::get_if<change>(&op);
         if (!c)
             continue;
         std::optional<event_type> type;
-        if (c->what == change::kind::bound)
+        if (c->what == change::kind::bound && news(c->l, mono))
             type = event_type::lease_bound;
         else if (c->what == change::kind::released)
             type = event_type::lease_released;
         else if (c->what == change::kind::expired)
             type = event_type::lease_expired;
+        if (c->what != change::kind::bound)
+            published_.erase(c->l.ip.value);
         if (type)
             bus_.publish(*type, c->l.vm, info_of(c->l), now);
         if (c->what == change::kind::bound && on_bound_)
@@ -451,6 +454,17 @@ void server::committed(batch& b, const status& st)
     }
     for (auto& w : b.waiters)
         w->t.cancel();
+}
+
+bool server::news(const lease& l, std::chrono::steady_clock::time_point now)
+{
+    auto& p = published_[l.ip.value];
+    const bool same = p.at != std::chrono::steady_clock::time_point{} && p.mac == l.mac && p.client_id == l.client_id &&
+                      p.hostname == l.hostname && p.vm == l.vm;
+    if (same && now - p.at < renewal_event_every)
+        return false;
+    p = {l.mac, l.client_id, l.hostname, l.vm, now};
+    return true;
 }
 
 void server::reconcile(status why)

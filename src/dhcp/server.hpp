@@ -18,7 +18,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <chrono>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -98,7 +100,20 @@ public:
     struct batch;
     struct waiter;
 
+    // A bound lease's event is news when its binding changed, or the last one for it is a minute
+    // old (renewals show up, but a client renewing in a loop cannot flood the event stream).
+    static constexpr std::chrono::seconds renewal_event_every{60};
+
 private:
+    // Whether lease.bound for `l` is news (see renewal_event_every); remembers it if so.
+    bool news(const lease& l, std::chrono::steady_clock::time_point now);
+
+    struct published {
+        std::string mac, client_id, hostname, vm;
+        std::chrono::steady_clock::time_point at;
+    };
+    std::unordered_map<std::uint32_t, published> published_; // by address: bounded by the subnet
+
     boost::asio::awaitable<void> receive_loop();
     boost::asio::awaitable<void> expiry_loop();
     // `received_us`: the kernel's receive time; `now_us`: the wall clock (both unix microseconds).

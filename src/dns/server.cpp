@@ -35,23 +35,15 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct server::live {
+    live(std::size_t max_in_flight, std::size_t max_tcp) : forwards(max_in_flight, 32), streams_open(max_tcp, 8) {}
     std::shared_ptr<udp::socket> datagrams;
     std::shared_ptr<tcp::acceptor> streams;
-    std::size_t in_flight = 0, tcp_clients = 0;
+    conn_limit forwards;     // forwarded queries waiting: 32 per client at most, max_in_flight in all
+    conn_limit streams_open; // TCP clients: 8 per client at most, max_tcp_clients in all
     std::uint64_t timeouts = 0;
 };
 
 namespace {
-
-// Counts a waiting forward or a TCP client for as long as it lives (shared: frames may outlive us).
-struct held {
-    std::shared_ptr<void> owner;
-    std::size_t* n;
-    held(std::shared_ptr<void> o, std::size_t& count) : owner(std::move(o)), n(&count) { ++*n; }
-    held(const held&) = delete;
-    held& operator=(const held&) = delete;
-    ~held() { --*n; }
-};
 
 // Closes `s` when `t` fires (a deadline for a chain of reads and writes).
 template <class Socket>
@@ -94,7 +86,7 @@ asio::awaitable<void> pause(asio::any_io_executor ex, int ms)
 } // namespace
 
 server::server(asio::any_io_executor ex, resolver& core, server_options o)
-    : ex_(ex), core_(core), opt_(std::move(o)), live_(std::make_shared<live>())
+    : ex_(ex), core_(core), opt_(std::move(o)), live_(std::make_shared<live>(opt_.max_in_flight, opt_.max_tcp_clients))
 {
 }
 
@@ -222,14 +214,15 @@ void server::drain(const std::shared_ptr<udp::socket>& sock)
                 ++out;
             }
             else if (s.what == step::kind::forward) {
-                if (live_->in_flight >= opt_.max_in_flight) {
+                auto slot = live_->forwards.take(ntohl(from.sin_addr.s_addr));
+                if (!slot) {
                     core_.shed();
                     continue;
                 }
                 udp::endpoint client(asio::ip::address_v4(ntohl(from.sin_addr.s_addr)), ntohs(from.sin_port));
                 asio::co_spawn(ex_,
                                forward_udp(sock, client, std::make_shared<step>(std::move(s)),
-                                           bytes(msg.begin(), msg.end()), live_),
+                                           bytes(msg.begin(), msg.end()), live_, std::move(*slot)),
                                asio::detached);
             }
         }
@@ -245,9 +238,9 @@ void server::drain(const std::shared_ptr<udp::socket>& sock)
 }
 
 asio::awaitable<void> server::forward_udp(std::shared_ptr<udp::socket> sock, udp::endpoint client,
-                                              std::shared_ptr<step> s, bytes msg, std::shared_ptr<live> l)
+                                              std::shared_ptr<step> s, bytes msg, std::shared_ptr<live> l,
+                                              [[maybe_unused]] conn_limit::slot held)
 {
-    held h(l, l->in_flight);
     bytes reply = co_await resolve(msg, *s, false, l);
     boost::system::error_code ec;
     if (sock->is_open())
@@ -349,14 +342,17 @@ asio::awaitable<void> server::tcp_loop()
 {
     auto l = live_;
     return accept_loop(ex_, [l] { return l->streams; }, [this, l](tcp::socket sock) {
-        if (l->tcp_clients < opt_.max_tcp_clients) // else closed as it goes out of scope
-            asio::co_spawn(ex_, serve_tcp(std::move(sock), l), asio::detached);
+        boost::system::error_code ec;
+        auto peer = sock.remote_endpoint(ec);
+        if (ec || !peer.address().is_v4())
+            return;
+        if (auto slot = l->streams_open.take(peer.address().to_v4().to_uint())) // else closed here
+            asio::co_spawn(ex_, serve_tcp(std::move(sock), l, std::move(*slot)), asio::detached);
     });
 }
 
-asio::awaitable<void> server::serve_tcp(tcp::socket sock, std::shared_ptr<live> l)
+asio::awaitable<void> server::serve_tcp(tcp::socket sock, std::shared_ptr<live> l, [[maybe_unused]] conn_limit::slot held)
 {
-    held h(l, l->tcp_clients);
     boost::system::error_code pec;
     auto peer = sock.remote_endpoint(pec);
     if (pec || !peer.address().is_v4())
@@ -381,11 +377,11 @@ asio::awaitable<void> server::serve_tcp(tcp::socket sock, std::shared_ptr<live> 
         if (s.what == step::kind::reply)
             reply = std::move(s.out);
         else {
-            if (l->in_flight >= opt_.max_in_flight) {
+            auto waiting = l->forwards.take(client.value);
+            if (!waiting) {
                 core_.shed();
                 co_return;
             }
-            held waiting(l, l->in_flight);
             reply = co_await resolve(msg, s, true, l);
         }
         close_at_deadline(deadline, sock, std::chrono::seconds(5));

@@ -21,6 +21,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 
+#include "base/conn_limit.hpp"
 #include "base/error.hpp"
 #include "base/ipv4.hpp"
 #include "base/metrics.hpp"
@@ -61,10 +62,11 @@ private:
     struct live;
     boost::asio::awaitable<void> udp_loop();
     boost::asio::awaitable<void> tcp_loop();
-    boost::asio::awaitable<void> serve_tcp(boost::asio::ip::tcp::socket sock, std::shared_ptr<live> l);
+    boost::asio::awaitable<void> serve_tcp(boost::asio::ip::tcp::socket sock, std::shared_ptr<live> l, conn_limit::slot held);
     boost::asio::awaitable<void> forward_udp(std::shared_ptr<boost::asio::ip::udp::socket> sock,
                                              boost::asio::ip::udp::endpoint client, std::shared_ptr<step> s,
-                                             bytes msg, std::shared_ptr<live> l);
+                                             bytes msg, std::shared_ptr<live> l,
+                                             conn_limit::slot held);
     // Asks the upstream servers in turn; the reply for the client (SERVFAIL when none answered).
     boost::asio::awaitable<bytes> resolve(const bytes& msg, const step& s, bool tcp, std::shared_ptr<live> l);
     boost::asio::awaitable<std::optional<bytes>> ask_udp(boost::asio::ip::udp::endpoint up, const bytes& out);

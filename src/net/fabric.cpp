@@ -14,7 +14,7 @@ namespace json = boost::json;
 namespace {
 nft_spec spec_of(const network_config& c, std::uint16_t api_port)
 {
-    return {c.subnet, c.host_veth, api_port};
+    return {c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny};
 }
 
 bool table_present(nft& n) { return n.run(nft_list_table_command()).ok(); }

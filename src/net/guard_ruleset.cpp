@@ -15,6 +15,16 @@ std::string chain_of(const std::string& vm)
             ch = '_'; // VM names have no '_', so this stays unique
     return c;
 }
+
+// "52:54:00:aa:bb:cc" as the 48-bit number nft compares a raw payload with.
+std::string mac_number(const std::string& mac)
+{
+    std::string n = "0x";
+    for (char ch : mac)
+        if (ch != ':')
+            n += ch;
+    return n;
+}
 } // namespace
 
 std::string guard_document(const std::vector<guard_port>& ports)
@@ -22,7 +32,12 @@ std::string guard_document(const std::vector<guard_port>& ports)
     std::string d = "table bridge paddock_guard\ndelete table bridge paddock_guard\n"
                     "table bridge paddock_guard {\n"
                     "  map ports { type ifname : verdict; }\n"
-                    "  chain prerouting { type filter hook prerouting priority -200; policy accept; iifname vmap @ports; }\n";
+                    "  chain prerouting {\n"
+                    "    type filter hook prerouting priority -200; policy accept;\n"
+                    "    iifname vmap @ports\n"
+                    // A VM's TAP whose chain is not (yet) in: dropped, never let through unfiltered.
+                    "    iifname \"tap-*\" counter drop comment \"unknown_port\"\n"
+                    "  }\n";
     for (auto& p : ports) {
         const std::string& m = p.mac;
         d += "  chain " + chain_of(p.vm) + " {\n";
@@ -31,7 +46,14 @@ std::string guard_document(const std::vector<guard_port>& ports)
         d += "    ether type != { ip, arp } counter drop comment \"ethertype\"\n";
         d += "    ether type arp arp saddr ether != " + m + " counter drop comment \"arp\"\n";
         d += "    ether type arp arp saddr ip != { 0.0.0.0, " + p.ip + " } counter drop comment \"arp\"\n";
+        // A VM is never a DHCP server: nothing from it reaches a client's port 68, whatever its
+        // source port (clients only look at the destination).
+        d += "    ether type ip udp dport 68 counter drop comment \"dhcp_server\"\n";
         d += "    ether type ip udp sport 67 counter drop comment \"dhcp_server\"\n";
+        // DHCP to the server speaks for the port's own MAC only: chaddr (28 bytes into the BOOTP
+        // message, after the 8-byte UDP header) must be it. So one guest can neither take leases
+        // under made-up MACs nor decline or release another client's address.
+        d += "    ether type ip udp dport 67 @th,288,48 != " + mac_number(m) + " counter drop comment \"dhcp_chaddr\"\n";
         d += "    ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept\n";
         d += "    ether type ip ip saddr != " + p.ip + " counter drop comment \"ip\"\n";
         d += "  }\n";
@@ -41,7 +63,7 @@ std::string guard_document(const std::vector<guard_port>& ports)
         d += "add element bridge paddock_guard ports {";
         bool first = true;
         for (auto& p : ports) {
-            d += (first ? " \"" : ", \"") + p.tap + "\" : jump " + chain_of(p.vm);
+            d += (first ? " \"" : ", \"") + p.tap + "\" : goto " + chain_of(p.vm);
             first = false;
         }
         d += " }\n";
@@ -57,7 +79,7 @@ result<guard_counts> parse_guard_counters(std::string_view text, const std::vect
     auto v = boost::json::parse(text, ec);
     if (ec || !v.is_object() || !v.as_object().contains("nftables") || !v.at("nftables").is_array())
         return fail(errc::nft_failed, "unexpected nft JSON listing");
-    std::map<std::string, std::string> vm_of_chain;
+    std::map<std::string, std::string> vm_of_chain{{"prerouting", ""}}; // "": ports of no VM
     for (auto& p : ports)
         vm_of_chain[chain_of(p.vm)] = p.vm;
     guard_counts out;

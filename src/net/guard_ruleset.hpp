@@ -2,9 +2,11 @@
 // CORE: the anti-spoofing table inside the namespace (`bridge paddock_guard`). Every frame a VM's
 // TAP brings onto the bridge goes through that VM's chain: only its own MAC as source, ARP only
 // for its own address (or 0.0.0.0 probes), IPv4 only from its reserved address (or DHCP from
-// 0.0.0.0), never a DHCP server reply, and no other ether type (VLAN tags; IPv6, which the VM
-// subnet does not carry, is dropped without being counted as an attack). Each drop rule counts,
-// under a comment naming the reason. Frames from other ports are untouched.
+// 0.0.0.0), nothing to a DHCP client's port 68 and nothing from port 67 (a VM is never a DHCP
+// server), DHCP to the server only with the port's own MAC as chaddr, and no other ether type
+// (VLAN tags; IPv6, which the VM subnet does not carry, is dropped without being counted as an
+// attack). A `tap-*` port without a chain is dropped (fail closed). Each drop rule counts, under a
+// comment naming the reason. Frames from other ports are untouched.
 #pragma once
 
 #include <cstdint>

@@ -12,6 +12,13 @@
 
 namespace paddock::net {
 
+// A port range on the host that guests may reach ("tcp/22", "udp/5353", "tcp/8000-8100").
+struct host_port {
+    std::string proto; // tcp | udp
+    std::uint16_t first = 0, last = 0;
+    bool operator==(const host_port&) const = default;
+};
+
 struct network_config {
     std::string namespace_name = "paddock";
     std::string host_veth = "paddock0";
@@ -25,6 +32,10 @@ struct network_config {
     // DHCP option 6; empty in the file means "the gateway" (the default until Paddock serves DNS).
     std::vector<ipv4> dns;
     std::string domain = "paddock.internal"; // DHCP option 15
+    // What guests may reach on the host itself beyond ping and replies (our table drops the rest).
+    std::vector<host_port> guest_host_access;
+    // Destinations guests may not reach through the host (cloud metadata services by default).
+    std::vector<cidr> egress_deny{cidr{ipv4{0xA9FE0000u}, 16}}; // 169.254.0.0/16
 };
 
 

@@ -40,6 +40,8 @@ json::object prefix(const cidr& c)
     return {{"prefix", {{"addr", to_string(c.network)}, {"len", c.prefix}}}};
 }
 json::object counter() { return {{"counter", nullptr}}; }
+json::object verdict(const char* v) { return {{v, nullptr}}; }
+json::object ct_state() { return {{"ct", {{"key", "state"}}}}; }
 
 json::object add(const char* what, json::object o) { return {{"add", {{what, std::move(o)}}}}; }
 
@@ -72,23 +74,41 @@ std::string nft_apply_document(const nft_spec& s)
     cmds.push_back(add("chain", chain("forward", "filter", "forward", 0)));
     cmds.push_back(add("chain", chain("postrouting", "nat", "postrouting", 100)));
     cmds.push_back(add("chain", chain("input", "filter", "input", 0)));
+    // Where guests may not go (a cloud host's metadata service, the operator's LAN...).
+    for (const auto& c : s.egress_deny)
+        cmds.push_back(add("rule", rule("forward", {match(meta("iifname"), veth), match(payload("ip", "daddr"), prefix(c)),
+                                                    counter(), verdict("drop")})));
     // VMs out: anything from the VM subnet arriving on the gateway veth.
     cmds.push_back(add("rule", rule("forward", {match(meta("iifname"), veth), match(payload("ip", "saddr"), prefix(s.subnet)),
-                                                counter(), json::object{{"accept", nullptr}}})));
+                                                counter(), verdict("accept")})));
     // Replies in: established/related traffic towards the VM subnet.
     cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip", "daddr"), prefix(s.subnet)),
-                                                match(json::object{{"ct", {{"key", "state"}}}},
-                                                      json::array{"established", "related"}, "in"),
-                                                counter(), json::object{{"accept", nullptr}}})));
+                                                match(ct_state(), json::array{"established", "related"}, "in"),
+                                                counter(), verdict("accept")})));
+    // Nothing else gets in: a new connection from outside into the VM subnet is dropped.
+    cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), counter(), verdict("drop")})));
     // Masquerade the VM subnet leaving through any interface but the gateway veth.
     cmds.push_back(add("rule", rule("postrouting", {match(payload("ip", "saddr"), prefix(s.subnet)),
                                                     match(meta("oifname"), veth, "!="), counter(),
                                                     json::object{{"masquerade", nullptr}}})));
-    // VMs never reach the daemon's API, even when it listens on a wildcard address.
+    // The host as guests see it: replies, ping, what the operator opened; never the daemon's API
+    // (even when it listens on a wildcard address, even if opened); nothing else.
+    cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth),
+                                              match(ct_state(), json::array{"established", "related"}, "in"),
+                                              verdict("accept")})));
     if (s.api_port != 0)
         cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth),
-                                                  match(payload("tcp", "dport"), s.api_port), counter(),
-                                                  json::object{{"drop", nullptr}}})));
+                                                  match(payload("tcp", "dport"), s.api_port), counter(), verdict("drop")})));
+    cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth), match(payload("icmp", "type"), "echo-request"),
+                                              verdict("accept")})));
+    for (const auto& p : s.guest_host_access) {
+        json::value port = p.first == p.last ? json::value(p.first)
+                                             : json::value(json::object{{"range", json::array{p.first, p.last}}});
+        cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth),
+                                                  match(payload(p.proto.c_str(), "dport"), std::move(port)),
+                                                  verdict("accept")})));
+    }
+    cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth), counter(), verdict("drop")})));
     return json::serialize(json::object{{"nftables", std::move(cmds)}});
 }
 

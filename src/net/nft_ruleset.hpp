@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/ipv4.hpp"
+#include "net/network_config.hpp"
 
 namespace paddock::net {
 
@@ -18,11 +19,16 @@ inline constexpr const char* nft_table = "paddock";
 struct nft_spec {
     cidr subnet;              // the VM subnet
     std::string host_veth;    // the VMs' gateway interface in the host namespace
-    std::uint16_t api_port = 0; // TCP port of the daemon's API; 0 = no input guard
+    std::uint16_t api_port = 0; // TCP port of the daemon's API, never open to guests; 0 = none
+    std::vector<host_port> guest_host_access; // what guests may reach on the host (beyond ping)
+    std::vector<cidr> egress_deny;            // where guests may not go through the host
 };
 
 // One buffer = one transaction: add table, delete it (drops any stale content), add it again
-// with its chains and rules. Applying it twice leaves exactly one copy.
+// with its chains and rules. Applying it twice leaves exactly one copy. The rules: VMs go out
+// (masqueraded) except to egress_deny; only replies come back in (a new connection from outside
+// into the VM subnet is dropped); on the host itself guests reach only ping and guest_host_access,
+// never the API port.
 std::string nft_apply_document(const nft_spec& s);
 // Deletes the table (callers check it exists first: `delete` of a missing table fails).
 std::string nft_delete_document();

@@ -38,9 +38,9 @@ std::string read_file(const std::string& path)
 } // namespace
 
 asio::awaitable<result<std::string>> run_tool(asio::any_io_executor ex, std::vector<std::string> argv, std::string log,
-                                              std::chrono::seconds limit)
+                                              std::chrono::seconds limit, int pass_fd)
 {
-    auto pid = spawn_detached(argv, -1, log, true);
+    auto pid = spawn_detached(argv, pass_fd, log, true);
     if (!pid)
         co_return pid.error();
     int pfd = pidfd_open(*pid);

@@ -22,7 +22,8 @@ boost::asio::awaitable<status> make_overlay(boost::asio::any_io_executor ex, std
 
 // Runs a tool to completion, awaiting its pidfd, killed after `limit`; returns what it wrote
 // (stdout and stderr, through the file `log`). tool_failed with its words when it fails.
+// `pass_fd`, when given, is the tool's fd 3.
 boost::asio::awaitable<result<std::string>> run_tool(boost::asio::any_io_executor ex, std::vector<std::string> argv,
-                                                     std::string log, std::chrono::seconds limit);
+                                                     std::string log, std::chrono::seconds limit, int pass_fd = -1);
 
 } // namespace paddock::vm

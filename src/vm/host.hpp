@@ -22,6 +22,8 @@ public:
     // A TAP named `name`, in the namespace, on the bridge, up; its fd for QEMU (caller closes).
     virtual boost::asio::awaitable<result<int>> open_tap(std::string name) = 0;
     virtual void delete_tap(const std::string& name) = 0;
+    // Completes once the anti-spoofing chain of TAP `name` is in place (a VM starts only then).
+    virtual boost::asio::awaitable<status> guarded(std::string name) = 0;
 
     // Is `mac` used by any DHCP client or reservation?
     virtual bool mac_in_use(const std::string& mac) const = 0;

@@ -28,6 +28,7 @@
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
+#include "vm/image_rules.hpp"
 
 namespace paddock { class event_bus; }
 namespace paddock::store { class writer; struct image_row; }
@@ -40,17 +41,6 @@ struct image_info {
     std::int64_t added_at = 0;
     boost::json::object to_json() const;
 };
-
-// What qemu-img says of a file, checked against the store's rules.
-struct inspection {
-    std::string format, kind;
-    std::uint64_t virtual_size = 0;
-};
-// Parses `qemu-img info --output=json` and applies the rules, given the file's size and first
-// bytes: qcow2 without a backing file (a disk), or raw that is a Linux kernel (bzImage), an
-// initramfs (gzip, xz, zstd, lz4 or cpio) or a disk (a whole number of 512-byte sectors).
-// Anything else (another format, a text file, an empty body) is refused. Pure.
-result<inspection> judge_image(std::string_view qemu_img_json, std::uint64_t file_size, std::string_view head);
 
 class image_store {
     struct pin_table;

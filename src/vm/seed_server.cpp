@@ -69,11 +69,21 @@ status seed_server::open(int ns_fd)
 
 asio::awaitable<void> seed_server::run()
 {
-    return accept_loop(ex_, [this] { return acceptor_; },
-                       [this](tcp::socket sock) { asio::co_spawn(ex_, serve(std::move(sock)), asio::detached); });
+    return accept_loop(ex_, [this] { return acceptor_; }, [this](tcp::socket sock) {
+        boost::system::error_code ec;
+        auto peer = sock.remote_endpoint(ec);
+        if (ec || !peer.address().is_v4())
+            return;
+        auto held = limits_.take(peer.address().to_v4().to_uint());
+        if (!held) {
+            log::debug("metadata", peer.address().to_string(), ": connection limit reached; closed");
+            return; // sock closes here
+        }
+        asio::co_spawn(ex_, serve(std::move(sock), std::move(*held)), asio::detached);
+    });
 }
 
-asio::awaitable<void> seed_server::serve(tcp::socket sock)
+asio::awaitable<void> seed_server::serve(tcp::socket sock, [[maybe_unused]] conn_limit::slot held)
 {
     beast::tcp_stream stream(std::move(sock));
     beast::flat_buffer buf;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // DRIVER: the NoCloud seed server (vm/nocloud) on the bridge address, port 80, inside the
 // namespace. Its listening socket is made in the namespace by open() (again after the namespace
-// is rebuilt). One request per connection, 8 KiB of header at most, 5 s to
+// is rebuilt). At most 8 connections from one address and 256 in all (more are closed at once). One request per connection, 8 KiB of header at most, 5 s to
 // send it; the peer's MAC comes from the namespace's neighbour table (SIOCGARP on the bridge).
 #pragma once
 
@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "base/conn_limit.hpp"
 #include "base/error.hpp"
 #include "base/ipv4.hpp"
 #include "base/ns_service.hpp"
@@ -34,13 +35,18 @@ public:
     boost::asio::awaitable<void> run() override;
 
 private:
-    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket sock);
+    boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket sock, conn_limit::slot held);
 
     boost::asio::any_io_executor ex_;
     ipv4 address_;
     std::string bridge_;
     finder find_;
     std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+    // A guest holds at most 8 connections, all guests 256 (each one request, 5 s at most).
+    conn_limit limits_{256, 8};
+
+public:
+    std::uint64_t refused() const { return limits_.refused(); }
 };
 
 } // namespace paddock::vm

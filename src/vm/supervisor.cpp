@@ -307,6 +307,11 @@ asio::awaitable<status> supervisor::start()
         }
     for (auto* f : {pid_file, qmp_socket, console_socket})
         ::unlink((dir() + "/" + f).c_str());
+    // Its port is filtered before its first frame: the anti-spoofing chain first, then the TAP.
+    if (auto g = co_await env_.net->guarded(rec_.tap); !g) {
+        apply(lc_.on(event::start_failed, g.error().message));
+        co_return g.error();
+    }
     auto tap = co_await env_.net->open_tap(rec_.tap);
     if (!tap) {
         apply(lc_.on(event::start_failed, "cannot create TAP " + rec_.tap + ": " + tap.error().message));

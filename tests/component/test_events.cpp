@@ -148,6 +148,32 @@ TEST_CASE("a since older than the window gets a resync frame first, then what is
     });
 }
 
+TEST_CASE("a replay larger than the client's queue becomes a resync with the newest events, then live ones")
+{
+    // The daemon's window (10,000) is larger than a client's queue (8,192): since=0 used to get
+    // no frame at all and be closed as too slow.
+    world w(10000);
+    for (int i = 0; i < 10000; ++i)
+        w.publish(i); // 1..10000
+    w.run([&w]() -> asio::awaitable<void> {
+        int status = 0;
+        auto ws = co_await connect(w.port, "/api/v1/events?since=0", "Bearer secret", status);
+        REQUIRE(ws);
+        auto first = co_await next(*ws);
+        REQUIRE(first.at("type") == "resync");
+        CHECK(seq_of(first) == 10000);
+        const std::uint64_t oldest = first.at("data").at("oldest").to_number<std::uint64_t>();
+        CHECK(oldest == 10000 - 4096 + 1); // half the queue: the rest is room for live events
+        for (std::uint64_t s = oldest; s <= 10000; ++s) {
+            auto o = co_await next(*ws);
+            REQUIRE_MESSAGE(o.contains("seq"), boost::json::serialize(o));
+            REQUIRE(seq_of(o) == s);
+        }
+        w.publish(1);
+        CHECK(seq_of(co_await next(*ws)) == 10001); // and then live
+    });
+}
+
 TEST_CASE("the type filter applies to the replay and to live events")
 {
     world w(100);

@@ -57,6 +57,7 @@ struct fake_host : vm::host {
         co_return ::open("/dev/null", O_RDWR | O_CLOEXEC);
     }
     void delete_tap(const std::string&) override {}
+    asio::awaitable<status> guarded(std::string) override { co_return ok(); }
     bool mac_in_use(const std::string& mac) const override { return resv.count(mac) > 0; }
     asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) override
     {

@@ -22,7 +22,7 @@ field() { api "/api/v1/vms/$1" | jget "$2"; }
 A_MAC=$(field a1 mac); A_IP=$(field a1 ip); A_TAP=$(field a1 tap)
 B_MAC=$(field b1 mac); B_IP=$(field b1 ip)
 # The table is rebuilt off the daemon's loop, a moment after the VM is created.
-guarded() { ip netns exec "$PD_NS" nft list table bridge paddock_guard > "$WORK/guard.nft" && grep -q "\"$A_TAP\" : jump vm_a1" "$WORK/guard.nft"; }
+guarded() { ip netns exec "$PD_NS" nft list table bridge paddock_guard > "$WORK/guard.nft" && grep -q "\"$A_TAP\" : goto vm_a1" "$WORK/guard.nft"; }
 wait_for 5 guarded >/dev/null || fail "a1's port not in the guard table: $(cat "$WORK/guard.nft")"
 
 # The stand-in for a1: its bridge port carries a1's TAP name.

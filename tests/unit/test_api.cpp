@@ -251,6 +251,24 @@ TEST_CASE("VM actions reach the backend typed: an action enum and validated opti
     CHECK(b.created[0].cpus == 2);
 }
 
+TEST_CASE("with auth none, state changes and WebSockets need the dashboard's own origin (or none)")
+{
+    api::context open; // auth "none"
+    CHECK_FALSE(api::cross_origin_refusal(open, "POST", "", "127.0.0.1:8080", false));           // curl
+    CHECK_FALSE(api::cross_origin_refusal(open, "POST", "http://127.0.0.1:8080", "127.0.0.1:8080", false));
+    CHECK_FALSE(api::cross_origin_refusal(open, "GET", "http://evil.example", "127.0.0.1:8080", false));
+    auto r = api::cross_origin_refusal(open, "POST", "http://evil.example", "127.0.0.1:8080", false);
+    REQUIRE(r);
+    CHECK(r->status == 403);
+    CHECK(r->body.find("\"forbidden\"") != std::string::npos);
+    CHECK(api::cross_origin_refusal(open, "DELETE", "http://127.0.0.1:8080.evil.example", "127.0.0.1:8080", false));
+    CHECK(api::cross_origin_refusal(open, "GET", "http://evil.example", "127.0.0.1:8080", true)); // a WebSocket
+    CHECK_FALSE(api::cross_origin_refusal(open, "GET", "http://127.0.0.1:8080", "127.0.0.1:8080", true));
+    api::context guarded;
+    guarded.token = "secret"; // the token guards it
+    CHECK_FALSE(api::cross_origin_refusal(guarded, "POST", "http://evil.example", "127.0.0.1:8080", false));
+}
+
 TEST_CASE("every failure code maps to one HTTP status")
 {
     // Every code, by its wire name, with the status a client sees. A new code fails here until it
@@ -266,7 +284,7 @@ TEST_CASE("every failure code maps to one HTTP status")
         {"netlink_failed", 500},   {"netns_failed", 500},     {"nft_failed", 500},      {"sysctl_failed", 500},
         {"link_conflict", 500},    {"fabric_down", 500},      {"dhcp_socket", 500},     {"setns", 500},
         {"state_dir", 500},        {"token", 500},            {"timeout", 504},         {"no_space", 507},
-        {"shutting_down", 503},
+        {"shutting_down", 503},   {"forbidden", 403},
     };
     std::set<std::string> names;
     for (int i = 0; i < errc_count; ++i) {

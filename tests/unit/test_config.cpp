@@ -171,3 +171,29 @@ TEST_CASE("--listen overrides parse like the file key")
     CHECK_FALSE(conf::set_listen(c, "[nonsense]:80").ok());
     CHECK_FALSE(conf::set_listen(c, ":80").ok());
 }
+
+TEST_CASE("guests' access to the host and their egress deny list are validated and default to closed")
+{
+    auto d = conf::defaults();
+    CHECK(d.network.guest_host_access.empty());
+    REQUIRE(d.network.egress_deny.size() == 1);
+    CHECK(to_string(d.network.egress_deny[0]) == "169.254.0.0/16");
+    auto r = conf::parse_config(R"({"network": {"guest_host_access": ["tcp/22", "udp/5000-5100"],
+                                                "egress_deny": ["169.254.0.0/16", "10.0.0.0/8"]}})");
+    REQUIRE(r.ok());
+    REQUIRE(r->network.guest_host_access.size() == 2);
+    CHECK(r->network.guest_host_access[1] == net::host_port{"udp", 5000, 5100});
+    CHECK(r->network.egress_deny.size() == 2);
+    for (const char* bad : {R"({"network": {"guest_host_access": ["ssh"]}})", R"({"network": {"guest_host_access": ["tcp/0"]}})",
+                            R"({"network": {"guest_host_access": ["tcp/90-80"]}})", R"({"network": {"guest_host_access": ["icmp/1"]}})",
+                            R"({"network": {"egress_deny": ["10.0.0.1/8"]}})", R"({"network": {"egress_deny": "10.0.0.0/8"}})"}) {
+        auto e = conf::parse_config(bad);
+        CAPTURE(bad);
+        REQUIRE_FALSE(e.ok());
+        CHECK(e.error().message.rfind("network.", 0) == 0);
+    }
+    // Written back as read.
+    auto again = conf::parse_config(conf::to_json_text(*r));
+    REQUIRE(again.ok());
+    CHECK(conf::to_json_text(*again) == conf::to_json_text(*r));
+}

@@ -21,7 +21,10 @@ std::string fixture(const char* name)
     ss << f.rdbuf();
     return ss.str();
 }
-net::nft_spec default_spec() { return {*parse_cidr("192.168.26.0/24"), "paddock0", 8080}; }
+net::nft_spec default_spec()
+{
+    return {*parse_cidr("192.168.26.0/24"), "paddock0", 8080, {}, {*parse_cidr("169.254.0.0/16")}};
+}
 } // namespace
 
 TEST_CASE("the apply document matches the golden file")
@@ -97,7 +100,11 @@ TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted un
     CHECK(d.find("ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept") != std::string::npos);
     CHECK(d.find("ip saddr != 192.168.26.11 counter drop comment \"ip\"") != std::string::npos);
     CHECK(d.find("udp sport 67 counter drop comment \"dhcp_server\"") != std::string::npos);
-    CHECK(d.find("\"tap-web-1\" : jump vm_web_1, \"tap-db\" : jump vm_db") != std::string::npos);
+    CHECK(d.find("udp dport 68 counter drop comment \"dhcp_server\"") != std::string::npos); // any source port
+    CHECK(d.find("udp dport 67 @th,288,48 != 0x525400000001 counter drop comment \"dhcp_chaddr\"") != std::string::npos);
+    // goto: a VM's chain ends in the base chain's accept, never in the unknown-port drop below.
+    CHECK(d.find("\"tap-web-1\" : goto vm_web_1, \"tap-db\" : goto vm_db") != std::string::npos);
+    CHECK(d.find("iifname \"tap-*\" counter drop comment \"unknown_port\"") > d.find("iifname vmap @ports"));
     CHECK(net::guard_document({}).find("add element") == std::string::npos);
 
     const char* listing = R"({"nftables":[{"metainfo":{}},{"table":{"family":"bridge","name":"paddock_guard"}},
@@ -105,11 +112,13 @@ TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted un
       {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_web_1","comment":"arp","expr":[{"counter":{"packets":1,"bytes":42}},{"drop":null}]}},
       {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_web_1","comment":"arp","expr":[{"counter":{"packets":2,"bytes":84}},{"drop":null}]}},
       {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_db","comment":"mac","expr":[{"counter":{"packets":0,"bytes":0}},{"drop":null}]}},
-      {"rule":{"family":"bridge","table":"paddock_guard","chain":"prerouting","expr":[{"vmap":{}}]}}]})";
+      {"rule":{"family":"bridge","table":"paddock_guard","chain":"prerouting","expr":[{"vmap":{}}]}},
+      {"rule":{"family":"bridge","table":"paddock_guard","chain":"prerouting","comment":"unknown_port","expr":[{"counter":{"packets":5,"bytes":500}},{"drop":null}]}}]})";
     auto c = net::parse_guard_counters(listing, ports);
     REQUIRE(c.ok());
     CHECK((*c)["web-1"]["ip"] == 3);
     CHECK((*c)["web-1"]["arp"] == 3);
     CHECK((*c)["db"]["mac"] == 0);
+    CHECK((*c)[""]["unknown_port"] == 5); // ports of no VM
     CHECK_FALSE(net::parse_guard_counters("{", ports).ok());
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "vm/image_rules.hpp"
 #include "vm/lifecycle.hpp"
 #include "vm/nocloud.hpp"
 #include "vm/qemu_argv.hpp"
@@ -391,4 +392,28 @@ TEST_CASE("the NoCloud seed answers only its own VM, by address and MAC")
     vm1.ci = {};
     CHECK(nocloud_answer("GET", "/vm/vm1/user-data", "192.168.26.10", "", find).body == "#cloud-config\n");
     CHECK(nocloud_answer("GET", "/vm/vm1/meta-data", "192.168.26.10", "", find).body.find("public-keys") == std::string::npos);
+}
+
+TEST_CASE("the image store takes qcow2 and raw disks, kernels and initramfs, and nothing that points elsewhere")
+{
+    const std::string plain = R"({"virtual-size": 16777216, "filename": "/proc/self/fd/3", "format": "qcow2",
+        "format-specific": {"type": "qcow2", "data": {"compat": "1.1", "refcount-bits": 16, "corrupt": false}}})";
+    auto ok = vm::judge_image(plain, 200704, "QFI\xfb");
+    REQUIRE(ok.ok());
+    CHECK(ok->kind == "disk");
+    CHECK(ok->virtual_size == 16777216);
+    // Recorded from `qemu-img create -f qcow2 -o data_file=/tmp/df.raw` (QEMU 7.2).
+    const std::string data_file = R"({"virtual-size": 16777216, "filename": "df.qcow2", "cluster-size": 65536,
+        "format": "qcow2", "actual-size": 200704, "format-specific": {"type": "qcow2", "data": {"compat": "1.1",
+        "compression-type": "zlib", "lazy-refcounts": false, "refcount-bits": 16, "data-file": "/tmp/df.raw",
+        "data-file-raw": false, "corrupt": false, "extended-l2": false}}, "dirty-flag": false})";
+    auto df = vm::judge_image(data_file, 200704, "QFI\xfb");
+    REQUIRE_FALSE(df.ok());
+    CHECK(df.error().code == errc::invalid_image);
+    CHECK(df.error().message.find("external data file") != std::string::npos);
+    const std::string backing = R"({"virtual-size": 16777216, "format": "qcow2", "backing-filename": "/etc/shadow"})";
+    CHECK_FALSE(vm::judge_image(backing, 200704, "QFI\xfb").ok());
+    CHECK_FALSE(vm::judge_image(R"({"format": "vmdk"})", 4096, "").ok());
+    CHECK(vm::judge_image(R"({"format": "raw", "virtual-size": 1048576})", 1048576, std::string(1024, '\0'))->kind == "disk");
+    CHECK_FALSE(vm::judge_image(R"({"format": "raw"})", 1000, "hello").ok());
 }
