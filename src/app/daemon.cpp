@@ -5,6 +5,8 @@
 #include <csignal>
 #include <cstdlib>
 
+#include <sys/resource.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -89,6 +91,19 @@ std::optional<vm::nocloud_vm> seed_of(const vm::manager& vms, const std::string&
     return out;
 }
 
+// Open files: as many as the hard limit allows (a systemd service starts with a soft limit of
+// 1,024). Every server a guest reaches has its own caps, so this leaves the API and the repairs room.
+void raise_file_limit()
+{
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    const auto was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) == 0)
+        log::info("daemon", "open files: ", was, " -> ", rl.rlim_cur);
+}
+
 // SIGTERM/SIGINT: requests in progress end (or are refused), VM viewers and event clients are told
 // the daemon is going away, queued store writes land, then the loop stops. VMs and the fabric stay.
 asio::awaitable<void> shut_down(asio::io_context& ioc, api::http_server& http, vm::manager& vms,
@@ -110,6 +125,7 @@ asio::awaitable<void> shut_down(asio::io_context& ioc, api::http_server& http, v
 int run_daemon(const conf::config& cfg, const run_options& opt)
 {
     const auto t0 = std::chrono::steady_clock::now();
+    raise_file_limit();
     auto state = open_state(cfg, false);
     if (!state) {
         log::error("daemon", state.error().message);
@@ -179,7 +195,7 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     dhcp.load(*snapshot);
     vm::image_store images(ioc.get_executor(), cfg.state_dir + "/images", writer, bus);
     images.load(*image_rows);
-    net::guard guard(ioc.get_executor(), bus);
+    net::guard guard(ioc.get_executor(), to_string(cfg.network.bridge_address), bus);
     vm_host vm_net(fab, dhcp, guard);
     const std::string accel = detect_accel(cfg.qemu.accel);
     vm::manager vms(ioc.get_executor(), vm_settings(cfg, accel), vm_net, images, writer, bus);

@@ -54,7 +54,9 @@ result<int> bound_socket(int ns_fd, ipv4 addr, std::uint16_t port, bool tcp)
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(addr.value);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || (tcp && ::listen(fd, 64) != 0)) {
+    // A deep backlog: a guest's burst of connections must not crowd out the others' before the
+    // server's per-client limits close the excess.
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || (tcp && ::listen(fd, SOMAXCONN) != 0)) {
         std::string why = std::strerror(errno);
         ::close(fd);
         return fail(errc::netns_failed, "listen on " + where + " in the namespace: " + why);

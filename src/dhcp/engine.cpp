@@ -199,7 +199,15 @@ lease& engine::bind(ipv4 ip, const std::string& key, const message& m, std::int6
     return l;
 }
 
-reply engine::make_reply(const message& req, msg_type t, ipv4 yiaddr, const lease* l) const
+const lease* engine::recent_binding(const std::string& key, ipv4 want, std::int64_t now)
+{
+    const lease* l = lease_of(key);
+    if (!l || l->state != lease_state::bound || l->ip != want)
+        return nullptr;
+    return l->expires_at > now + static_cast<std::int64_t>(cfg_.lease_time_s) - cfg_.renew_quiet_s ? l : nullptr;
+}
+
+reply engine::make_reply(const message& req, msg_type t, ipv4 yiaddr, const lease* l, std::uint32_t lease_s) const
 {
     reply r;
     message& m = r.msg;
@@ -246,9 +254,10 @@ reply engine::make_reply(const message& req, msg_type t, ipv4 yiaddr, const leas
         if (l && !l->hostname.empty() && (wanted(opt::hostname) || !l->vm.empty()))
             m.set_string(opt::hostname, l->hostname);
         if (t != msg_type::ack || req.type() != msg_type::inform) {
-            m.set_u32(opt::lease_time, cfg_.lease_time_s);
-            m.set_u32(opt::t1, cfg_.lease_time_s / 2);
-            m.set_u32(opt::t2, static_cast<std::uint32_t>(std::uint64_t{cfg_.lease_time_s} * 7 / 8));
+            const std::uint32_t lt = lease_s ? lease_s : cfg_.lease_time_s;
+            m.set_u32(opt::lease_time, lt);
+            m.set_u32(opt::t1, lt / 2);
+            m.set_u32(opt::t2, static_cast<std::uint32_t>(std::uint64_t{lt} * 7 / 8));
         }
         // Maximum message size (57): the IP datagram may not exceed it (at least 576, RFC 2132 §9.10).
         std::size_t limit = std::max<std::size_t>(576, req.u16_option(opt::max_size).value_or(576)) - 28;
@@ -381,6 +390,13 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
             d.out = make_reply(m, msg_type::nak, {}, nullptr);
             if (explain_)
                 d.note = std::string("nak ") + to_string(want) + " for " + mac + " (" + state + ")";
+            return d;
+        }
+        if (const lease* same = recent_binding(key, want, now)) {
+            d.out = make_reply(m, msg_type::ack, want, same, static_cast<std::uint32_t>(same->expires_at - now));
+            if (explain_)
+                d.note = std::string("ack ") + to_string(want) + " to " + mac + " (" + state + ", unchanged: renewed " +
+                         std::to_string(now + cfg_.lease_time_s - same->expires_at) + " s ago)";
             return d;
         }
         lease& l = bind(want, key, m, now, d);

@@ -40,6 +40,7 @@ struct engine_config {
     std::uint32_t offer_hold_s = 30;
     std::uint32_t decline_hold_s = 600;
     std::size_t history_cap = 4096; // clients whose last address is remembered (more: the oldest go)
+    std::uint32_t renew_quiet_s = 2; // a renewal this soon after the last is answered, not committed
 };
 
 enum class lease_state { offered, bound, declined };
@@ -152,7 +153,11 @@ private:
     lease* lease_of(const std::string& key);
     lease& bind(ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d);
     void drop(std::uint32_t ip);
-    reply make_reply(const message& req, msg_type t, ipv4 yiaddr, const lease* l) const;
+    // `lease_s`: the lease time to announce (0: the configured one).
+    reply make_reply(const message& req, msg_type t, ipv4 yiaddr, const lease* l, std::uint32_t lease_s = 0) const;
+    // A client asking again for the binding it was given less than renew_quiet_s ago: the same
+    // binding, nothing new to commit (a client renewing in a loop costs no write and no event).
+    const lease* recent_binding(const std::string& key, ipv4 want, std::int64_t now);
 
     engine_config cfg_;
     std::map<std::uint32_t, lease> by_ip_;

@@ -54,7 +54,10 @@ std::optional<net::guard_counts> read_counts(int fd, const std::vector<net::guar
 
 } // namespace
 
-guard::guard(asio::any_io_executor loop, event_bus& bus) : loop_(loop), bus_(bus) {}
+guard::guard(asio::any_io_executor loop, std::string services, event_bus& bus)
+    : loop_(loop), services_(std::move(services)), bus_(bus)
+{
+}
 
 guard::~guard()
 {
@@ -120,7 +123,7 @@ void guard::report(metric_list& out) const
 {
     auto& f = out.family("paddock_guard_dropped_packets_total", "counter",
                          "Frames the anti-spoofing table dropped, by VM and reason (mac, arp, ip, dhcp_server, "
-                         "dhcp_chaddr, ethertype; vm=\"\" with reason unknown_port: a tap-* port of no VM).");
+                         "dhcp_chaddr, flood, ethertype; vm=\"\" with reason unknown_port: a tap-* port of no VM).");
     for (auto& [vm, reasons] : totals())
         for (auto& [why, n] : reasons)
             f.add({{"vm", vm}, {"reason", why}}, static_cast<double>(n));
@@ -140,7 +143,7 @@ void guard::sync()
     busy_ = true;
     auto next = std::make_shared<std::vector<guard_port>>(wanted_);
     auto old = std::make_shared<std::vector<guard_port>>(current_);
-    auto doc = std::make_shared<std::string>(guard_document(*next));
+    auto doc = std::make_shared<std::string>(guard_document(*next, services_));
     const bool had_table = installed_;
     const int fd = dup_fd(ns_fd_);
     asio::post(worker_, [this, fd, next, old, doc, had_table] {

@@ -36,7 +36,8 @@ namespace paddock::net {
 
 class guard final : public ns_service {
 public:
-    guard(boost::asio::any_io_executor loop, event_bus& bus);
+    // `services`: the daemon's address on the bridge (its DNS and seed servers).
+    guard(boost::asio::any_io_executor loop, std::string services, event_bus& bus);
     ~guard() override;
 
     const char* name() const override { return "guard"; }
@@ -66,6 +67,7 @@ private:
     void wake_waiters();
 
     boost::asio::any_io_executor loop_;
+    std::string services_;
     event_bus& bus_;
     int ns_fd_ = -1;
     std::vector<guard_port> wanted_, current_; // current_: what the table holds

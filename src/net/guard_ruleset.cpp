@@ -27,7 +27,7 @@ std::string mac_number(const std::string& mac)
 }
 } // namespace
 
-std::string guard_document(const std::vector<guard_port>& ports)
+std::string guard_document(const std::vector<guard_port>& ports, const std::string& services)
 {
     std::string d = "table bridge paddock_guard\ndelete table bridge paddock_guard\n"
                     "table bridge paddock_guard {\n"
@@ -54,6 +54,8 @@ std::string guard_document(const std::vector<guard_port>& ports)
         // message, after the 8-byte UDP header) must be it. So one guest can neither take leases
         // under made-up MACs nor decline or release another client's address.
         d += "    ether type ip udp dport 67 @th,288,48 != " + mac_number(m) + " counter drop comment \"dhcp_chaddr\"\n";
+        d += "    ether type ip ip daddr " + services +
+             " tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"flood\"\n";
         d += "    ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept\n";
         d += "    ether type ip ip saddr != " + p.ip + " counter drop comment \"ip\"\n";
         d += "  }\n";

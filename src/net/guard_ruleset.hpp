@@ -24,7 +24,9 @@ struct guard_port {
 };
 
 // The whole table, replaced in one transaction (creates it first so the delete cannot fail).
-std::string guard_document(const std::vector<guard_port>& ports);
+// `services`: the daemon's address on the bridge (DNS and the seed server over TCP): a guest's
+// new connections to it are limited to 50 a second (burst 100), counted as "flood" beyond.
+std::string guard_document(const std::vector<guard_port>& ports, const std::string& services);
 // Removes the table (teardown of the namespace removes it too).
 std::string guard_delete_document();
 

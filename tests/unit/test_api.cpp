@@ -112,7 +112,7 @@ api::response call(const api::context& c, const char* method, const char* target
                    std::string body = "")
 {
     boost::asio::io_context ioc;
-    auto f = boost::asio::co_spawn(ioc, api::handle(c, api::request{method, target, auth, std::move(body)}),
+    auto f = boost::asio::co_spawn(ioc, api::handle(c, api::request{method, target, auth, std::move(body), {}, {}, {}, {}}),
                                    boost::asio::use_future);
     ioc.run();
     return f.get();

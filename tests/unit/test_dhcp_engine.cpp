@@ -158,6 +158,44 @@ TEST_CASE("RENEWING and REBINDING extend the lease; replies go to ciaddr")
     CHECK(type_of(e.handle(stranger, {false}, 3000)) == msg_type::nak);
 }
 
+TEST_CASE("a client renewing in a loop gets the same binding back, with nothing new to commit")
+{
+    engine e(cfg());
+    auto a1 = bind(e, 1, 1000); // expires at 4600
+    auto m = req(msg_type::request, 1);
+    m.ciaddr = a1;
+    // 1 s later: the same binding, its remaining time announced, no change (no write, no event).
+    auto r = e.handle(m, {false}, 1001);
+    REQUIRE(type_of(r) == msg_type::ack);
+    CHECK(r.changes.empty());
+    CHECK_FALSE(r.out->after_commit);
+    const auto& lt = r.out->msg.options.at(opt::lease_time);
+    REQUIRE(lt.size() == 4);
+    CHECK((std::uint32_t{lt[0]} << 24 | std::uint32_t{lt[1]} << 16 | std::uint32_t{lt[2]} << 8 | lt[3]) == 3599);
+    CHECK(e.leases().at(a1.value).expires_at == 4600);
+    for (int i = 0; i < 1000; ++i)
+        CHECK(e.handle(m, {false}, 1001).changes.empty());
+    // From renew_quiet_s (2 s) on, a renewal extends the lease again.
+    auto later = e.handle(m, {false}, 1002);
+    REQUIRE(type_of(later) == msg_type::ack);
+    CHECK(later.changes.size() == 1);
+    CHECK(e.leases().at(a1.value).expires_at == 4602);
+}
+
+TEST_CASE("the per-client address history is bounded: made-up clients push out the oldest")
+{
+    auto c = cfg("192.168.26.12"); // 3 addresses
+    c.history_cap = 16;
+    engine e(c);
+    for (int id = 1; id <= 200; ++id) {
+        auto o = e.handle(req(msg_type::discover, static_cast<std::uint8_t>(id)), {}, 1000 + id * 100);
+        if (o.out && o.out->msg.yiaddr.value)
+            e.handle(selecting(static_cast<std::uint8_t>(id), o.out->msg.yiaddr), {}, 1000 + id * 100);
+        e.expire(1000 + id * 100 + 4000); // every lease ends: its client goes into the history
+        CHECK(e.history_size() <= 16);
+    }
+}
+
 TEST_CASE("RELEASE frees the address; only its holder can release it")
 {
     engine e(cfg());

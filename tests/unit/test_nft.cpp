@@ -91,7 +91,7 @@ TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted un
 {
     std::vector<net::guard_port> ports{{"web-1", "tap-web-1", "52:54:00:00:00:01", "192.168.26.10"},
                                        {"db", "tap-db", "52:54:00:00:00:02", "192.168.26.11"}};
-    auto d = net::guard_document(ports);
+    auto d = net::guard_document(ports, "192.168.26.2");
     CHECK(d.starts_with("table bridge paddock_guard\ndelete table bridge paddock_guard\n"));
     CHECK(d.find("iifname vmap @ports") != std::string::npos);
     CHECK(d.find("chain vm_web_1 {") != std::string::npos);
@@ -101,11 +101,12 @@ TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted un
     CHECK(d.find("ip saddr != 192.168.26.11 counter drop comment \"ip\"") != std::string::npos);
     CHECK(d.find("udp sport 67 counter drop comment \"dhcp_server\"") != std::string::npos);
     CHECK(d.find("udp dport 68 counter drop comment \"dhcp_server\"") != std::string::npos); // any source port
+    CHECK(d.find("ip daddr 192.168.26.2 tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"flood\"") != std::string::npos);
     CHECK(d.find("udp dport 67 @th,288,48 != 0x525400000001 counter drop comment \"dhcp_chaddr\"") != std::string::npos);
     // goto: a VM's chain ends in the base chain's accept, never in the unknown-port drop below.
     CHECK(d.find("\"tap-web-1\" : goto vm_web_1, \"tap-db\" : goto vm_db") != std::string::npos);
     CHECK(d.find("iifname \"tap-*\" counter drop comment \"unknown_port\"") > d.find("iifname vmap @ports"));
-    CHECK(net::guard_document({}).find("add element") == std::string::npos);
+    CHECK(net::guard_document({}, "192.168.26.2").find("add element") == std::string::npos);
 
     const char* listing = R"({"nftables":[{"metainfo":{}},{"table":{"family":"bridge","name":"paddock_guard"}},
       {"rule":{"family":"bridge","table":"paddock_guard","chain":"vm_web_1","comment":"ip","expr":[{"match":{}},{"counter":{"packets":3,"bytes":300}},{"drop":null}]}},
