@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs them: the DHCP codec and engine for
 # FUZZ_SECONDS (default 60) on a seed corpus made from the recorded client captures, the DNS codec,
-# cache and resolver for FUZZ_DNS_SECONDS (default 30) on a few hand-made queries. Fails on any
+# cache and resolver for FUZZ_DNS_SECONDS (default 30) on a few hand-made queries, and the cloud-init
+# seed server's HTTP handling for FUZZ_SEED_SECONDS (default 20) on cloud-init's requests. Fails on any
 # crash, leak or trap.
 # Exit 77 (SKIP) when clang's libFuzzer runtime is missing.
 set -euo pipefail
@@ -22,6 +23,11 @@ if ! clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
      -I"$SRC/src" "$SRC/tests/fuzz/fuzz_dns.cpp" "$SRC/src/dns/message.cpp" "$SRC/src/dns/cache.cpp" \
      "$SRC/src/dns/resolver.cpp" "$SRC/src/base/ipv4.cpp" "$SRC/src/base/error.cpp" -o "$OUT/fuzz_dns" 2> "$OUT/build-dns.log"; then
   cat "$OUT/build-dns.log"; exit 1
+fi
+if ! clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+     -I"$SRC/src" "$SRC/tests/fuzz/fuzz_seed.cpp" "$SRC/src/vm/nocloud.cpp" "$SRC/src/vm/spec.cpp" \
+     "$SRC/src/base/ipv4.cpp" "$SRC/src/base/error.cpp" "$SRC/src/base/mac.cpp" -o "$OUT/fuzz_seed" 2> "$OUT/build-seed.log"; then
+  cat "$OUT/build-seed.log"; exit 1
 fi
 # Seeds: the real captures, as binary files.
 for f in "$SRC"/tests/fixtures/dhcp/*.hex; do
@@ -52,3 +58,14 @@ PY
 DNS_SECONDS=${FUZZ_DNS_SECONDS:-30}
 "$OUT/fuzz_dns" -max_total_time="$DNS_SECONDS" -max_len=1024 -print_final_stats=1 corpus-dns 2>&1 | tail -15
 echo "ok - fuzz_dns ran ${DNS_SECONDS} s without a crash"
+# Seed server seeds: the requests a guest's cloud-init makes, from each kind of peer (first byte).
+mkdir -p "$OUT/corpus-seed"
+for peer in 0 1 2 3; do
+  for f in meta-data user-data vendor-data; do
+    printf "\\x0${peer}GET /vm/web/$f HTTP/1.1\r\nHost: 192.168.26.2\r\nUser-Agent: Cloud-Init/22.4.2\r\n\r\n" > "$OUT/corpus-seed/$peer-$f"
+  done
+done
+printf '\x00HEAD /vm/web/ HTTP/1.0\r\n\r\n' > "$OUT/corpus-seed/head"
+SEED_SECONDS=${FUZZ_SEED_SECONDS:-20}
+"$OUT/fuzz_seed" -max_total_time="$SEED_SECONDS" -max_len=9000 -print_final_stats=1 corpus-seed 2>&1 | tail -15
+echo "ok - fuzz_seed ran ${SEED_SECONDS} s without a crash"
