@@ -90,6 +90,24 @@ status read_list(const json::value& v, const std::string& path, std::string_view
     return ok();
 }
 
+// An array of at most 8 strings, each turned into a T by `parse` (nullopt: "... is not <want>").
+template <class T, class Parse>
+status read_parsed_list(const json::value& v, const std::string& path, std::string_view what, Parse parse,
+                        const std::string& want, std::vector<T>& out)
+{
+    out.clear();
+    return read_list(v, path, what, [&](const json::value& item, const std::string& at) -> status {
+        std::string s;
+        if (auto r = read_string(item, at, s); !r)
+            return r;
+        auto t = parse(s);
+        if (!t)
+            return bad(at, quoted(item) + " is not " + want);
+        out.push_back(*t);
+        return ok();
+    });
+}
+
 status read_ipv4(const json::value& v, std::string_view path, ipv4& out)
 {
     std::string s;
@@ -173,32 +191,12 @@ status parse_network(const json::value& v, net::network_config& n)
                 return r;
             });
         }
-        else if (k == "guest_host_access") {
-            n.guest_host_access.clear();
-            st = read_list(val, path, "\"tcp/PORT\" or \"udp/FIRST-LAST\" entries", [&n](const json::value& item, const std::string& at) -> status {
-                std::string s;
-                if (auto r = read_string(item, at, s); !r)
-                    return r;
-                auto p = parse_host_port(s);
-                if (!p)
-                    return bad(at, quoted(item) + " is not a protocol and port like \"tcp/22\" or \"udp/5000-5100\"");
-                n.guest_host_access.push_back(*p);
-                return ok();
-            });
-        }
-        else if (k == "egress_deny") {
-            n.egress_deny.clear();
-            st = read_list(val, path, "IPv4 subnets", [&n](const json::value& item, const std::string& at) -> status {
-                std::string s;
-                if (auto r = read_string(item, at, s); !r)
-                    return r;
-                auto c = parse_cidr(s);
-                if (!c)
-                    return bad(at, quoted(item) + " is not an IPv4 subnet in CIDR form with its host bits clear, like 169.254.0.0/16");
-                n.egress_deny.push_back(*c);
-                return ok();
-            });
-        }
+        else if (k == "guest_host_access")
+            st = read_parsed_list(val, path, "\"tcp/PORT\" or \"udp/FIRST-LAST\" entries", parse_host_port,
+                                  "a protocol and port like \"tcp/22\" or \"udp/5000-5100\"", n.guest_host_access);
+        else if (k == "egress_deny")
+            st = read_parsed_list(val, path, "IPv4 subnets", [](std::string_view s) { return parse_cidr(s); },
+                                  "an IPv4 subnet in CIDR form with its host bits clear, like 169.254.0.0/16", n.egress_deny);
         else if (k == "domain") {
             st = read_string(val, path, n.domain);
             if (st && !valid_domain(n.domain))

@@ -7,33 +7,15 @@
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || skip "missing tool: python3"
 
-setup_world
-write_config
-mkdir -p "$STATE/images"; : > "$STATE/images/nothing"   # never started: the kernel need not be real
-start_daemon
-TOKEN=$(cat "$STATE/api-token")
-inh /usr/bin/python3 "$SRC/tests/integration/events_watch.py" "$TOKEN" > "$WORK/events.log" 2>&1 &
-EXTRA_PIDS+=($!)
-wait_for 5 grep -q connected "$WORK/events.log" >/dev/null || fail "event stream: $(cat "$WORK/events.log")"
-for v in a1 b1; do
-  [ "$(api_status /api/v1/vms -X POST -d "{\"name\":\"$v\",\"kernel\":\"nothing\"}")" = 201 ] || fail "create $v"
-done
+# The table is rebuilt off the daemon's loop, a moment after each VM is created: the set-up waits.
+setup_guest_world a1 b1
 field() { api "/api/v1/vms/$1" | jget "$2"; }
 A_MAC=$(field a1 mac); A_IP=$(field a1 ip); A_TAP=$(field a1 tap)
 B_MAC=$(field b1 mac); B_IP=$(field b1 ip)
-# The table is rebuilt off the daemon's loop, a moment after the VM is created.
-guarded() { ip netns exec "$PD_NS" nft list table bridge paddock_guard > "$WORK/guard.nft" && grep -q "\"$A_TAP\" : goto vm_a1" "$WORK/guard.nft"; }
-wait_for 5 guarded >/dev/null || fail "a1's port not in the guard table: $(cat "$WORK/guard.nft")"
 
 # The stand-in for a1: its bridge port carries a1's TAP name.
 G=${ID}g
-ip netns add "$G"; CLIENTS+=("$G")
-ip -n "$G" link set lo up
-ip link add eth0 netns "$G" address "$A_MAC" type veth peer name "$A_TAP" netns "$PD_NS"
-ip -n "$PD_NS" link set "$A_TAP" master br0
-ip -n "$PD_NS" link set "$A_TAP" up
-ip -n "$G" link set eth0 up
-ip -n "$G" addr add "$A_IP/24" dev eth0
+plug "$G" "$A_TAP" "$A_MAC" "$A_IP/24"
 ping_gw() { ip netns exec "$G" busybox ping -c 1 -W 1 192.168.26.1 >/dev/null 2>&1; }
 wait_for 5 ping_gw >/dev/null || fail "a1's own MAC and address cannot reach the gateway"
 pass "a1's port with its own MAC and address reaches the gateway"

@@ -11,39 +11,13 @@
 source "$(dirname "$0")/lib.sh"
 for tool in python3 socat qemu-img; do command -v $tool >/dev/null || skip "missing tool: $tool"; done
 
-setup_world
-write_config
-mkdir -p "$STATE/images"; : > "$STATE/images/nothing"   # never started: the kernel need not be real
-start_daemon
-inh /usr/bin/python3 "$SRC/tests/integration/events_watch.py" "$(cat "$STATE/api-token")" > "$WORK/events.log" 2>&1 &
-EXTRA_PIDS+=($!)
-wait_for 5 grep -q connected "$WORK/events.log" >/dev/null || fail "event stream: $(cat "$WORK/events.log")"
-for v in a1 b1; do
-  [ "$(api_status /api/v1/vms -X POST -d "{\"name\":\"$v\",\"kernel\":\"nothing\"}")" = 201 ] || fail "create $v"
-done
+setup_guest_world a1 b1
 field() { api "/api/v1/vms/$1" | jget "$2"; }
 A_MAC=$(field a1 mac); A_IP=$(field a1 ip); A_TAP=$(field a1 tap)
 B_MAC=$(field b1 mac); B_IP=$(field b1 ip); B_TAP=$(field b1 tap)
-guarded() { ip netns exec "$PD_NS" nft list table bridge paddock_guard > "$WORK/guard.nft" && grep -q "goto vm_b1" "$WORK/guard.nft"; }
-wait_for 5 guarded >/dev/null || fail "VM ports not in the guard table: $(cat "$WORK/guard.nft")"
-
-# plug NS PORT MAC [ADDR]: a namespace whose eth0 is bridge port PORT.
-plug() {
-  local ns=$1 port=$2 mac=$3 addr=${4:-}
-  ip netns add "$ns"; CLIENTS+=("$ns")
-  ip -n "$ns" link set lo up
-  ip link add eth0 netns "$ns" address "$mac" type veth peer name "$port" netns "$PD_NS"
-  ip -n "$PD_NS" link set "$port" master br0
-  ip -n "$PD_NS" link set "$port" up
-  ip -n "$ns" link set eth0 up
-  if [ -n "$addr" ]; then
-    ip -n "$ns" addr add "$addr/24" dev eth0
-    ip -n "$ns" route add default via 192.168.26.1
-  fi
-}
 G=${ID}g; V=${ID}v
-plug "$G" "$A_TAP" "$A_MAC" "$A_IP"
-plug "$V" "$B_TAP" "$B_MAC" "$B_IP"
+plug "$G" "$A_TAP" "$A_MAC" "$A_IP/24"
+plug "$V" "$B_TAP" "$B_MAC" "$B_IP/24"
 ping_from() { ip netns exec "$1" busybox ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 wait_for 5 ping_from "$G" 192.168.26.1 >/dev/null || fail "a1's stand-in cannot reach the gateway"
 dropped() { api /metrics | awk -v vm="$1" -v why="$2" '$1 == "paddock_guard_dropped_packets_total{vm=\""vm"\",reason=\""why"\"}" { print $2 }'; }
@@ -148,7 +122,7 @@ pass "5. 3,000 renewals in $ms ms: $((k1 - k0)) ACKed with the binding unchanged
 
 # 6. A tap-* port that is no VM's is dropped (fail closed).
 X=${ID}x
-plug "$X" tap-ghost 52:54:00:12:34:56 192.168.26.240
+plug "$X" tap-ghost 52:54:00:12:34:56 192.168.26.240/24
 ping_from "$X" 192.168.26.1 && fail "an unknown tap-* port reached the gateway"
 wait_for 5 counted "" unknown_port 1 >/dev/null || fail "unknown-port drops not counted: $(api /metrics | grep guard_dropped)"
 pass "6. a tap-* port with no VM behind it: dropped (unknown_port $(dropped "" unknown_port))"
@@ -220,7 +194,7 @@ pass "9. host service on 192.168.26.1 and 203.0.113.1, and 169.254.169.254: unre
 stop_daemon
 write_config '"guest_host_access": ["tcp/2222"], "egress_deny": []'
 start_daemon
-wait_for 5 guarded >/dev/null || fail "VM ports not in the guard table after the restart"
+wait_for 5 guest_ports_guarded a1 b1 >/dev/null || fail "VM ports not in the guard table after the restart"
 wait_for 5 reach "$G" 192.168.26.1:2222 host-ssh >/dev/null || fail "guest_host_access tcp/2222 did not open the host service"
 reach "$G" 169.254.169.254:80 metadata || fail "egress_deny [] did not open 169.254.169.254"
 pass "10. guest_host_access [\"tcp/2222\"] and egress_deny [] open exactly that"

@@ -135,12 +135,11 @@ setup_vm_world() {
   "$SRC/guest/mk-image" "$STATE/images" test > "$WORK/mk-image.log" 2>&1 || fail "guest image: $(cat "$WORK/mk-image.log")"
 }
 
-# A client namespace plugged into the bridge by a veth (the test's stand-in for a VM):
-# add_client NS [MAC] [ADDR/LEN]. Its interface is eth0; the namespace is removed on exit.
+# plug NS PORT [MAC] [ADDR/LEN]: a namespace whose eth0 is the bridge port PORT (named like a VM's
+# TAP, it plays that VM); with an address, its default route is the gateway. Removed on exit.
 CLIENTS=()
-add_client() {
-  local ns=$1 mac=${2:-} addr=${3:-}
-  local port="v${#CLIENTS[@]}x$$"
+plug() {
+  local ns=$1 port=$2 mac=${3:-} addr=${4:-}
   ip netns add "$ns"
   CLIENTS+=("$ns")
   ip -n "$ns" link set lo up
@@ -153,4 +152,29 @@ add_client() {
     ip -n "$ns" addr add "$addr" dev eth0
     ip -n "$ns" route add default via 192.168.26.1
   fi
+}
+
+# A client namespace on a plain bridge port (not a VM's): add_client NS [MAC] [ADDR/LEN].
+add_client() { plug "$1" "v${#CLIENTS[@]}x$$" "${2:-}" "${3:-}"; }
+
+# The world of the guest-port tests: the daemon up, its event stream watched into
+# $WORK/events.log, and VMs NAME... defined (never started: the kernel need not be real) with
+# their ports in the anti-spoofing table.
+setup_guest_world() {
+  setup_world
+  write_config
+  mkdir -p "$STATE/images"; : > "$STATE/images/nothing"
+  start_daemon
+  inh /usr/bin/python3 "$SRC/tests/integration/events_watch.py" "$(cat "$STATE/api-token")" > "$WORK/events.log" 2>&1 &
+  EXTRA_PIDS+=($!)
+  wait_for 5 grep -q connected "$WORK/events.log" >/dev/null || fail "event stream: $(cat "$WORK/events.log")"
+  local v
+  for v in "$@"; do
+    [ "$(api_status /api/v1/vms -X POST -d "{\"name\":\"$v\",\"kernel\":\"nothing\"}")" = 201 ] || fail "create $v"
+  done
+  guest_ports_guarded() {
+    ip netns exec "$PD_NS" nft list table bridge paddock_guard > "$WORK/guard.nft" || return 1
+    for v in "$@"; do grep -q "goto vm_$v\b" "$WORK/guard.nft" || return 1; done
+  }
+  wait_for 5 guest_ports_guarded "$@" >/dev/null || fail "VM ports not in the guard table: $(cat "$WORK/guard.nft")"
 }
