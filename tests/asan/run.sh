@@ -17,7 +17,7 @@ export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export PADDOCKD=$OUT/src/paddockd PADDOCK_SRC=$SRC
 rc=0
-for t in dhcp_protocol dhcp_clients fabric_repair http_api vm_lifecycle vm_races store_failure images dns anti_spoof shutdown image_races; do
+for t in dhcp_protocol dhcp_clients fabric_repair http_api vm_lifecycle vm_races store_failure images dns anti_spoof shutdown image_races hostile; do
   echo "# $t under ASan/UBSan"
   if ! bash "$SRC/tests/integration/$t.sh"; then
     echo "FAIL: $t under ASan/UBSan"; rc=1
