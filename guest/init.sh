@@ -2,7 +2,7 @@
 # Paddock demo/test guest: PID 1 of a busybox initramfs. Loads the NIC drivers, gets an address
 # by DHCP from Paddock, reports on the serial console (lines starting "PADDOCK:"), then stays up
 # with a shell on the console until the ACPI power button (QMP system_powerdown) powers it off.
-# If the SMBIOS serial names a NoCloud seed (ds=nocloud;s=URL), it fetches meta-data and user-data
+# If the SMBIOS serial names a NoCloud seed (ds=nocloud-net;s=URL), it fetches meta-data and user-data
 # and reports the host name, a PADDOCK_MARK_ marker from the user data and the first SSH key.
 # Kernel command line knobs:
 #   paddock.ping=IP[,IP...]  also ping these addresses after the lease (e.g. another VM)

@@ -14,6 +14,7 @@ namespace paddock {
 
 class conn_limit {
     struct state {
+        state(std::size_t total, std::size_t per_client) : total_cap(total), per_client_cap(per_client) {}
         std::size_t total_cap, per_client_cap, open = 0;
         std::uint64_t refused = 0;
         std::map<std::uint32_t, std::size_t> by_client;
@@ -42,9 +43,7 @@ public:
         std::uint32_t client_;
     };
 
-    conn_limit(std::size_t total, std::size_t per_client) : s_(std::make_shared<state>(state{total, per_client}))
-    {
-    }
+    conn_limit(std::size_t total, std::size_t per_client) : s_(std::make_shared<state>(total, per_client)) {}
 
     // A slot for a new connection from `client` (an IPv4 address), or none (counted) over a limit.
     std::optional<slot> take(std::uint32_t client)

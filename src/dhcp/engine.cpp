@@ -80,9 +80,27 @@ bool engine::allocatable(ipv4 a, const std::string& key, const std::string& mac)
     if (r == resv_by_ip_.end() && !in_pool(a))
         return false;
     auto l = by_ip_.find(a.value);
-    if (l != by_ip_.end() && (key_of(l->second) != key || l->second.state == lease_state::declined))
+    if (l != by_ip_.end() && l->second.state == lease_state::declined)
+        return false;
+    // Held by another client: refused, unless it is this MAC's reservation held by the same MAC
+    // under another client identifier (a re-imaged disk, or an initramfs client and the booted
+    // system's): the reserved MAC always gets its address, and the old binding goes.
+    if (l != by_ip_.end() && key_of(l->second) != key && !(r != resv_by_ip_.end() && l->second.mac == mac))
         return false;
     return true;
+}
+
+void engine::evict_other(ipv4 ip, const std::string& key, decision& d)
+{
+    auto it = by_ip_.find(ip.value);
+    if (it == by_ip_.end() || key_of(it->second) == key)
+        return;
+    lease gone = it->second;
+    drop(ip.value);
+    if (gone.state != lease_state::offered)
+        d.changes.push_back({change::kind::removed, gone});
+    if (explain_)
+        d.note = "the binding of " + to_string(ip) + " under " + gone.mac + "'s old client identifier is replaced";
 }
 
 result<ipv4> engine::address_for(const std::string& mac, std::optional<ipv4> want) const
@@ -172,6 +190,7 @@ void engine::drop(std::uint32_t ip)
 
 lease& engine::bind(ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d)
 {
+    evict_other(ip, key, d);
     // A client holds one address: moving to another frees the old one.
     if (auto* old = lease_of(key); old && old->ip != ip) {
         lease gone = *old;
@@ -317,10 +336,19 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
     case msg_type::discover: {
         auto ip = choose(m, key);
         if (!ip) {
+            if (auto r = resv_by_mac_.find(mac); r != resv_by_mac_.end()) {
+                auto held = by_ip_.find(r->second.ip.value);
+                d.note = "no offer for " + mac + ": its reserved address " + to_string(r->second.ip) + " is " +
+                         (held == by_ip_.end()                               ? std::string("not usable here")
+                          : held->second.state == lease_state::declined      ? std::string("quarantined after a DECLINE")
+                                                                              : "held by " + held->second.mac);
+                return d;
+            }
             d.note = "pool exhausted: no address for " + mac;
             d.pool_exhausted = true;
             return d;
         }
+        evict_other(*ip, key, d);
         lease& l = by_ip_[ip->value];
         if (l.state != lease_state::bound || key_of(l) != key) {
             l.ip = *ip;

@@ -153,6 +153,8 @@ private:
     lease* lease_of(const std::string& key);
     lease& bind(ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d);
     void drop(std::uint32_t ip);
+    // Removes a binding of `ip` under another client key (the reserved MAC's old client identifier).
+    void evict_other(ipv4 ip, const std::string& key, decision& d);
     // `lease_s`: the lease time to announce (0: the configured one).
     reply make_reply(const message& req, msg_type t, ipv4 yiaddr, const lease* l, std::uint32_t lease_s = 0) const;
     // A client asking again for the binding it was given less than renew_quiet_s ago: the same

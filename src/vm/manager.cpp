@@ -77,7 +77,7 @@ failure closing_failure() { return fail(errc::shutting_down, "the daemon is shut
 
 manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, image_store& images, store::writer& writer,
                  event_bus& bus)
-    : ex_(ex), cfg_(std::move(cfg)), net_(net), images_(images), bus_(bus), idle_(ex), files_(cfg_.console_cap),
+    : ex_(ex), cfg_(std::move(cfg)), net_(net), images_(images), bus_(bus), files_(cfg_.console_cap),
       repo_(ex, writer,
             [this](const std::string& name, record& out) {
                 auto it = vms_.find(name);
@@ -85,7 +85,8 @@ manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, image_
                     return false;
                 out = it->second->rec();
                 return true;
-            })
+            }),
+      idle_(ex)
 {
     env_.ex = ex_;
     env_.state_dir = cfg_.state_dir;
@@ -305,7 +306,8 @@ asio::awaitable<result<vm_info>> manager::create(spec s)
     co_return co_await create_claimed(std::move(s), std::move(r), std::move(pins));
 }
 
-asio::awaitable<result<vm_info>> manager::create_claimed(spec s, record r, std::vector<image_store::pin> pins)
+asio::awaitable<result<vm_info>> manager::create_claimed(spec s, record r,
+                                                      [[maybe_unused]] std::vector<image_store::pin> pins)
 {
     // The address, reserved now: known before the first boot, stable across reboots.
     std::optional<ipv4> want;

@@ -59,9 +59,11 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
         a.push_back("file=" + qemu_escape(p.disk_path) + ",if=virtio,format=qcow2,discard=unmap");
     }
     if (!p.nocloud_url.empty()) {
-        // cloud-init finds its NoCloud seed from the SMBIOS serial ("ds=nocloud;s=URL").
+        // cloud-init finds its NoCloud seed from the SMBIOS serial. "ds=nocloud-net": cloud-init
+        // before 24.1 (Debian 12's 22.4) reads "ds=nocloud;s=" as a local seed and throws an HTTP
+        // one away (LAB-NOTES §9); 24.1 and later read both spellings.
         a.push_back("-smbios");
-        a.push_back("type=1,serial=ds=nocloud;s=" + qemu_escape(p.nocloud_url));
+        a.push_back("type=1,serial=ds=nocloud-net;s=" + qemu_escape(p.nocloud_url));
     }
     a.push_back("-sandbox");
     a.push_back("on,obsolete=deny,spawn=deny,resourcecontrol=deny");

@@ -289,6 +289,34 @@ TEST_CASE("reservations: the reserved client gets its address, nobody else does,
     CHECK_FALSE(e.unreserve(mac(1)));
 }
 
+TEST_CASE("a reserved MAC under a new client identifier gets its address; the old binding is replaced")
+{
+    engine e(cfg());
+    REQUIRE(e.reserve({mac(5), ip("192.168.26.40"), "web", "web"}).ok());
+    // The initramfs client binds with one client identifier...
+    auto d1 = req(msg_type::discover, 5);
+    d1.options[opt::client_id] = {0x01, 0x52, 0x54, 0, 0, 0, 5};
+    auto o1 = e.handle(d1, {}, 1000);
+    REQUIRE(type_of(o1) == msg_type::offer);
+    auto r1 = selecting(5, ip("192.168.26.40"));
+    r1.options[opt::client_id] = d1.options[opt::client_id];
+    REQUIRE(type_of(e.handle(r1, {}, 1000)) == msg_type::ack);
+    // ...the booted system's client (another identifier, same MAC) still gets the reserved address.
+    auto d2 = req(msg_type::discover, 5);
+    d2.options[opt::client_id] = {0xff, 0, 0, 0, 1, 0, 1};
+    auto o2 = e.handle(d2, {}, 1100);
+    REQUIRE(type_of(o2) == msg_type::offer);
+    CHECK(o2.out->msg.yiaddr == ip("192.168.26.40"));
+    auto r2 = selecting(5, ip("192.168.26.40"));
+    r2.options[opt::client_id] = d2.options[opt::client_id];
+    auto a2 = e.handle(r2, {}, 1100);
+    REQUIRE(type_of(a2) == msg_type::ack);
+    CHECK(e.leases().size() == 1);
+    CHECK(e.leases().at(ip("192.168.26.40").value).client_id == "ff000000010001");
+    // A stranger still cannot take it.
+    CHECK(type_of(e.handle(selecting(6, ip("192.168.26.40")), {}, 1100)) == msg_type::nak);
+}
+
 TEST_CASE("the pool running out means no offer")
 {
     engine e(cfg("192.168.26.12"));

@@ -365,7 +365,7 @@ TEST_CASE("cloud_init round-trips through the stored spec, and the NoCloud URL r
     auto a = qemu_argv(*s, p);
     auto at = std::find(a.begin(), a.end(), "-smbios");
     REQUIRE(at != a.end());
-    CHECK(*(at + 1) == "type=1,serial=ds=nocloud;s=http://192.168.26.2/vm/web1/");
+    CHECK(*(at + 1) == "type=1,serial=ds=nocloud-net;s=http://192.168.26.2/vm/web1/");
 }
 
 TEST_CASE("the NoCloud seed answers only its own VM, by address and MAC")
