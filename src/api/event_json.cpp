@@ -31,7 +31,8 @@ json::object to_json(const vm_info& v)
                    {"started_at", iso(v.started_at)},
                    {"state_reason", v.state_reason},
                    {"accel", text_or_null(v.accel)},
-                   {"pid", v.pid > 0 ? json::value(v.pid) : json::value(nullptr)}};
+                   {"pid", v.pid > 0 ? json::value(v.pid) : json::value(nullptr)},
+                   {"cpu_model", text_or_null(v.cpu_model)}};
     o["cloud_init"] = v.cloud_init ? json::value(json::object{{"user_data_bytes", v.user_data_bytes},
                                                                {"ssh_authorized_keys", v.ssh_keys}})
                                    : json::value(nullptr);

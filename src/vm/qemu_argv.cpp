@@ -27,10 +27,10 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
         "-nodefaults", "-no-user-config",
         "-machine", "pc,accel=" + p.accel,
     };
-    if (p.accel == "kvm") {
-        a.push_back("-cpu");
-        a.push_back("host");
-    }
+    // The newest CPU the accelerator offers, unless the VM names one: QEMU's default (qemu64)
+    // lacks x86-64-v2, which RHEL 9-family images need.
+    a.push_back("-cpu");
+    a.push_back(!s.cpu_model.empty() ? s.cpu_model : p.accel == "kvm" ? "host" : "max");
     for (auto& x : std::vector<std::string>{
              "-m", std::to_string(s.memory_mib),
              "-smp", std::to_string(s.cpus),

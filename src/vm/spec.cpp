@@ -151,6 +151,13 @@ result<spec> parse_spec(std::string_view body)
         }
         else if (k == "cloud_init")
             st = read_cloud_init(val, s.ci);
+        else if (k == "cpu_model") {
+            st = read_str(val, "cpu_model", 64, s.cpu_model);
+            if (st && (s.cpu_model.empty() || s.cpu_model.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                                           "0123456789._-") != std::string::npos))
+                st = bad("cpu_model", "\"" + s.cpu_model + "\" is not a QEMU CPU model name like \"max\", \"host\" or "
+                                      "\"Skylake-Server-v4\" (letters, digits, . _ -)");
+        }
         else
             st = bad(k, "unknown field");
         if (!st)
@@ -187,6 +194,7 @@ std::string spec_to_json(const spec& s)
     if (!s.mac.empty()) o["mac"] = s.mac;
     if (!s.ip.empty()) o["ip"] = s.ip;
     if (s.ci.given) o["cloud_init"] = std::move(ci);
+    if (!s.cpu_model.empty()) o["cpu_model"] = s.cpu_model;
     return json::serialize(o);
 }
 

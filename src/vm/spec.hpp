@@ -33,6 +33,7 @@ struct spec {
     std::string ip;          // empty: a free pool address
     bool start = false;
     cloud_init ci;
+    std::string cpu_model;   // QEMU's -cpu; empty: "host" under KVM, "max" under TCG
 };
 
 // Parses and validates a POST /api/v1/vms body. Failures name the field:

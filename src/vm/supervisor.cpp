@@ -121,6 +121,7 @@ vm_info supervisor::info() const
     v.kernel = s.kernel;
     v.initrd = s.initrd;
     v.cmdline = s.cmdline;
+    v.cpu_model = s.cpu_model;
     v.cpus = s.cpus;
     v.memory_mib = s.memory_mib;
     v.disk_gib = s.disk_gib;

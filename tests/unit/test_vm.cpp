@@ -197,6 +197,33 @@ TEST_CASE("QEMU argv for disk boot with KVM matches the golden file; commas in p
     CHECK(lines(qemu_argv(s, p)) == golden("qemu_argv_disk_kvm.txt"));
 }
 
+TEST_CASE("the CPU: the accelerator's newest unless the VM names one; names are checked")
+{
+    launch_params p;
+    auto cpu_of = [&](const spec& s) {
+        auto a = qemu_argv(s, p);
+        auto at = std::find(a.begin(), a.end(), "-cpu");
+        REQUIRE(at != a.end());
+        CHECK(std::count(a.begin(), a.end(), "-cpu") == 1);
+        return *(at + 1);
+    };
+    auto plain = *parse_spec(R"({"name":"vm1","kernel":"k"})");
+    CHECK(cpu_of(plain) == "max"); // TCG: x86-64-v2 and later images boot
+    p.accel = "kvm";
+    CHECK(cpu_of(plain) == "host");
+    auto named = parse_spec(R"({"name":"vm1","kernel":"k","cpu_model":"Skylake-Server-v4"})");
+    REQUIRE(named.ok());
+    CHECK(cpu_of(*named) == "Skylake-Server-v4");
+    CHECK(spec_to_json(*named).find("\"cpu_model\":\"Skylake-Server-v4\"") != std::string::npos);
+    CHECK(parse_spec(spec_to_json(*named))->cpu_model == "Skylake-Server-v4"); // stored and read back
+    for (const char* bad : {R"({"name":"vm1","kernel":"k","cpu_model":"max,+vmx"})", R"({"name":"vm1","kernel":"k","cpu_model":""})",
+                            R"({"name":"vm1","kernel":"k","cpu_model":7})"}) {
+        auto r = parse_spec(bad);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.rfind("cpu_model", 0) == 0);
+    }
+}
+
 TEST_CASE("lifecycle: how an exit is reported depends on what the run saw")
 {
     SUBCASE("nobody asked: failed, with the wait status and a panic noted")
