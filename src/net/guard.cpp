@@ -123,7 +123,7 @@ void guard::report(metric_list& out) const
 {
     auto& f = out.family("paddock_guard_dropped_packets_total", "counter",
                          "Frames the anti-spoofing table dropped, by VM and reason (mac, arp, ip, dhcp_server, "
-                         "dhcp_chaddr, flood, ethertype; vm=\"\" with reason unknown_port: a tap-* port of no VM).");
+                         "dhcp_chaddr, syn_flood, dns_flood, dhcp_flood, ethertype; vm=\"\" with reason unknown_port: a tap-* port of no VM).");
     for (auto& [vm, reasons] : totals())
         for (auto& [why, n] : reasons)
             f.add({{"vm", vm}, {"reason", why}}, static_cast<double>(n));

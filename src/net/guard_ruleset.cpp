@@ -55,7 +55,12 @@ std::string guard_document(const std::vector<guard_port>& ports, const std::stri
         // under made-up MACs nor decline or release another client's address.
         d += "    ether type ip udp dport 67 @th,288,48 != " + mac_number(m) + " counter drop comment \"dhcp_chaddr\"\n";
         d += "    ether type ip ip daddr " + services +
-             " tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"flood\"\n";
+             " tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"syn_flood\"\n";
+        // DHCP and DNS rates per guest: far above what a client does (a lease is 2 packets, a busy
+        // resolver some hundreds of queries a second), far below what would load the daemon.
+        d += "    ether type ip udp dport 67 limit rate over 50/second burst 100 packets counter drop comment \"dhcp_flood\"\n";
+        d += "    ether type ip ip daddr " + services +
+             " udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"\n";
         d += "    ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept\n";
         d += "    ether type ip ip saddr != " + p.ip + " counter drop comment \"ip\"\n";
         d += "  }\n";

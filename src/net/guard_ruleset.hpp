@@ -25,7 +25,8 @@ struct guard_port {
 
 // The whole table, replaced in one transaction (creates it first so the delete cannot fail).
 // `services`: the daemon's address on the bridge (DNS and the seed server over TCP): a guest's
-// new connections to it are limited to 50 a second (burst 100), counted as "flood" beyond.
+// new connections to it are limited to 50 a second (burst 100), its DNS queries to 2,000 a second
+// (burst 4,000) and its DHCP packets to 50 a second (burst 100), counted as syn_flood, dns_flood and dhcp_flood beyond.
 std::string guard_document(const std::vector<guard_port>& ports, const std::string& services);
 // Removes the table (teardown of the namespace removes it too).
 std::string guard_delete_document();

@@ -101,7 +101,9 @@ TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted un
     CHECK(d.find("ip saddr != 192.168.26.11 counter drop comment \"ip\"") != std::string::npos);
     CHECK(d.find("udp sport 67 counter drop comment \"dhcp_server\"") != std::string::npos);
     CHECK(d.find("udp dport 68 counter drop comment \"dhcp_server\"") != std::string::npos); // any source port
-    CHECK(d.find("ip daddr 192.168.26.2 tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"flood\"") != std::string::npos);
+    CHECK(d.find("ip daddr 192.168.26.2 tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"syn_flood\"") != std::string::npos);
+    CHECK(d.find("udp dport 67 limit rate over 50/second burst 100 packets counter drop comment \"dhcp_flood\"") != std::string::npos);
+    CHECK(d.find("ip daddr 192.168.26.2 udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"") != std::string::npos);
     CHECK(d.find("udp dport 67 @th,288,48 != 0x525400000001 counter drop comment \"dhcp_chaddr\"") != std::string::npos);
     // goto: a VM's chain ends in the base chain's accept, never in the unknown-port drop below.
     CHECK(d.find("\"tap-web-1\" : goto vm_web_1, \"tap-db\" : goto vm_db") != std::string::npos);
