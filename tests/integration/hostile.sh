@@ -155,8 +155,12 @@ time.sleep(4)
 PY
 FLOOD=$!
 sleep 1.5
-seed_ok() { ip netns exec "$V" curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://192.168.26.2/vm/b1/meta-data" | grep -q 200; }
-wait_for 4 seed_ok >/dev/null || fail "the victim could not fetch its seed during the flood: $(ip netns exec "$V" curl -sv --max-time 2 http://192.168.26.2/vm/b1/meta-data 2>&1 | tail -5)"
+seed_ok() { ip netns exec "$V" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://192.168.26.2/vm/b1/meta-data" | grep -q 200; }
+if ! wait_for 10 seed_ok >/dev/null; then
+  fail "the victim could not fetch its seed during the flood: $(ip netns exec "$V" curl -sv --max-time 3 http://192.168.26.2/vm/b1/meta-data 2>&1 | tail -3)
+listener: $(ip netns exec "$PD_NS" ss -ltn 'sport = :80' | tail -1)
+b1's chain: $(ip netns exec "$PD_NS" nft list chain bridge paddock_guard vm_b1 | grep -v 'packets 0 ' | tr -s ' ' | head -8)"
+fi
 t0=$(date +%s%N); api /api/v1/health >/dev/null || fail "health during the flood"; hms=$(( ($(date +%s%N) - t0) / 1000000 ))
 wait $FLOOD
 alive=$(head -1 "$WORK/flood.log")
