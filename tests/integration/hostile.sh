@@ -178,7 +178,9 @@ inh socat -T 2 - "TCP:$A_IP:8000,connect-timeout=2" </dev/null 2>/dev/null | gre
 pass "8. a connection from the uplink into a VM: dropped; the host itself still reaches it"
 
 # 9. Guests reach on the host only ping (and replies): not a host service, not on any address.
-inh socat TCP-LISTEN:2222,reuseaddr,fork EXEC:'echo host-ssh' > /dev/null 2>&1 &
+# nsenter execs socat, so $! is the listener itself (through the inh function it would be a subshell,
+# and socat would outlive the test).
+nsenter --net="/run/netns/$HOST_NS" socat TCP-LISTEN:2222,reuseaddr,fork EXEC:'echo host-ssh' > /dev/null 2>&1 &
 EXTRA_PIDS+=($!)
 ip -n "$UPLINK_NS" addr add 169.254.169.254/32 dev lo
 inh ip route add 169.254.169.254/32 via 203.0.113.2
