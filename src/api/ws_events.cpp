@@ -50,8 +50,12 @@ asio::awaitable<void> serve_events(beast::tcp_stream stream, http::request<http:
     // most half of the client's queue (frames and bytes): the rest is room for live events.
     auto p = plan(q, bus.retained(), bus.last_seq(), limits.max_frames / 2);
     std::size_t bytes = 0, first = p.replay.size();
-    while (first > 0 && bytes + wire(*p.replay[first - 1])->size() <= limits.max_bytes / 2)
-        bytes += wire(*p.replay[--first])->size();
+    for (; first > 0; --first) {
+        const std::size_t next = wire(*p.replay[first - 1])->size();
+        if (bytes + next > limits.max_bytes / 2)
+            break;
+        bytes += next;
+    }
     if (first > 0) {
         p.resync = p.cut = true;
         p.replay.erase(p.replay.begin(), p.replay.begin() + static_cast<std::ptrdiff_t>(first));

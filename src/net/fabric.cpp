@@ -50,12 +50,6 @@ result<std::vector<std::string>> fabric::ensure()
     return done;
 }
 
-bool fabric::namespace_intact() const
-{
-    auto on_disk = netns_identity(cfg_.namespace_name);
-    return ns_fd_ >= 0 && on_disk.valid() && on_disk == fd_identity(ns_fd_);
-}
-
 status fabric::ensure_sysctl(std::vector<std::string>& done)
 {
     auto cur = read_ip_forward();
@@ -78,9 +72,9 @@ status fabric::ensure_sysctl(std::vector<std::string>& done)
 
 status fabric::ensure_namespace(std::vector<std::string>& done)
 {
-    netns_id on_disk = netns_identity(cfg_.namespace_name);
-    if (ns_fd_ >= 0 && on_disk.valid() && on_disk == fd_identity(ns_fd_))
+    if (holds_netns(cfg_.namespace_name, ns_fd_))
         return ok();
+    const netns_id on_disk = netns_identity(cfg_.namespace_name);
     if (ns_fd_ >= 0) {
         // The namespace we held was deleted or replaced out of band. Its veth peer keeps the host
         // end alive in a dead namespace: drop that end so links are rebuilt in the new one.

@@ -36,9 +36,6 @@ public:
     // everything was already right), or the first failure.
     result<std::vector<std::string>> ensure();
 
-    // Cheap check (one stat): is the namespace we hold still the one mounted under /run/netns?
-    bool namespace_intact() const;
-
     // The topology as it is now, for GET /api/v1/network (other tables' chain headers read for the
     // firewall warnings, never their rules).
     boost::json::object describe();

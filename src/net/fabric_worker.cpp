@@ -45,11 +45,7 @@ void fabric_worker::stop()
     worker_.join();
 }
 
-bool fabric_worker::intact() const
-{
-    auto on_disk = netns_identity(ns_name_);
-    return ns_fd_ >= 0 && on_disk.valid() && on_disk == fd_identity(ns_fd_);
-}
+bool fabric_worker::intact() const { return holds_netns(ns_name_, ns_fd_); }
 
 void fabric_worker::check(bool full)
 {

@@ -56,6 +56,14 @@ netns_id fd_identity(int fd)
     return {st.st_dev, st.st_ino};
 }
 
+bool holds_netns(const std::string& name, int fd)
+{
+    if (fd < 0)
+        return false;
+    auto on_disk = netns_identity(name);
+    return on_disk.valid() && on_disk == fd_identity(fd);
+}
+
 status create_netns(const std::string& name)
 {
     if (auto st = prepare_netns_dir(); !st)

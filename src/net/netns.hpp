@@ -26,6 +26,8 @@ struct netns_id {
 };
 netns_id netns_identity(const std::string& name);
 netns_id fd_identity(int fd);
+// Is `fd` the namespace mounted as /run/netns/<name> now (not deleted, not replaced)? Two stats.
+bool holds_netns(const std::string& name, int fd);
 
 // Creates /run/netns/<name> holding a fresh network namespace with `lo` down (callers raise it).
 status create_netns(const std::string& name);

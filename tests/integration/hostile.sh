@@ -20,8 +20,6 @@ plug "$G" "$A_TAP" "$A_MAC" "$A_IP/24"
 plug "$V" "$B_TAP" "$B_MAC" "$B_IP/24"
 ping_from() { ip netns exec "$1" busybox ping -c 1 -W 1 "$2" >/dev/null 2>&1; }
 wait_for 5 ping_from "$G" 192.168.26.1 >/dev/null || fail "a1's stand-in cannot reach the gateway"
-dropped() { api /metrics | awk -v vm="$1" -v why="$2" '$1 == "paddock_guard_dropped_packets_total{vm=\""vm"\",reason=\""why"\"}" { print $2 }'; }
-counted() { n=$(dropped "$1" "$2"); [ -n "$n" ] && [ "${n%.*}" -ge "$3" ]; }
 
 # DHCP packets from the attacker: python with a BOOTP builder.
 cat > "$WORK/dhcp.py" <<'PY'

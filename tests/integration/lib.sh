@@ -157,6 +157,11 @@ plug() {
 # A client namespace on a plain bridge port (not a VM's): add_client NS [MAC] [ADDR/LEN].
 add_client() { plug "$1" "v${#CLIENTS[@]}x$$" "${2:-}" "${3:-}"; }
 
+# The anti-spoofing table's drop count for VM $1 and reason $2 in /metrics (empty when none yet).
+dropped() { api /metrics | awk -v vm="$1" -v why="$2" '$1 == "paddock_guard_dropped_packets_total{vm=\""vm"\",reason=\""why"\"}" { print $2 }'; }
+# counted VM REASON N: at least N such drops.
+counted() { local n; n=$(dropped "$1" "$2"); [ -n "$n" ] && [ "${n%.*}" -ge "$3" ]; }
+
 # The world of the guest-port tests: the daemon up, its event stream watched into
 # $WORK/events.log, and VMs NAME... defined (never started: the kernel need not be real) with
 # their ports in the anti-spoofing table.
