@@ -21,6 +21,7 @@ dhcp::engine_config dhcp_settings(const conf::config& cfg)
     d.pool_start = n.pool_start;
     d.pool_end = n.pool_end;
     d.lease_time_s = n.lease_time_s;
+    d.max_leases_per_port = n.dhcp_max_leases_per_port;
     return d;
 }
 

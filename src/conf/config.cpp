@@ -182,6 +182,8 @@ status parse_network(const json::value& v, net::network_config& n)
         else if (k == "bridge_address") st = read_ipv4(val, path, n.bridge_address);
         else if (k == "dhcp_pool") st = parse_pool(val, n);
         else if (k == "lease_time_s") st = read_u32(val, path, n.lease_time_s, 60, 31536000);
+        else if (k == "dhcp_max_leases_per_port") st = read_u32(val, path, n.dhcp_max_leases_per_port, 0, 1000000);
+        else if (k == "dhcp_client_rate") st = read_u32(val, path, n.dhcp_client_rate, 0, 1000000);
         else if (k == "dns") {
             n.dns.clear();
             st = read_list(val, path, "IPv4 addresses", [&n](const json::value& item, const std::string& at) {
@@ -500,6 +502,8 @@ std::string to_json_text(const config& c)
           {"bridge_address", to_string(n.bridge_address)},
           {"dhcp_pool", {{"start", to_string(n.pool_start)}, {"end", to_string(n.pool_end)}}},
           {"lease_time_s", n.lease_time_s},
+          {"dhcp_max_leases_per_port", n.dhcp_max_leases_per_port},
+          {"dhcp_client_rate", n.dhcp_client_rate},
           {"dns", dns},
           {"domain", n.domain},
           {"guest_host_access", access},

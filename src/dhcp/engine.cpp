@@ -175,11 +175,47 @@ void engine::client_history::erase(const std::string& key)
     index_.erase(it);
 }
 
+std::uint32_t engine::counted_port(const std::string& mac, std::uint32_t port) const
+{
+    return cfg_.max_leases_per_port == 0 || resv_by_mac_.count(mac) ? 0 : port;
+}
+
+void engine::set_port(lease& l, std::uint32_t port)
+{
+    if (l.port == port)
+        return;
+    if (l.port)
+        if (auto it = port_leases_.find(l.port); it != port_leases_.end() && --it->second == 0)
+            port_leases_.erase(it);
+    l.port = port;
+    if (port)
+        ++port_leases_[port];
+}
+
+std::size_t engine::port_leases(std::uint32_t port) const
+{
+    auto it = port_leases_.find(port);
+    return it == port_leases_.end() ? 0 : it->second;
+}
+
+bool engine::port_full(const std::string& key, std::uint32_t port, decision& d)
+{
+    if (!port || port_leases(port) < cfg_.max_leases_per_port)
+        return false;
+    if (const lease* held = lease_of(key); held && held->state != lease_state::declined)
+        return false; // a client keeps what it holds
+    d.port_full = true;
+    d.note = "port " + std::to_string(port) + " already holds " + std::to_string(port_leases(port)) +
+             " leases (network.dhcp_max_leases_per_port): no address for another client there";
+    return true;
+}
+
 void engine::drop(std::uint32_t ip)
 {
     auto it = by_ip_.find(ip);
     if (it == by_ip_.end())
         return;
+    set_port(it->second, 0);
     std::string key = key_of(it->second);
     if (auto c = by_client_.find(key); c != by_client_.end() && c->second == ip)
         by_client_.erase(c);
@@ -188,7 +224,8 @@ void engine::drop(std::uint32_t ip)
     by_ip_.erase(it);
 }
 
-lease& engine::bind(ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d)
+lease& engine::bind(ipv4 ip, const std::string& key, const message& m, std::uint32_t port, std::int64_t now,
+                    decision& d)
 {
     evict_other(ip, key, d);
     // A client holds one address: moving to another frees the old one.
@@ -204,6 +241,7 @@ lease& engine::bind(ipv4 ip, const std::string& key, const message& m, std::int6
     l.client_id = cid != m.options.end() ? hex(cid->second) : "";
     l.state = lease_state::bound;
     l.expires_at = now + cfg_.lease_time_s;
+    set_port(l, counted_port(l.mac, port));
     l.vm.clear();
     l.hostname.clear();
     if (auto r = resv_by_mac_.find(l.mac); r != resv_by_mac_.end()) {
@@ -331,9 +369,12 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
     const std::string mac = m.mac();
     auto sid = m.ip_option(opt::server_id);
     auto requested = m.ip_option(opt::requested_ip);
+    const std::uint32_t port = counted_port(mac, meta.port);
 
     switch (*type) {
     case msg_type::discover: {
+        if (port_full(key, port, d))
+            return d;
         auto ip = choose(m, key);
         if (!ip) {
             if (auto r = resv_by_mac_.find(mac); r != resv_by_mac_.end()) {
@@ -363,6 +404,7 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
                 l.vm = r->second.vm;
             }
             l.expires_at = now + cfg_.offer_hold_s;
+            set_port(l, port);
             by_client_[key] = ip->value;
         }
         d.out = make_reply(m, msg_type::offer, *ip, &l);
@@ -392,7 +434,9 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
                     d.note = "nak " + to_string(want) + " for " + mac + " (selecting)";
                 return d;
             }
-            lease& l = bind(want, key, m, now, d);
+            if (port_full(key, port, d))
+                return d;
+            lease& l = bind(want, key, m, port, now, d);
             d.out = make_reply(m, msg_type::ack, want, &l);
             d.out->after_commit = true;
             if (explain_)
@@ -427,7 +471,9 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
                          std::to_string(now + cfg_.lease_time_s - same->expires_at) + " s ago)";
             return d;
         }
-        lease& l = bind(want, key, m, now, d);
+        if (port_full(key, port, d))
+            return d;
+        lease& l = bind(want, key, m, port, now, d);
         d.out = make_reply(m, msg_type::ack, want, &l);
         d.out->after_commit = true;
         if (explain_)
@@ -449,6 +495,7 @@ decision engine::handle(const message& m, packet_meta meta, std::int64_t now)
         drop(ip.value);
         history_.erase(key);
         l.state = lease_state::declined;
+        l.port = 0; // counted against no port: drop() took it off
         l.expires_at = now + cfg_.decline_hold_s;
         l.client_id = "";
         l.mac = "";
@@ -560,7 +607,8 @@ void engine::restore(const lease& l)
 {
     if (auto it = by_ip_.find(l.ip.value); it != by_ip_.end())
         drop(l.ip.value);
-    by_ip_[l.ip.value] = l;
+    lease& put = by_ip_[l.ip.value] = l;
+    put.port = 0; // the store does not know ports: leases from before a restart count against none
     if (l.state != lease_state::declined)
         by_client_[key_of(l)] = l.ip.value;
 }

@@ -41,6 +41,9 @@ struct engine_config {
     std::uint32_t decline_hold_s = 600;
     std::size_t history_cap = 4096; // clients whose last address is remembered (more: the oldest go)
     std::uint32_t renew_quiet_s = 2; // a renewal this soon after the last is answered, not committed
+    // Leases (offered or bound) that clients on one bridge port may hold, reserved MACs (VMs)
+    // not counted; 0: no cap. Only packets whose port is known count (packet_meta::port).
+    std::size_t max_leases_per_port = 0;
 };
 
 enum class lease_state { offered, bound, declined };
@@ -54,6 +57,7 @@ struct lease {
     std::string vm;        // the VM the address is reserved for, if any
     lease_state state = lease_state::offered;
     std::int64_t expires_at = 0;
+    std::uint32_t port = 0; // the bridge port it was asked from, when counted against its cap (memory only)
 };
 
 struct reservation {
@@ -84,10 +88,12 @@ struct decision {
     std::vector<change> changes;
     std::string note; // why, for the debug log (only when the engine explains, see explain())
     bool pool_exhausted = false; // no address was left for a DISCOVER (worth a warning)
+    bool port_full = false;      // refused: the client's port holds max_leases_per_port leases
 };
 
 struct packet_meta {
     bool broadcast = false; // the request was addressed to a broadcast address (REBINDING)
+    std::uint32_t port = 0; // an identifier of the bridge port it came in on; 0: unknown
 };
 
 class engine {
@@ -128,6 +134,8 @@ public:
 
     // How many clients' last addresses are remembered (for tests and /metrics).
     std::size_t history_size() const { return history_.size(); }
+    // Leases counted against `port`'s cap.
+    std::size_t port_leases(std::uint32_t port) const;
 
 private:
     // Clients' last addresses (a client that comes back gets its old one again), for the most
@@ -151,7 +159,13 @@ private:
     bool allocatable(ipv4 a, const std::string& key, const std::string& mac) const;
     std::optional<ipv4> choose(const message& m, const std::string& key);
     lease* lease_of(const std::string& key);
-    lease& bind(ipv4 ip, const std::string& key, const message& m, std::int64_t now, decision& d);
+    lease& bind(ipv4 ip, const std::string& key, const message& m, std::uint32_t port, std::int64_t now, decision& d);
+    // The port a new lease of `mac` from `port` counts against (0: none, e.g. a reserved MAC).
+    std::uint32_t counted_port(const std::string& mac, std::uint32_t port) const;
+    // Whether `key` (holding no lease yet) is refused because its port is full; says why in `d`.
+    bool port_full(const std::string& key, std::uint32_t port, decision& d);
+    // Moves `l`'s count to `port`.
+    void set_port(lease& l, std::uint32_t port);
     void drop(std::uint32_t ip);
     // Removes a binding of `ip` under another client key (the reserved MAC's old client identifier).
     void evict_other(ipv4 ip, const std::string& key, decision& d);
@@ -167,6 +181,7 @@ private:
     client_history history_;
     std::map<std::string, reservation> resv_by_mac_;
     std::map<std::uint32_t, std::string> resv_by_ip_;
+    std::unordered_map<std::uint32_t, std::size_t> port_leases_; // port -> leases counted against it
     std::uint32_t cursor_;
     bool explain_ = false;
 };

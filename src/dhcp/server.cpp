@@ -72,7 +72,7 @@ server::~server()
 {
     const auto& s = stats_;
     log::info("dhcp", "since start: ", s.received, " received, ", s.replies, " replies, ", s.shed, " shed (waited too long), ",
-              s.malformed, " malformed, ", s.send_errors, " send errors, ", s.commits, " commits of ", s.committed_ops,
+              s.limited, " limited, ", s.malformed, " malformed, ", s.send_errors, " send errors, ", s.commits, " commits of ", s.committed_ops,
               " changes, ", s.failed_commits, " failed");
     if (raw_fd_ >= 0)
         ::close(raw_fd_);
@@ -137,6 +137,9 @@ status server::open_with(const socket_factory& make)
         ::setsockopt(udp, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
         // The kernel's receive time of each request: how long it waited decides admission.
         ::setsockopt(udp, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+        // The packet's mark: the guard table marks DHCP with a hash of the bridge port it came in
+        // on (the only per-port fact a UDP socket on the bridge can see; Linux 5.19+).
+        ::setsockopt(udp, SOL_SOCKET, SO_RCVMARK, &one, sizeof one);
         // Room for bursts while a commit is in flight, but bounded: a deeper queue only holds
         // requests longer than their clients wait (admission drops those).
         if (::setsockopt(udp, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
@@ -196,7 +199,8 @@ std::int64_t realtime_us()
 asio::awaitable<void> server::receive_loop()
 {
     // 64 datagrams a syscall; DHCP messages fit 2 KiB (RFC 2131: 576 unless option 57 says more).
-    udp_batch rx(64, 2048, CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(timespec)));
+    udp_batch rx(64, 2048,
+                 CMSG_SPACE(sizeof(in_pktinfo)) + CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(std::uint32_t)));
     for (;;) {
         auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none)
@@ -223,6 +227,7 @@ asio::awaitable<void> server::receive_loop()
             for (int k = 0; k < got; ++k) {
                 msghdr& mh = rx.header(k);
                 int ifindex = 0;
+                std::uint32_t port = 0;
                 bool to_broadcast = false;
                 std::int64_t received_us = 0;
                 for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
@@ -238,13 +243,15 @@ asio::awaitable<void> server::receive_loop()
                         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
                         received_us = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000;
                     }
+                    else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_MARK)
+                        std::memcpy(&port, CMSG_DATA(c), sizeof port);
                 }
                 ++stats_.received;
                 if (reconciling_) {
                     ++stats_.dropped_while_reconciling; // decided on a state about to be replaced
                     continue;
                 }
-                process(rx.datagram(k), ifindex, to_broadcast, received_us, now_us);
+                process(rx.datagram(k), ifindex, port, to_broadcast, received_us, now_us);
             }
             if (got < rx.capacity())
                 break;
@@ -281,14 +288,15 @@ const char* server::outcome_name(outcome o)
     case outcome::nak: return "nak";
     case outcome::no_reply: return "no_reply";
     case outcome::shed: return "shed";
+    case outcome::limited: return "limited";
     case outcome::malformed: return "malformed";
     case outcome::count: break;
     }
     return "?";
 }
 
-void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t received_us,
-                     std::int64_t now_us)
+void server::process(std::span<const std::uint8_t> pkt, int ifindex, std::uint32_t port, bool to_broadcast,
+                     std::int64_t received_us, std::int64_t now_us)
 {
     const std::int64_t now = now_us / 1'000'000; // the engine works in seconds
     auto m = decode(pkt);
@@ -304,7 +312,30 @@ void server::process(std::span<const std::uint8_t> pkt, int ifindex, bool to_bro
         stats_.count(type, outcome::shed);
         return;
     }
-    decision d = engine_.handle(*m, packet_meta{to_broadcast}, now);
+    // One client's rate: the port and the hardware address it speaks for (a client-id could be
+    // made up per packet more cheaply than a MAC the guard lets through).
+    char key[4 + 16];
+    std::memcpy(key, &port, 4);
+    std::memcpy(key + 4, m->chaddr.data(), m->chaddr.size());
+    if (!client_rate_.allow(std::string(key, sizeof key), now_us)) {
+        ++stats_.limited;
+        stats_.count(type, outcome::limited);
+        return;
+    }
+    packet_meta meta;
+    meta.broadcast = to_broadcast;
+    meta.port = port;
+    decision d = engine_.handle(*m, meta, now);
+    if (d.port_full) {
+        ++stats_.limited;
+        stats_.count(type, outcome::limited);
+        auto t = std::chrono::steady_clock::now();
+        if (t - port_full_warned_ >= std::chrono::minutes(1)) {
+            port_full_warned_ = t;
+            log::warn("dhcp", d.note, " (said at most once a minute)");
+        }
+        return;
+    }
     if (!d.out)
         stats_.count(type, outcome::no_reply);
     else {

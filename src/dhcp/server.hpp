@@ -31,6 +31,7 @@
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
+#include "base/rate_table.hpp"
 #include "dhcp/admission.hpp"
 #include "dhcp/engine.hpp"
 #include "dhcp/persistence.hpp"
@@ -70,6 +71,11 @@ public:
     // Removes the reservation and every lease of `mac` (a removed VM), durably.
     boost::asio::awaitable<status> forget(std::string mac);
 
+    // Packets a second one client (a MAC on a bridge port) gets answered (twice that in a burst);
+    // beyond, dropped and counted as outcome "limited". 0: no limit.
+    void limit_clients(double per_second) { client_rate_ = rate_table(per_second, 2 * per_second, client_rate_cap); }
+    static constexpr std::size_t client_rate_cap = 4096; // clients whose rate is tracked (the most recent)
+
     // Called for every lease bound, once its commit is durable (typed: app routes it to the VMs).
     void on_bound(std::function<void(const lease&)> f) { on_bound_ = std::move(f); }
 
@@ -82,11 +88,13 @@ public:
 
     // Counters since start, for /metrics and the benchmark notes.
     // Outcome of one received packet: what was sent back, or why nothing was.
-    enum class outcome : std::uint8_t { offer, ack, nak, no_reply, shed, malformed, count };
+    // limited: over its client's rate or its port's lease cap.
+    enum class outcome : std::uint8_t { offer, ack, nak, no_reply, shed, limited, malformed, count };
     static const char* outcome_name(outcome o);
     struct counters {
         std::uint64_t received = 0, malformed = 0, replies = 0, commits = 0, committed_ops = 0, send_errors = 0,
-                      failed_commits = 0, dropped_while_reconciling = 0, shed = 0;
+                      failed_commits = 0, dropped_while_reconciling = 0, shed = 0,
+                      limited = 0;
         // [message type 1..8, 0 = unknown][outcome]
         std::array<std::array<std::uint64_t, static_cast<std::size_t>(outcome::count)>, 9> by_type{};
         void count(std::optional<msg_type> t, outcome o)
@@ -117,8 +125,9 @@ private:
     boost::asio::awaitable<void> receive_loop();
     boost::asio::awaitable<void> expiry_loop();
     // `received_us`: the kernel's receive time; `now_us`: the wall clock (both unix microseconds).
-    void process(std::span<const std::uint8_t> pkt, int ifindex, bool to_broadcast, std::int64_t received_us,
-                 std::int64_t now_us);
+    // `port`: the bridge port's mark (see open_with), 0 when unknown.
+    void process(std::span<const std::uint8_t> pkt, int ifindex, std::uint32_t port, bool to_broadcast,
+                 std::int64_t received_us, std::int64_t now_us);
     void send(const reply& r, int ifindex);
     void flush();
     // Queues `ops` for the next group commit and waits until they are durable.
@@ -149,6 +158,8 @@ private:
     std::function<void(const lease&)> on_bound_;
     counters stats_;
     admission_config admission_;
+    rate_table client_rate_{10, 20, client_rate_cap};
+    std::chrono::steady_clock::time_point port_full_warned_{};
 };
 
 } // namespace paddock::dhcp

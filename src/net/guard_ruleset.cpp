@@ -34,6 +34,9 @@ std::string guard_document(const std::vector<guard_port>& ports, const std::stri
                     "  map ports { type ifname : verdict; }\n"
                     "  chain prerouting {\n"
                     "    type filter hook prerouting priority -200; policy accept;\n"
+                    // DHCP carries its bridge port to the server as its mark (a UDP socket on the
+                    // bridge sees only the bridge): a hash of the port's index, never 0.
+                    "    ether type ip udp dport 67 meta mark set jhash meta iif mod 2147483647 offset 1\n"
                     "    iifname vmap @ports\n"
                     // A VM's TAP whose chain is not (yet) in: dropped, never let through unfiltered.
                     "    iifname \"tap-*\" counter drop comment \"unknown_port\"\n"

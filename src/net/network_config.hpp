@@ -29,6 +29,11 @@ struct network_config {
     ipv4 pool_start{0xC0A81A0Au};       // 192.168.26.10
     ipv4 pool_end{0xC0A81AFAu};         // 192.168.26.250
     std::uint32_t lease_time_s = 3600;
+    // Leases the clients on one bridge port that is not a VM's may hold (a VM's port holds its
+    // reserved one only); 0: no cap.
+    std::uint32_t dhcp_max_leases_per_port = 16;
+    // DHCP packets a second one client (a MAC on a port) gets answered, twice that in a burst; 0: no limit.
+    std::uint32_t dhcp_client_rate = 10;
     // DHCP option 6; empty in the file means "the gateway" (the default until Paddock serves DNS).
     std::vector<ipv4> dns;
     std::string domain = "paddock.internal"; // DHCP option 15

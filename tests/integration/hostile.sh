@@ -29,10 +29,20 @@ def bootp(op, mtype, chaddr, ciaddr="0.0.0.0", yiaddr="0.0.0.0", xid=None, extra
                     socket.inet_aton(ciaddr), socket.inet_aton(yiaddr), b"\0" * 4, b"\0" * 4,
                     bytes.fromhex(chaddr.replace(":", "")) + b"\0" * 10, b"\0" * 64, b"\0" * 128)
     return m + b"\x63\x82\x53\x63" + bytes([53, 1, mtype]) + extra + b"\xff"
+def msg_type(reply):            # option 53 of a reply
+    i = 240
+    while i + 1 < len(reply) and reply[i] != 255:
+        if reply[i] == 0:
+            i += 1; continue
+        if reply[i] == 53:
+            return reply[i + 2]
+        i += 2 + reply[i + 1]
+    return None
 def sock(port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0") # also without an address
     s.bind(("", port))
     return s
 what = sys.argv[1]
@@ -61,6 +71,23 @@ elif what == "decline":       # a DECLINE in the victim's name
     for _ in range(3):
         s.sendto(bootp(1, 4, sys.argv[2], extra=bytes([50, 4]) + socket.inet_aton(sys.argv[3]) +
                        bytes([54, 4]) + socket.inet_aton("192.168.26.2")), ("255.255.255.255", 67))
+elif what == "made-up-discover": # DISCOVER + REQUEST for each offer, under random MACs: count the ACKs
+    s = sock(68); s.settimeout(0.3); acked = 0
+    for i in range(int(sys.argv[2])):
+        mac = "52:54:%02x:%02x:%02x:%02x" % tuple(random.getrandbits(8) for _ in range(4))
+        s.sendto(bootp(1, 1, mac), ("255.255.255.255", 67))
+        try:
+            r = s.recv(2048)
+        except socket.timeout:
+            continue
+        offer = socket.inet_ntoa(r[16:20])
+        s.sendto(bootp(1, 3, mac, extra=bytes([50, 4]) + socket.inet_aton(offer) + bytes([54, 4]) +
+                       socket.inet_aton("192.168.26.2")), ("255.255.255.255", 67))
+        try:
+            acked += msg_type(s.recv(2048)) == 5
+        except socket.timeout:
+            pass
+    print(acked)
 elif what == "renew-loop":    # RENEWING requests for its own lease, as fast as it can (as the client udhcpc was:
     s = sock(68)              # client id 01 + MAC)
     cid = bytes([61, 7, 1]) + bytes.fromhex(sys.argv[2].replace(":", ""))
@@ -114,12 +141,30 @@ sleep 1
 e1=$(grep -c "lease.bound" "$WORK/events.log" || true)
 k1=$(acks)
 [ $((e1 - e0)) -le 1 ] || fail "3,000 renewals published $((e1 - e0)) lease.bound events"
-# The guard passes 50 DHCP packets a second per guest (burst 100); what passes is ACKed with the
-# binding unchanged (no store write); the rest is dropped at the port.
-[ $((k1 - k0)) -ge 50 ] && [ $((k1 - k0)) -le 400 ] || fail "$((k1 - k0)) of 3,000 renewals were answered (want the rate limit's 100-odd)"
+# The guard passes 50 DHCP packets a second per guest (burst 100), the server answers one client
+# 10 a second (burst 20); what is answered is ACKed with the binding unchanged (no store write).
+[ $((k1 - k0)) -ge 10 ] && [ $((k1 - k0)) -le 150 ] || fail "$((k1 - k0)) of 3,000 renewals were answered (want the client rate's 20-odd)"
 wait_for 5 counted a1 dhcp_flood 2500 >/dev/null || fail "the renewal loop was not rate-limited at a1's port: $(dropped a1 dhcp_flood)"
 api /api/v1/health >/dev/null || fail "the API stopped answering after the renewal loop"
-pass "5. 3,000 renewals in $ms ms: $((k1 - k0)) passed the port's rate limit and were ACKed with the binding unchanged (no store write), $(dropped a1 dhcp_flood) dropped (dhcp_flood), $((e1 - e0)) lease.bound event(s)"
+pass "5. 3,000 renewals in $ms ms: $((k1 - k0)) passed the port's and the client's rate limits and were ACKed with the binding unchanged (no store write), $(dropped a1 dhcp_flood) dropped (dhcp_flood), $((e1 - e0)) lease.bound event(s)"
+
+# 5b. Made-up clients on a plain bridge port (no VM's, so the guard's chaddr rule does not apply):
+# the server ties each request to its port and grants at most network.dhcp_max_leases_per_port (16).
+limited() { api /metrics | awk '$1 ~ /^paddock_dhcp_packets_total/ && $1 ~ /outcome="limited"/ { n += $2 } END { print int(n) }'; }
+P=${ID}pa
+plug "$P" plain0
+before=$(used); l0=$(limited)
+n=$(dhcp "$P" made-up-discover 40)
+after=$(used)
+[ "$n" = 16 ] || fail "40 made-up clients on a plain port got $n lease(s), want 16 (network.dhcp_max_leases_per_port)"
+[ $((after - before)) = 16 ] || fail "pool use went $before -> $after, want +16"
+[ $(( $(limited) - l0 )) -ge 24 ] || fail "refusals not counted as limited: $(( $(limited) - l0 ))"
+grep -q "already holds 16 leases (network.dhcp_max_leases_per_port)" "$WORK/daemon.log" || fail "the refusal was not logged with its reason"
+P2=${ID}pb
+plug "$P2" plain1
+n2=$(dhcp "$P2" made-up-discover 1)
+[ "$n2" = 1 ] || fail "a client on another plain port got no lease while plain0 was full"
+pass "5b. 40 made-up clients on a plain port: $n leases (pool use $before -> $after), $(( $(limited) - l0 )) refused as limited; a client on another port still gets one"
 
 # 6. A tap-* port that is no VM's is dropped (fail closed).
 X=${ID}x

@@ -172,6 +172,23 @@ TEST_CASE("--listen overrides parse like the file key")
     CHECK_FALSE(conf::set_listen(c, ":80").ok());
 }
 
+TEST_CASE("per-port DHCP lease cap and per-client rate: defaults, bounds, written back")
+{
+    auto d = conf::defaults();
+    CHECK(d.network.dhcp_max_leases_per_port == 16);
+    CHECK(d.network.dhcp_client_rate == 10);
+    auto r = conf::parse_config(R"({"network": {"dhcp_max_leases_per_port": 0, "dhcp_client_rate": 0}})");
+    REQUIRE(r.ok());
+    CHECK(r->network.dhcp_max_leases_per_port == 0);
+    CHECK(conf::to_json_text(*r).find("\"dhcp_client_rate\":0") != std::string::npos);
+    for (const char* bad : {R"({"network": {"dhcp_max_leases_per_port": -1}})", R"({"network": {"dhcp_client_rate": "fast"}})"}) {
+        auto e = conf::parse_config(bad);
+        CAPTURE(bad);
+        REQUIRE_FALSE(e.ok());
+        CHECK(e.error().message.rfind("network.dhcp_", 0) == 0);
+    }
+}
+
 TEST_CASE("guests' access to the host and their egress deny list are validated and default to closed")
 {
     auto d = conf::defaults();

@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "base/rate_table.hpp"
 #include "dhcp/admission.hpp"
 #include "dhcp/engine.hpp"
 
@@ -317,6 +318,80 @@ TEST_CASE("a reserved MAC under a new client identifier gets its address; the ol
     CHECK(type_of(e.handle(selecting(6, ip("192.168.26.40")), {}, 1100)) == msg_type::nak);
 }
 
+TEST_CASE("clients on one bridge port hold at most max_leases_per_port leases; VMs and unknown ports are not counted")
+{
+    auto c = cfg();
+    c.max_leases_per_port = 2;
+    engine e(c);
+    packet_meta p7;
+    p7.port = 7;
+    auto bind_on = [&](std::uint8_t id, packet_meta at) -> std::optional<ipv4> {
+        auto o = e.handle(req(msg_type::discover, id), at, 1000);
+        if (!o.out)
+            return std::nullopt;
+        auto a = e.handle(selecting(id, o.out->msg.yiaddr), at, 1000);
+        return a.out && a.out->msg.type() == msg_type::ack ? std::optional(a.out->msg.yiaddr) : std::nullopt;
+    };
+    auto a1 = bind_on(1, p7);
+    REQUIRE(a1);
+    REQUIRE(bind_on(2, p7));
+    CHECK(e.port_leases(7) == 2);
+    // A third client on port 7: no offer, and an INIT-REBOOT REQUEST for a free address gets nothing either.
+    auto d = e.handle(req(msg_type::discover, 3), p7, 1000);
+    CHECK_FALSE(d.out);
+    CHECK(d.port_full);
+    CHECK(d.note.find("network.dhcp_max_leases_per_port") != std::string::npos);
+    auto ir = req(msg_type::request, 3);
+    ir.set_ip(opt::requested_ip, ip("192.168.26.99"));
+    auto r = e.handle(ir, p7, 1000);
+    CHECK_FALSE(r.out);
+    CHECK(r.port_full);
+    CHECK(e.leases().size() == 2);
+    // Holders keep renewing.
+    auto renew = req(msg_type::request, 1);
+    renew.ciaddr = *a1;
+    CHECK(type_of(e.handle(renew, p7, 1100)) == msg_type::ack);
+    // Another port, an unknown port (0) and a reserved MAC (a VM) are not held back by port 7.
+    packet_meta p8;
+    p8.port = 8;
+    CHECK(bind_on(4, p8));
+    CHECK(bind_on(5, {}));
+    REQUIRE(e.reserve({mac(6), ip("192.168.26.60"), "vm6", "vm6"}).ok());
+    CHECK(bind_on(6, p7) == ip("192.168.26.60"));
+    CHECK(e.port_leases(7) == 2);
+    // A release frees a place on the port; so does expiry.
+    auto rel = req(msg_type::release, 2);
+    for (auto& [a, l] : e.leases())
+        if (l.mac == mac(2))
+            rel.ciaddr = l.ip;
+    e.handle(rel, p7, 1200);
+    CHECK(e.port_leases(7) == 1);
+    CHECK(bind_on(3, p7));
+    e.expire(1000 + 3600 + 10000);
+    CHECK(e.port_leases(7) == 0);
+    CHECK(e.port_leases(8) == 0);
+}
+
+TEST_CASE("made-up clients on one port: the cap holds whatever they send")
+{
+    auto c = cfg();
+    c.max_leases_per_port = 16;
+    engine e(c);
+    packet_meta p;
+    p.port = 42;
+    std::mt19937 rng(5);
+    for (int i = 0; i < 20000; ++i) {
+        message m = req(rng() % 2 ? msg_type::discover : msg_type::request, 0, static_cast<std::uint32_t>(i));
+        for (int k = 0; k < 6; ++k)
+            m.chaddr[k] = static_cast<std::uint8_t>(rng());
+        if (m.type() == msg_type::request)
+            m.set_ip(opt::requested_ip, ipv4{ip("192.168.26.10").value + static_cast<std::uint32_t>(rng() % 241)});
+        e.handle(m, p, 1000 + i / 1000);
+        REQUIRE(e.port_leases(42) <= 16);
+    }
+    CHECK(e.leases().size() <= 16);
+}
+
 TEST_CASE("the pool running out means no offer")
 {
     engine e(cfg("192.168.26.12"));
@@ -492,4 +567,23 @@ TEST_CASE("a reservation's address: the one asked for, else the MAC's current on
     auto f = e.address_for(mac(2), std::nullopt);
     REQUIRE(f.ok());
     CHECK(*f == *e.free_address());
+}
+
+TEST_CASE("rate_table: a bucket per key, refilled over time, bounded in size")
+{
+    rate_table t(10, 20, 3);
+    int passed = 0;
+    for (int i = 0; i < 100; ++i)
+        passed += t.allow("a", 0);
+    CHECK(passed == 20); // the burst
+    CHECK_FALSE(t.allow("a", 50'000));
+    CHECK(t.allow("a", 100'000)); // 0.1 s: one token back
+    CHECK(t.allow("b", 0));
+    CHECK(t.allow("c", 0));
+    CHECK(t.allow("d", 0)); // pushes out the least recent, "a"
+    CHECK(t.size() == 3);
+    CHECK(t.allow("a", 100'000)); // forgotten: a full bucket again
+    rate_table off(0, 0, 1);
+    for (int i = 0; i < 1000; ++i)
+        REQUIRE(off.allow("x", 0));
 }

@@ -94,6 +94,8 @@ TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted un
     auto d = net::guard_document(ports, "192.168.26.2");
     CHECK(d.starts_with("table bridge paddock_guard\ndelete table bridge paddock_guard\n"));
     CHECK(d.find("iifname vmap @ports") != std::string::npos);
+    // DHCP is marked with its port before any chain can drop it (the server counts leases per port).
+    CHECK(d.find("udp dport 67 meta mark set jhash meta iif mod 2147483647 offset 1") < d.find("iifname vmap @ports"));
     CHECK(d.find("chain vm_web_1 {") != std::string::npos);
     CHECK(d.find("ether saddr != 52:54:00:00:00:01 counter drop comment \"mac\"") != std::string::npos);
     CHECK(d.find("arp saddr ip != { 0.0.0.0, 192.168.26.10 } counter drop") != std::string::npos);
