@@ -3,7 +3,9 @@
 # by DHCP from Paddock, reports on the serial console (lines starting "PADDOCK:"), then stays up
 # with a shell on the console until the ACPI power button (QMP system_powerdown) powers it off.
 # If the SMBIOS serial names a NoCloud seed (ds=nocloud-net;s=URL), it fetches meta-data and user-data
-# and reports the host name, a PADDOCK_MARK_ marker from the user data and the first SSH key.
+# and reports the host name, a PADDOCK_MARK_ marker from the user data and the first SSH key; if a
+# disk labelled CIDATA is attached (the seed disk), it reports the same from there (NOCLOUD_DISK),
+# with the MAC its network-config names.
 # Kernel command line knobs:
 #   paddock.ping=IP[,IP...]  also ping these addresses after the lease (e.g. another VM)
 #   paddock.resolve=NAME[,NAME...]  look these names up (nslookup, through the DNS server DHCP gave)
@@ -20,7 +22,7 @@ say() { echo "PADDOCK: $* t=$(uptime_s)"; }
 
 say "init start"
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net \
-         button evdev; do
+         button evdev virtio_blk fat vfat nls_cp437 nls_ascii; do
   [ -f "/lib/modules/$m.ko" ] && insmod "/lib/modules/$m.ko" 2>/dev/null
 done
 # ACPI power button -> clean poweroff.
@@ -70,6 +72,30 @@ if udhcpc -i eth0 -q -f -n -t 10 -T 1 -s /etc/udhcpc.script -O hostname; then
   done
 else
   say "DHCP_FAIL"
+fi
+# cloud-init's NoCloud seed disk, found as cloud-init finds it: the file system labelled CIDATA.
+# (busybox has no blkid: the label is read where FAT keeps it, 43 bytes into the boot sector.)
+seed_dev=
+i=0; while [ -z "$seed_dev" ] && [ $i -lt 10 ]; do
+  for d in /dev/vd?; do
+    [ -b "$d" ] || continue
+    label=$(dd if="$d" bs=1 skip=43 count=11 2>/dev/null | tr -d ' ')
+    case "$label" in CIDATA|cidata) seed_dev=$d; break ;; esac
+  done
+  i=$((i+1)); [ -z "$seed_dev" ] && sleep 0.1
+done
+if [ -n "$seed_dev" ]; then
+  mkdir -p /seed
+  if mount -t vfat -o ro "$seed_dev" /seed 2>/tmp/mount.err; then
+    h=$(sed -n 's/^local-hostname: "\(.*\)"\r*$/\1/p' /seed/meta-data)
+    key=$(sed -n 's/^  - "\(.*\)"\r*$/\1/p' /seed/meta-data | head -1)
+    mark=$(grep -o 'PADDOCK_MARK_[A-Za-z0-9_]*' /seed/user-data | head -1)
+    nmac=$(sed -n 's/^ *macaddress: "\(.*\)"\r*$/\1/p' /seed/network-config)
+    say "NOCLOUD_DISK $seed_dev hostname=$h mark=$mark key=$key mac=$nmac"
+    umount /seed
+  else
+    say "NOCLOUD_DISK_FAIL $seed_dev: $(cat /tmp/mount.err)"
+  fi
 fi
 if [ "$(arg paddock.mode)" = oneshot ]; then say "poweroff"; poweroff -f; fi
 say "ready"

@@ -87,7 +87,7 @@ std::optional<vm::nocloud_vm> seed_of(const vm::manager& vms, const std::string&
 {
     std::optional<vm::nocloud_vm> out;
     if (const vm::record* r = vms.find(name))
-        out = vm::nocloud_vm{r->s.name, r->ip, r->mac, r->s.name + "-" + std::to_string(r->created_at), r->s.ci};
+        out = vm::nocloud_of(*r);
     return out;
 }
 

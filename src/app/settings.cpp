@@ -51,7 +51,10 @@ vm::manager_config vm_settings(const conf::config& cfg, const std::string& accel
     m.qemu_binary = cfg.qemu.binary;
     m.accel = accel;
     m.bridge = cfg.network.bridge;
-    m.metadata_base = "http://" + to_string(cfg.network.bridge_address) + "/vm/";
+    // cloud_init.seed: the seed server's URL in the SMBIOS serial, a `cidata` disk, or both.
+    if (cfg.cloud_init.seed != "disk")
+        m.metadata_base = "http://" + to_string(cfg.network.bridge_address) + "/vm/";
+    m.seed_disk = cfg.cloud_init.seed != "http";
     // QEMU drops to "nobody" once its devices are open (it needs no privilege after that).
     m.runas = ::getpwnam("nobody") ? "nobody" : "";
     return m;

@@ -227,6 +227,25 @@ status parse_qemu(const json::value& v, qemu_config& q)
     return ok();
 }
 
+status parse_cloud_init(const json::value& v, cloud_init_config& ci)
+{
+    const json::object* o = nullptr;
+    if (auto st = read_object(v, "cloud_init", o); !st)
+        return st;
+    for (auto& [k, val] : *o) {
+        status st = ok();
+        if (k == "seed") {
+            st = read_string(val, "cloud_init.seed", ci.seed);
+            if (st && ci.seed != "http" && ci.seed != "disk" && ci.seed != "both")
+                st = bad("cloud_init.seed", quoted(val) + " is not one of \"http\", \"disk\", \"both\"");
+        }
+        else st = unknown("cloud_init", k);
+        if (!st)
+            return st;
+    }
+    return ok();
+}
+
 // An IPv4 or IPv6 address in text.
 bool valid_ip(const std::string& s)
 {
@@ -463,6 +482,7 @@ result<config> parse_config(std::string_view text)
         else if (k == "network") st = parse_network(val, c.network);
         else if (k == "qemu") st = parse_qemu(val, c.qemu);
         else if (k == "dns_service") st = parse_dns_service(val, c.dns_service);
+        else if (k == "cloud_init") st = parse_cloud_init(val, c.cloud_init);
         else st = unknown("", k);
         if (!st)
             return st.error();
@@ -514,6 +534,7 @@ std::string to_json_text(const config& c)
           {"upstreams", ups},
           {"resolv_conf", c.dns_service.resolv_conf},
           {"cache_entries", c.dns_service.cache_entries}}},
+        {"cloud_init", {{"seed", c.cloud_init.seed}}},
     };
     return json::serialize(o);
 }

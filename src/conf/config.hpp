@@ -27,6 +27,12 @@ struct dns_service_config {
     std::uint32_t cache_entries = 4096;           // 0: no cache
 };
 
+// Where VMs find their cloud-init NoCloud seed: "http" (the seed server; the URL in the SMBIOS
+// serial), "disk" (a `cidata` FAT disk per VM) or "both".
+struct cloud_init_config {
+    std::string seed = "both";
+};
+
 struct config {
     std::string listen_host = "127.0.0.1"; // IPv4 dotted quad or IPv6 (without brackets)
     std::uint16_t listen_port = 8080;
@@ -37,6 +43,7 @@ struct config {
     net::network_config network;
     qemu_config qemu;
     dns_service_config dns_service;
+    cloud_init_config cloud_init;
 };
 
 // The DNS servers handed out (DHCP option 6): network.dns; when none are configured, the bridge

@@ -50,7 +50,50 @@ asio::awaitable<void> remove_task(std::string dir)
     co_return;
 }
 
+// Whole-file write: a temporary file renamed over `path`, so a reader never sees half of it.
+asio::awaitable<std::string> write_task(std::string path, std::shared_ptr<const std::vector<std::uint8_t>> bytes)
+{
+    const std::string tmp = path + ".tmp";
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+    f.close();
+    if (!f) {
+        ::unlink(tmp.c_str());
+        co_return "write " + tmp + " failed";
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, path, ec);
+    co_return ec ? "rename to " + path + ": " + ec.message() : std::string();
+}
+
+asio::awaitable<std::string> copy_task(std::string from, std::string to)
+{
+    std::error_code ec;
+    if (std::filesystem::exists(to, ec))
+        co_return std::string();
+    std::filesystem::copy_file(from, to + ".tmp", std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec)
+        std::filesystem::rename(to + ".tmp", to, ec);
+    co_return ec ? "copy " + from + " to " + to + ": " + ec.message() : std::string();
+}
+
 } // namespace
+
+asio::awaitable<status> file_thread::write(std::string path, std::shared_ptr<const std::vector<std::uint8_t>> bytes)
+{
+    auto err = co_await asio::co_spawn(pool_, write_task(std::move(path), std::move(bytes)), asio::use_awaitable);
+    if (!err.empty())
+        co_return fail(errc::store_failed, err);
+    co_return ok();
+}
+
+asio::awaitable<status> file_thread::copy_once(std::string from, std::string to)
+{
+    auto err = co_await asio::co_spawn(pool_, copy_task(std::move(from), std::move(to)), asio::use_awaitable);
+    if (!err.empty())
+        co_return fail(errc::store_failed, err);
+    co_return ok();
+}
 
 void file_thread::append(std::string path, std::string bytes)
 {

@@ -23,7 +23,10 @@ namespace {
 // (Vectors built outside coroutines: g++ 12 rejects braced lists of literals in their bodies.)
 std::vector<std::string> create_argv(const std::string& fmt, const std::string& base, const std::string& overlay, int gib)
 {
-    std::vector<std::string> a{"qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt, "-b", base, overlay};
+    std::vector<std::string> a{"qemu-img", "create", "-q", "-f", "qcow2"};
+    if (!base.empty())
+        a.insert(a.end(), {"-F", fmt, "-b", base});
+    a.push_back(overlay);
     if (gib)
         a.push_back(std::to_string(gib) + "G");
     return a;
@@ -78,6 +81,14 @@ asio::awaitable<status> make_overlay(asio::any_io_executor ex, std::string base,
     }
     auto argv = create_argv(fmt, base, overlay, gib);
     auto made = co_await run_tool(ex, std::move(argv), std::move(log), std::chrono::seconds(60));
+    if (!made)
+        co_return made.error();
+    co_return ok();
+}
+
+asio::awaitable<status> make_blank(asio::any_io_executor ex, std::string path, int gib, std::string log)
+{
+    auto made = co_await run_tool(ex, create_argv("", "", path, gib), std::move(log), std::chrono::seconds(60));
     if (!made)
         co_return made.error();
     co_return ok();

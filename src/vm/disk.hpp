@@ -20,6 +20,9 @@ namespace paddock::vm {
 boost::asio::awaitable<status> make_overlay(boost::asio::any_io_executor ex, std::string base, std::string overlay,
                                             int gib, std::string log);
 
+// Creates an empty qcow2 of `gib` GiB at `path` (a disk to install an OS to).
+boost::asio::awaitable<status> make_blank(boost::asio::any_io_executor ex, std::string path, int gib, std::string log);
+
 // Runs a tool to completion, awaiting its pidfd, killed after `limit`; returns what it wrote
 // (stdout and stderr, through the file `log`). tool_failed with its words when it fails.
 // `pass_fd`, when given, is the tool's fd 3.

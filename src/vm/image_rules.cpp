@@ -36,10 +36,12 @@ result<inspection> judge_image(std::string_view text, std::uint64_t file_size, s
     else if (at(0, "\x1f\x8b") || at(0, std::string_view("\xfd" "7zXZ\0", 6)) || at(0, "\x28\xb5\x2f\xfd") ||
              at(0, "\x02\x21\x4c\x18") || at(0, "070701") || at(0, "070702"))
         out.kind = "initrd";
+    else if (at(0x8001, "CD001")) // ISO 9660's primary volume descriptor (hybrid ISOs too)
+        out.kind = "iso";
     else if (file_size > 0 && file_size % 512 == 0)
         out.kind = "disk";
     else
-        return fail(errc::invalid_image, "not a disk image, kernel or initrd: qemu-img sees raw bytes, " +
+        return fail(errc::invalid_image, "not a disk image, ISO, kernel or initrd: qemu-img sees raw bytes, " +
                                              std::to_string(file_size) + " of them, not a whole number of 512-byte "
                                              "sectors, with no kernel or initramfs signature");
     return out;

@@ -17,7 +17,8 @@ struct inspection {
 };
 // Parses `qemu-img info --output=json` and applies the rules, given the file's size and first
 // bytes: qcow2 without a backing file (a disk), or raw that is a Linux kernel (bzImage), an
-// initramfs (gzip, xz, zstd, lz4 or cpio) or a disk (a whole number of 512-byte sectors).
+// initramfs (gzip, xz, zstd, lz4 or cpio), an ISO 9660 image ("iso", for a CD-ROM; at least 32,774
+// bytes of `head` needed to see it) or a disk (a whole number of 512-byte sectors).
 // A qcow2 with a backing file or an external data file (either could be any file or device of
 // the host) and anything else (another format, a text file, an empty body) is refused.
 result<inspection> judge_image(std::string_view qemu_img_json, std::uint64_t file_size, std::string_view head);

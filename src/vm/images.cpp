@@ -237,7 +237,7 @@ asio::awaitable<result<image_info>> image_store::inspect(std::string path, std::
     ::unlink((path + ".info").c_str());
     if (!out)
         co_return fail(errc::invalid_image, "qemu-img could not read it as a disk image");
-    std::string head(1024, '\0');
+    std::string head(0x8006, '\0'); // through ISO 9660's "CD001" at 0x8001
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     ssize_t got = fd >= 0 ? ::read(fd, head.data(), head.size()) : -1;
     if (fd >= 0)
@@ -359,6 +359,14 @@ result<image_store::pin> image_store::hold(const std::string& name, const std::s
                        (!uploading_.count(name) && ::stat(path(name).c_str(), &st) == 0 && S_ISREG(st.st_mode));
     if (!there)
         return fail(errc::invalid_field, field + ": no image named \"" + name + "\" in " + dir_);
+    // An ISO goes on the CD-ROM and only there (a disk or kernel on the CD-ROM boots nothing).
+    if (auto it = images_.find(name); it != images_.end()) {
+        const std::string& kind = it->second.kind;
+        if (field == "cdrom" && kind != "iso")
+            return fail(errc::invalid_field, "cdrom: \"" + name + "\" is a " + kind + " image, not an ISO");
+        if (field != "cdrom" && kind == "iso")
+            return fail(errc::invalid_field, field + ": \"" + name + "\" is an ISO: give it as \"cdrom\"");
+    }
     pin p;
     p.table_ = pins_;
     p.image_ = name;

@@ -30,7 +30,7 @@ namespace {
 // string literals in coroutine bodies ("array used as initializer").
 std::vector<std::pair<std::string, std::string>> boot_images(const spec& s)
 {
-    return {{"image", s.image}, {"kernel", s.kernel}, {"initrd", s.initrd}};
+    return {{"image", s.image}, {"kernel", s.kernel}, {"initrd", s.initrd}, {"cdrom", s.cdrom}};
 }
 
 } // namespace
@@ -94,6 +94,7 @@ manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, image_
     env_.accel = cfg_.accel;
     env_.runas = cfg_.runas;
     env_.metadata_base = cfg_.metadata_base;
+    env_.seed_disk = cfg_.seed_disk;
     env_.net = &net_;
     env_.images = &images_;
     env_.repo = &repo_;
@@ -148,7 +149,7 @@ std::string manager::image_user(const std::string& name) const
 {
     for (auto& [n, v] : vms_) {
         const auto& s = v->rec().s;
-        if (s.image == name || s.kernel == name || s.initrd == name)
+        if (s.image == name || s.kernel == name || s.initrd == name || s.cdrom == name)
             return n;
     }
     return {};
@@ -336,6 +337,15 @@ asio::awaitable<result<vm_info>> manager::create_claimed(spec s, record r,
             co_await files_.remove_all(dir);
             co_await net_.release(r.mac);
             co_return fail(errc::invalid_field, "image: cannot make an overlay on \"" + s.image + "\": " + made.error().message);
+        }
+    }
+    else if (s.disk_gib > 0) {
+        // An empty disk to install to (a CD-ROM boot).
+        auto made = co_await make_blank(ex_, dir + "/" + disk_file, s.disk_gib, dir + "/qemu-img.log");
+        if (!made) {
+            co_await files_.remove_all(dir);
+            co_await net_.release(r.mac);
+            co_return fail(errc::store_failed, "disk_gib: cannot make an empty disk: " + made.error().message);
         }
     }
     r.created_at = unix_now();

@@ -40,7 +40,8 @@ struct manager_config {
     std::string runas = "nobody";   // QEMU drops to this user after start-up ("" = stays root)
     std::size_t console_cap = 1 << 20;
     std::string bridge = "br0";     // TAP names must not collide with it
-    std::string metadata_base;      // "http://<bridge address>/vm/": each VM's NoCloud seed is <base><name>/
+    std::string metadata_base;      // "http://<bridge address>/vm/": each VM's NoCloud seed is <base><name>/ ("": none)
+    bool seed_disk = true;          // each VM also gets its seed on a `cidata` disk
 };
 
 class manager {

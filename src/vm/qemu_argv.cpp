@@ -2,6 +2,8 @@
 // CORE: QEMU command line.
 #include "vm/qemu_argv.hpp"
 
+#include <algorithm>
+
 namespace paddock::vm {
 
 namespace {
@@ -40,10 +42,24 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
              "-qmp", "unix:" + dir + "/" + qmp_socket + ",server=on,wait=off",
              "-pidfile", p.vm_dir + "/" + pid_file,
              "-netdev", "tap,id=net0,fd=" + std::to_string(p.tap_fd),
-             "-device", "virtio-net-pci,netdev=net0,mac=" + p.mac,
-             "-device", "virtio-rng-pci",
          })
         a.push_back(x);
+    // Boot devices carry their place in the boot order (QEMU's bootindex; both firmwares read it).
+    const auto order = effective_boot_order(s);
+    auto boot = [&](const char* what) {
+        auto it = std::find(order.begin(), order.end(), what);
+        return it == order.end() ? std::string() : ",bootindex=" + std::to_string(it - order.begin());
+    };
+    a.push_back("-device");
+    a.push_back("virtio-net-pci,netdev=net0,mac=" + p.mac + boot("network"));
+    a.push_back("-device");
+    a.push_back("virtio-rng-pci");
+    if (!p.uefi_code.empty()) {
+        a.push_back("-drive");
+        a.push_back("if=pflash,format=raw,unit=0,readonly=on,file=" + qemu_escape(p.uefi_code));
+        a.push_back("-drive");
+        a.push_back("if=pflash,format=raw,unit=1,file=" + qemu_escape(p.uefi_vars));
+    }
     if (!s.kernel.empty()) {
         a.push_back("-kernel");
         a.push_back(p.kernel_path);
@@ -56,7 +72,22 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
     }
     if (!p.disk_path.empty()) {
         a.push_back("-drive");
-        a.push_back("file=" + qemu_escape(p.disk_path) + ",if=virtio,format=qcow2,discard=unmap");
+        a.push_back("if=none,id=disk0,file=" + qemu_escape(p.disk_path) + ",format=qcow2,discard=unmap");
+        a.push_back("-device");
+        a.push_back("virtio-blk-pci,drive=disk0" + boot("disk"));
+    }
+    if (!p.cdrom_path.empty()) {
+        a.push_back("-drive");
+        a.push_back("if=none,id=cd0,media=cdrom,readonly=on,format=raw,file=" + qemu_escape(p.cdrom_path));
+        a.push_back("-device");
+        a.push_back("ide-cd,drive=cd0" + boot("cdrom"));
+    }
+    if (!p.seed_disk_path.empty()) {
+        // After the system disk, so a guest's first disk (vda) stays its system disk.
+        a.push_back("-drive");
+        a.push_back("if=none,id=seed0,readonly=on,format=raw,file=" + qemu_escape(p.seed_disk_path));
+        a.push_back("-device");
+        a.push_back("virtio-blk-pci,drive=seed0");
     }
     if (!p.nocloud_url.empty()) {
         // cloud-init finds its NoCloud seed from the SMBIOS serial. "ds=nocloud-net": cloud-init

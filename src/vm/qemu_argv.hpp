@@ -19,7 +19,11 @@ struct launch_params {
     std::string mac;
     std::string kernel_path;    // direct kernel boot
     std::string initrd_path;
-    std::string disk_path;      // the VM's qcow2 overlay (disk boot)
+    std::string disk_path;      // the VM's qcow2 disk (an overlay on its image, or empty for an install)
+    std::string seed_disk_path; // the cloud-init `cidata` seed disk (raw FAT, read-only); empty = none
+    std::string cdrom_path;     // an ISO on the CD-ROM drive; empty = none
+    std::string uefi_code;      // firmware "uefi": OVMF's code (read-only) ...
+    std::string uefi_vars;      // ... and the VM's own copy of its variable store
     std::string runas;          // user to drop to after start-up; empty = stay root
     std::string nocloud_url;    // cloud-init NoCloud seed URL, in the SMBIOS serial; empty = none
     int tap_fd = 3;
@@ -34,5 +38,10 @@ inline constexpr const char* pid_file = "qemu.pid";
 inline constexpr const char* console_log_file = "console.log";
 inline constexpr const char* qemu_log = "qemu.log";
 inline constexpr const char* disk_file = "disk.qcow2";
+inline constexpr const char* seed_disk_file = "seed.img";
+inline constexpr const char* uefi_vars_file = "uefi-vars.fd";
+// Debian's ovmf package: the firmware and the variable store template it goes with.
+inline constexpr const char* ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+inline constexpr const char* ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 } // namespace paddock::vm

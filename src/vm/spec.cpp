@@ -2,6 +2,7 @@
 // CORE: VM spec parsing and validation.
 #include "vm/spec.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <boost/json.hpp>
@@ -128,8 +129,8 @@ result<spec> parse_spec(std::string_view body)
         else if (k == "cpus") st = read_int(val, "cpus", 1, 64, s.cpus);
         else if (k == "memory_mib") st = read_int(val, "memory_mib", 64, 262144, s.memory_mib);
         else if (k == "disk_gib") st = read_int(val, "disk_gib", 1, 65536, s.disk_gib);
-        else if (k == "image" || k == "kernel" || k == "initrd") {
-            std::string& out = k == "image" ? s.image : k == "kernel" ? s.kernel : s.initrd;
+        else if (k == "image" || k == "kernel" || k == "initrd" || k == "cdrom") {
+            std::string& out = k == "image" ? s.image : k == "kernel" ? s.kernel : k == "initrd" ? s.initrd : s.cdrom;
             st = read_str(val, k, 64, out);
             if (st && !valid_image_name(out))
                 st = bad(k, "\"" + out + "\" is not an image name (1 to 64 of A-Z a-z 0-9 . _ -, no \"..\")");
@@ -158,6 +159,27 @@ result<spec> parse_spec(std::string_view body)
                 st = bad("cpu_model", "\"" + s.cpu_model + "\" is not a QEMU CPU model name like \"max\", \"host\" or "
                                       "\"Skylake-Server-v4\" (letters, digits, . _ -)");
         }
+        else if (k == "firmware") {
+            st = read_str(val, "firmware", 8, s.firmware);
+            if (st && s.firmware != "bios" && s.firmware != "uefi")
+                st = bad("firmware", "\"" + s.firmware + "\" is not one of \"bios\", \"uefi\"");
+        }
+        else if (k == "boot_order") {
+            if (!val.is_array() || val.as_array().empty() || val.as_array().size() > 3)
+                st = bad("boot_order", "expected 1 to 3 of \"disk\", \"cdrom\", \"network\", like [\"cdrom\", \"disk\"]");
+            else
+                for (auto& d : val.as_array()) {
+                    if (!d.is_string() || (d.as_string() != "disk" && d.as_string() != "cdrom" && d.as_string() != "network")) {
+                        st = bad("boot_order", json::serialize(d) + " is not one of \"disk\", \"cdrom\", \"network\"");
+                        break;
+                    }
+                    if (std::find(s.boot_order.begin(), s.boot_order.end(), d.as_string()) != s.boot_order.end()) {
+                        st = bad("boot_order", json::serialize(d) + " is named twice");
+                        break;
+                    }
+                    s.boot_order.emplace_back(d.as_string());
+                }
+        }
         else
             st = bad(k, "unknown field");
         if (!st)
@@ -167,12 +189,20 @@ result<spec> parse_spec(std::string_view body)
         return bad("name", "required");
     if (!s.image.empty() && !s.kernel.empty())
         return bad("image", "give either \"image\" (disk boot) or \"kernel\" (direct kernel boot), not both");
-    if (s.image.empty() && s.kernel.empty())
-        return bad("image", "a boot source is required: \"image\" or \"kernel\" (+ \"initrd\", \"cmdline\")");
+    if (s.image.empty() && s.kernel.empty() && s.cdrom.empty())
+        return bad("image", "a boot source is required: \"image\", \"kernel\" (+ \"initrd\", \"cmdline\") or \"cdrom\"");
     if (s.kernel.empty() && (!s.initrd.empty() || !s.cmdline.empty()))
         return bad(s.initrd.empty() ? "cmdline" : "initrd", "only valid with \"kernel\"");
-    if (s.disk_gib != 0 && s.image.empty())
-        return bad("disk_gib", "only valid with \"image\"");
+    if (s.disk_gib != 0 && s.image.empty() && s.cdrom.empty())
+        return bad("disk_gib", "only valid with \"image\" (grows its disk) or \"cdrom\" (an empty disk to install to)");
+    for (auto& d : s.boot_order) {
+        if (d == "disk" && s.image.empty() && s.disk_gib == 0)
+            return bad("boot_order", "\"disk\": this VM has no disk (give \"image\", or \"disk_gib\" with \"cdrom\")");
+        if (d == "cdrom" && s.cdrom.empty())
+            return bad("boot_order", "\"cdrom\": this VM has no \"cdrom\"");
+    }
+    if (!s.boot_order.empty() && !s.kernel.empty())
+        return bad("boot_order", "not with \"kernel\" (direct kernel boot starts the kernel, not a device)");
     return s;
 }
 
@@ -195,7 +225,27 @@ std::string spec_to_json(const spec& s)
     if (!s.ip.empty()) o["ip"] = s.ip;
     if (s.ci.given) o["cloud_init"] = std::move(ci);
     if (!s.cpu_model.empty()) o["cpu_model"] = s.cpu_model;
+    if (s.firmware != "bios") o["firmware"] = s.firmware;
+    if (!s.cdrom.empty()) o["cdrom"] = s.cdrom;
+    if (!s.boot_order.empty()) {
+        json::array b;
+        for (auto& d : s.boot_order)
+            b.push_back(json::string(d));
+        o["boot_order"] = std::move(b);
+    }
     return json::serialize(o);
+}
+
+std::vector<std::string> effective_boot_order(const spec& s)
+{
+    if (!s.boot_order.empty())
+        return s.boot_order;
+    std::vector<std::string> out;
+    if (!s.image.empty() || s.disk_gib > 0)
+        out.push_back("disk");
+    if (!s.cdrom.empty())
+        out.push_back("cdrom");
+    return out;
 }
 
 } // namespace paddock::vm

@@ -34,7 +34,14 @@ struct spec {
     bool start = false;
     cloud_init ci;
     std::string cpu_model;   // QEMU's -cpu; empty: "host" under KVM, "max" under TCG
+    std::string firmware = "bios"; // "bios" (SeaBIOS) | "uefi" (OVMF, variables kept per VM)
+    std::string cdrom;       // an ISO image from the store, on an IDE CD-ROM drive
+    // Boot devices in order: "disk", "cdrom", "network"; empty: disk, then CD-ROM.
+    std::vector<std::string> boot_order;
 };
+
+// The boot order a VM uses: its own, or disk then CD-ROM (those it has).
+std::vector<std::string> effective_boot_order(const spec& s);
 
 // Parses and validates a POST /api/v1/vms body. Failures name the field:
 // code "invalid_json" / "invalid_field" / "unsupported_field", message "memory_mib: ...".

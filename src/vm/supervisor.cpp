@@ -274,6 +274,12 @@ asio::awaitable<status> supervisor::reattach()
     co_return co_await attach(false);
 }
 
+nocloud_vm nocloud_of(const record& r)
+{
+    // created_at and the MAC (new for each create unless given) tell two VMs of one name apart.
+    return nocloud_vm{r.s.name, r.ip, r.mac, r.s.name + "-" + std::to_string(r.created_at) + "-" + r.mac.substr(9), r.s.ci};
+}
+
 // ---- operations ----
 
 asio::awaitable<status> supervisor::start()
@@ -299,9 +305,40 @@ asio::awaitable<status> supervisor::start()
         if (!rec_.s.initrd.empty())
             p.initrd_path = env_.images->path(rec_.s.initrd);
     }
-    else
+    else if (!rec_.s.image.empty() || rec_.s.disk_gib > 0)
         p.disk_path = dir() + "/" + disk_file;
-    for (auto* f : {&p.kernel_path, &p.initrd_path, &p.disk_path})
+    if (!rec_.s.cdrom.empty())
+        p.cdrom_path = env_.images->path(rec_.s.cdrom);
+    if (rec_.s.firmware == "uefi") {
+        p.uefi_code = ovmf_code;
+        p.uefi_vars = dir() + "/" + uefi_vars_file;
+        // The VM's own variable store (boot entries, settings): made from OVMF's template on
+        // the first start, kept from then on, removed with the VM.
+        if (::access(ovmf_code, R_OK) != 0 || ::access(ovmf_vars, R_OK) != 0) {
+            const std::string why = std::string("firmware \"uefi\" needs OVMF (Debian's ovmf package): ") + ovmf_code + " missing";
+            apply(lc_.on(event::start_failed, why));
+            co_return fail(errc::invalid_field, why);
+        }
+        if (auto st = co_await env_.files->copy_once(ovmf_vars, p.uefi_vars); !st) {
+            apply(lc_.on(event::start_failed, st.error().message));
+            co_return st.error();
+        }
+    }
+    if (env_.seed_disk) {
+        // The seed disk, from the spec as it is now (so a changed spec is on it at the next start).
+        auto img = fat_image(seed_label, nocloud_files(nocloud_of(rec_)));
+        if (!img) {
+            apply(lc_.on(event::start_failed, img.error().message));
+            co_return img.error();
+        }
+        p.seed_disk_path = dir() + "/" + seed_disk_file;
+        auto bytes = std::make_shared<const std::vector<std::uint8_t>>(std::move(*img));
+        if (auto st = co_await env_.files->write(p.seed_disk_path, bytes); !st) {
+            apply(lc_.on(event::start_failed, st.error().message));
+            co_return st.error();
+        }
+    }
+    for (auto* f : {&p.kernel_path, &p.initrd_path, &p.disk_path, &p.cdrom_path})
         if (!f->empty() && ::access(f->c_str(), R_OK) != 0) {
             apply(lc_.on(event::start_failed, "boot file missing: " + *f));
             co_return fail(errc::invalid_field, "boot file missing: " + *f);

@@ -26,6 +26,7 @@
 #include "base/event_bus.hpp"
 #include "vm/console_hub.hpp"
 #include "vm/lifecycle.hpp"
+#include "vm/nocloud.hpp"
 #include "vm/repository.hpp"
 
 namespace paddock { class event_bus; }
@@ -45,6 +46,7 @@ struct supervisor_env {
     std::string accel = "tcg";
     std::string runas = "nobody";
     std::string metadata_base; // NoCloud seed base URL ("" = none)
+    bool seed_disk = true;     // each VM also gets its NoCloud seed on a `cidata` disk
     host* net = nullptr;
     image_store* images = nullptr;
     repository* repo = nullptr;
@@ -55,6 +57,9 @@ struct supervisor_env {
     // The daemon is shutting down: waits for a guest end early (the operation fails shutting_down).
     bool closing = false;
 };
+
+// The NoCloud seed of a VM (instance-id: a new one each time a VM of that name is made).
+nocloud_vm nocloud_of(const record& r);
 
 class supervisor : public std::enable_shared_from_this<supervisor> {
 public:

@@ -4,7 +4,9 @@
 # uploads it through the image store, and creates a VM from it (a qcow2 overlay) with user data and
 # an SSH key. The firmware boots the disk; the guest reads the seed URL from its SMBIOS serial,
 # fetches meta-data and user-data from the daemon and prints them on the serial console: host name,
-# user-data marker and key must arrive. It also looks its own name up through the daemon's DNS.
+# user-data marker and key must arrive. The same seed is on the VM's `cidata` seed disk (default
+# cloud_init.seed "both"): the guest's kernel mounts it (vfat) and reads the same files, and its
+# network-config names the VM's MAC. It also looks its own name up through the daemon's DNS.
 source "$(dirname "$0")/lib.sh"
 command -v qemu-system-x86_64 >/dev/null || skip "missing tool: qemu-system-x86_64"
 for tool in syslinux mcopy mkfs.vfat cpio; do command -v "$tool" >/dev/null || skip "missing tool: $tool (syslinux mtools dosfstools cpio)"; done
@@ -36,6 +38,13 @@ wait_for 120 seeded >/dev/null || fail "no NoCloud line: $(log | grep PADDOCK)"
 log | grep "PADDOCK: NOCLOUD hostname=cidisk mark=PADDOCK_MARK_disk42 key=$KEY" >/dev/null \
   || fail "seed: $(log | grep NOCLOUD); daemon: $(grep metadata "$WORK/daemon.log" | tail -3)"
 pass "the disk-booted guest got its host name, user-data marker and SSH key from its NoCloud seed"
+MAC=$(api /api/v1/vms/cidisk | jget mac)
+disk_seeded() { log | grep "PADDOCK: NOCLOUD_DISK" >/dev/null; }
+wait_for 60 disk_seeded >/dev/null || fail "no NOCLOUD_DISK line: $(log | grep PADDOCK)"
+log | grep "PADDOCK: NOCLOUD_DISK /dev/vdb hostname=cidisk mark=PADDOCK_MARK_disk42 key=$KEY mac=$MAC" >/dev/null \
+  || fail "seed disk: $(log | grep NOCLOUD_DISK)"
+[ -s "$STATE/vms/cidisk/seed.img" ] || fail "no seed disk in the VM folder"
+pass "and the same from its cidata seed disk (/dev/vdb, after its system disk), network-config naming its MAC $MAC"
 resolved() { log | grep "PADDOCK: RESOLVE cidisk.paddock.internal=$IP" >/dev/null; }
 wait_for 20 resolved >/dev/null || fail "own name by DNS: $(log | grep RESOLVE)"
 pass "and resolves its own name (cidisk.paddock.internal = $IP) through the daemon's DNS"

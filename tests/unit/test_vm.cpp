@@ -3,6 +3,8 @@
 // and the QEMU command line against golden files.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+
 #include <csignal>
 #include <fstream>
 #include <algorithm>
@@ -165,6 +167,15 @@ std::string golden(const char* name)
     ss << f.rdbuf();
     return ss.str();
 }
+// PADDOCK_UPDATE_GOLDEN=1 rewrites the golden file from the actual value (then review the diff).
+void check_golden(const std::string& actual, const char* name)
+{
+    if (std::getenv("PADDOCK_UPDATE_GOLDEN")) {
+        std::ofstream(std::string(PADDOCK_SOURCE_ROOT "/tests/fixtures/") + name) << actual;
+        return;
+    }
+    CHECK(actual == golden(name));
+}
 std::string lines(const std::vector<std::string>& argv)
 {
     std::string out;
@@ -183,7 +194,7 @@ TEST_CASE("QEMU argv for direct kernel boot matches the golden file")
     p.kernel_path = "/var/lib/paddock/images/k";
     p.initrd_path = "/var/lib/paddock/images/i";
     p.runas = "nobody";
-    CHECK(lines(qemu_argv(s, p)) == golden("qemu_argv_kernel.txt"));
+    check_golden(lines(qemu_argv(s, p)), "qemu_argv_kernel.txt");
 }
 
 TEST_CASE("QEMU argv for disk boot with KVM matches the golden file; commas in paths are escaped")
@@ -194,7 +205,22 @@ TEST_CASE("QEMU argv for disk boot with KVM matches the golden file; commas in p
     p.vm_dir = "/srv/pd,1/vms/db";
     p.mac = "52:54:00:00:00:01";
     p.disk_path = "/srv/pd,1/vms/db/disk.qcow2";
-    CHECK(lines(qemu_argv(s, p)) == golden("qemu_argv_disk_kvm.txt"));
+    check_golden(lines(qemu_argv(s, p)), "qemu_argv_disk_kvm.txt");
+}
+
+TEST_CASE("QEMU argv for an install from an ISO under UEFI, with a seed disk, matches the golden file")
+{
+    auto s = *parse_spec(R"({"name":"inst","cdrom":"debian-12-netinst.iso","disk_gib":20,"firmware":"uefi",
+                            "boot_order":["cdrom","disk","network"]})");
+    launch_params p;
+    p.vm_dir = "/var/lib/paddock/vms/inst";
+    p.mac = "52:54:00:00:00:02";
+    p.disk_path = "/var/lib/paddock/vms/inst/disk.qcow2";
+    p.cdrom_path = "/var/lib/paddock/images/debian-12-netinst.iso";
+    p.seed_disk_path = "/var/lib/paddock/vms/inst/seed.img";
+    p.uefi_code = ovmf_code;
+    p.uefi_vars = "/var/lib/paddock/vms/inst/uefi-vars.fd";
+    check_golden(lines(qemu_argv(s, p)), "qemu_argv_install_uefi.txt");
 }
 
 TEST_CASE("the CPU: the accelerator's newest unless the VM names one; names are checked")
@@ -443,4 +469,89 @@ TEST_CASE("the image store takes qcow2 and raw disks, kernels and initramfs, and
     CHECK_FALSE(vm::judge_image(R"({"format": "vmdk"})", 4096, "").ok());
     CHECK(vm::judge_image(R"({"format": "raw", "virtual-size": 1048576})", 1048576, std::string(1024, '\0'))->kind == "disk");
     CHECK_FALSE(vm::judge_image(R"({"format": "raw"})", 1000, "hello").ok());
+}
+
+TEST_CASE("firmware, cdrom and boot_order: read, checked against what the VM has, stored")
+{
+    auto s = parse_spec(R"({"name":"inst","cdrom":"netinst.iso","disk_gib":8,"firmware":"uefi","boot_order":["cdrom","disk"]})");
+    REQUIRE(s.ok());
+    CHECK(s->firmware == "uefi");
+    CHECK(s->cdrom == "netinst.iso");
+    CHECK(effective_boot_order(*s) == std::vector<std::string>{"cdrom", "disk"});
+    auto again = parse_spec(spec_to_json(*s));
+    REQUIRE(again.ok());
+    CHECK(spec_to_json(*again) == spec_to_json(*s));
+    // Defaults: BIOS; disk then CD-ROM, of those the VM has.
+    auto d = parse_spec(R"({"name":"d","image":"deb","cdrom":"x.iso"})");
+    REQUIRE(d.ok());
+    CHECK(d->firmware == "bios");
+    CHECK(effective_boot_order(*d) == std::vector<std::string>{"disk", "cdrom"});
+    CHECK(spec_to_json(*d).find("firmware") == std::string::npos);
+    CHECK(effective_boot_order(*parse_spec(R"({"name":"live","cdrom":"x.iso"})")) == std::vector<std::string>{"cdrom"});
+    for (auto [body, field] : std::vector<std::pair<const char*, const char*>>{
+             {R"({"name":"a","image":"i","firmware":"efi"})", "firmware"},
+             {R"({"name":"a","image":"i","boot_order":["floppy"]})", "boot_order"},
+             {R"({"name":"a","image":"i","boot_order":["disk","disk"]})", "boot_order"},
+             {R"({"name":"a","image":"i","boot_order":[]})", "boot_order"},
+             {R"({"name":"a","image":"i","boot_order":["cdrom"]})", "boot_order"},      // no CD-ROM
+             {R"({"name":"a","cdrom":"x.iso","boot_order":["disk"]})", "boot_order"},   // no disk
+             {R"({"name":"a","kernel":"k","boot_order":["network"]})", "boot_order"},
+             {R"({"name":"a","cdrom":"../x.iso"})", "cdrom"},
+             {R"({"name":"a","kernel":"k","disk_gib":4})", "disk_gib"},
+             {R"({"name":"a"})", "image"}}) {
+        auto r = parse_spec(body);
+        CAPTURE(body);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.rfind(field, 0) == 0);
+    }
+}
+
+TEST_CASE("the seed files: network-config matches the VM's MAC; the same files go on the seed disk")
+{
+    nocloud_vm vm1{"vm1", "192.168.26.10", "52:54:00:00:00:01", "vm1-1-00:00:01", {}};
+    auto nc = nocloud_file(vm1, "network-config");
+    REQUIRE(nc);
+    CHECK(*nc == "version: 2\nethernets:\n  nic0:\n    match:\n      macaddress: \"52:54:00:00:00:01\"\n    dhcp4: true\n");
+    auto find = [&](const std::string&) -> std::optional<nocloud_vm> { return vm1; };
+    CHECK(nocloud_answer("GET", "/vm/vm1/network-config", "192.168.26.10", "", find).body == *nc);
+    auto files = nocloud_files(vm1);
+    REQUIRE(files.size() == 4);
+    CHECK(files[0].name == "meta-data");
+    CHECK(files[0].data == *nocloud_file(vm1, "meta-data"));
+    CHECK_FALSE(nocloud_file(vm1, "../../etc/passwd"));
+}
+
+TEST_CASE("the FAT seed volume: boot sector, label, long names, contents in place; bad input refused")
+{
+    auto img = fat_image("cidata", {{"meta-data", "instance-id: x\n"}, {"user-data", std::string(3000, 'u')}, {"empty", ""}});
+    REQUIRE(img.ok());
+    auto& b = *img;
+    REQUIRE(b.size() >= (1u << 20));
+    CHECK(b.size() % 512 == 0);
+    CHECK(b[510] == 0x55);
+    CHECK(b[511] == 0xAA);
+    CHECK(std::string(b.begin() + 43, b.begin() + 54) == "CIDATA     ");
+    CHECK(std::string(b.begin() + 54, b.begin() + 62) == "FAT12   ");
+    const std::string all(b.begin(), b.end());
+    CHECK(all.find("instance-id: x\n") != std::string::npos);
+    CHECK(all.find(std::string(3000, 'u')) != std::string::npos);
+    // "meta-data" as UCS-2 in a long-name entry: m\0e\0t\0a\0-\0 in the first five characters.
+    CHECK(all.find(std::string("m\0e\0t\0a\0-\0", 10)) != std::string::npos);
+    // The same input gives the same bytes.
+    CHECK(*fat_image("cidata", {{"meta-data", "instance-id: x\n"}, {"user-data", std::string(3000, 'u')}, {"empty", ""}}) == b);
+    CHECK_FALSE(fat_image("", {}).ok());
+    CHECK_FALSE(fat_image("much-too-long-label", {}).ok());
+    CHECK_FALSE(fat_image("x", {{"a/b", ""}}).ok());
+    CHECK_FALSE(fat_image("x", {{std::string(65, 'n'), ""}}).ok());
+    CHECK(fat_image("x", {{"big", std::string(10u << 20, 'b')}}).ok()); // bigger clusters, still FAT12
+    CHECK_FALSE(fat_image("x", {{"big", std::string(17u << 20, 'b')}}).ok());
+}
+
+TEST_CASE("an ISO 9660 image is kind iso")
+{
+    std::string head(0x8006, '\0');
+    head.replace(0x8001, 5, "CD001");
+    auto r = vm::judge_image(R"({"format": "raw", "virtual-size": 4194304})", 4194304, head);
+    REQUIRE(r.ok());
+    CHECK(r->kind == "iso");
 }
