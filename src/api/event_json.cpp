@@ -32,7 +32,13 @@ json::object to_json(const vm_info& v)
                    {"state_reason", v.state_reason},
                    {"accel", text_or_null(v.accel)},
                    {"pid", v.pid > 0 ? json::value(v.pid) : json::value(nullptr)},
-                   {"cpu_model", text_or_null(v.cpu_model)}};
+                   {"cpu_model", text_or_null(v.cpu_model)},
+                   {"firmware", v.firmware},
+                   {"cdrom", text_or_null(v.cdrom)}};
+    json::array order;
+    for (auto& d : v.boot_order)
+        order.push_back(json::string(d));
+    o["boot_order"] = std::move(order);
     o["cloud_init"] = v.cloud_init ? json::value(json::object{{"user_data_bytes", v.user_data_bytes},
                                                                {"ssh_authorized_keys", v.ssh_keys}})
                                    : json::value(nullptr);

@@ -55,6 +55,9 @@ struct vm_info {
     std::string accel;                   // of the running QEMU; empty when none ran
     std::string image, kernel, initrd, cmdline; // the boot source: image, or kernel (+ initrd, cmdline)
     std::string cpu_model;                      // as given; empty: the accelerator's default
+    std::string firmware = "bios";              // bios | uefi
+    std::string cdrom;                          // the ISO on its CD-ROM; empty: none
+    std::vector<std::string> boot_order;        // in effect
     int cpus = 0, memory_mib = 0, disk_gib = 0; // disk_gib 0: not given
     bool ip_leased = false;
     std::int64_t created_at = 0, started_at = 0; // unix seconds; 0: never (started_at: not running)

@@ -122,6 +122,9 @@ vm_info supervisor::info() const
     v.initrd = s.initrd;
     v.cmdline = s.cmdline;
     v.cpu_model = s.cpu_model;
+    v.firmware = s.firmware;
+    v.cdrom = s.cdrom;
+    v.boot_order = effective_boot_order(s);
     v.cpus = s.cpus;
     v.memory_mib = s.memory_mib;
     v.disk_gib = s.disk_gib;
