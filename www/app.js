@@ -218,7 +218,7 @@ function uptime(v) {
   return d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${s}s` : `${s}s`;
 }
 
-function boot(v) { return v.image ? 'image ' + v.image : v.kernel ? 'kernel ' + v.kernel : ''; }
+function boot(v) { return v.image ? 'image ' + v.image : v.kernel ? 'kernel ' + v.kernel : v.cdrom ? 'ISO ' + v.cdrom : ''; }
 
 function actionButtons(v, small = true) {
   const box = el('span', { className: 'actions' });
@@ -358,7 +358,8 @@ function fillImageSelects() {
   const opts = (kinds, none) => [...(none ? [el('option', { value: '', textContent: '(none)' })] : []),
     ...state.images.filter((i) => kinds.includes(i.kind)).map((i) =>
       el('option', { value: i.name, textContent: `${i.name} (${i.format}, ${(i.size / 1048576).toFixed(1)} MiB)` }))];
-  for (const [id, kinds, none] of [['#c-image', ['disk'], false], ['#c-kernel', ['kernel'], false], ['#c-initrd', ['initrd'], true]]) {
+  for (const [id, kinds, none] of [['#c-image', ['disk'], false], ['#c-kernel', ['kernel'], false], ['#c-initrd', ['initrd'], true],
+    ['#c-cdrom', ['iso'], false]]) {
     const s = $(id);
     const keep = s.value;
     s.replaceChildren(...opts(kinds, none));
@@ -369,9 +370,9 @@ function fillImageSelects() {
 function bootMode() { return new FormData($('#create')).get('boot'); }
 
 function showBoot() {
-  const k = bootMode() === 'kernel';
-  for (const e of document.querySelectorAll('.boot-image')) e.hidden = k;
-  for (const e of document.querySelectorAll('.boot-kernel')) e.hidden = !k;
+  const mode = bootMode();
+  for (const e of document.querySelectorAll('.boot-image, .boot-kernel, .boot-iso')) e.hidden = !e.classList.contains('boot-' + mode);
+  $('#c-disk').required = mode === 'iso'; // an installer needs a disk to install to
 }
 
 function clearErrors() {
@@ -389,8 +390,10 @@ async function create(ev) {
     if (f.get('initrd')) spec.initrd = f.get('initrd');
     if (f.get('cmdline').trim()) spec.cmdline = f.get('cmdline').trim();
   } else {
-    spec.image = f.get('image');
+    if (bootMode() === 'iso') spec.cdrom = f.get('cdrom');
+    else spec.image = f.get('image');
     if (f.get('disk_gib')) spec.disk_gib = Number(f.get('disk_gib'));
+    if (f.get('firmware') !== 'bios') spec.firmware = f.get('firmware');
   }
   for (const k of ['mac', 'ip']) if (f.get(k).trim()) spec[k] = f.get(k).trim();
   if (f.get('start')) spec.start = true;
@@ -437,7 +440,8 @@ function renderVm() {
   $('#vm-badge').replaceChildren(badge(v.state));
   $('#vm-actions').replaceChildren(actionButtons(v, false));
   dl($('#vm-spec'), [['CPUs', String(v.cpus)], ['Memory', v.memory_mib + ' MiB'], ['Image', v.image],
-    ['Disk', v.disk_gib ? v.disk_gib + ' GiB' : null], ['Kernel', v.kernel], ['Initrd', v.initrd], ['Command line', v.cmdline],
+    ['Disk', v.disk_gib ? v.disk_gib + ' GiB' : null], ['CD-ROM', v.cdrom],
+    ['Firmware', v.firmware === 'uefi' ? 'UEFI' : v.kernel ? null : 'BIOS'], ['Boot order', v.boot_order?.length ? v.boot_order.join(', ') : null], ['Kernel', v.kernel], ['Initrd', v.initrd], ['Command line', v.cmdline],
     ['Accel', v.accel], ['PID', v.pid ? String(v.pid) : null], ['Created', v.created_at ? new Date(v.created_at).toLocaleString() : null],
     ['Started', v.started_at ? new Date(v.started_at).toLocaleString() : null], ['Reason', v.state_reason]]);
   const lease = state.leases.find((l) => l.mac === v.mac);
