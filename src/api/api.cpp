@@ -439,6 +439,7 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     }
     case route_id::metrics: co_return metrics_response(ctx);
     case route_id::console:
+    case route_id::vnc:
     case route_id::events: break; // WebSockets: handled above
     }
     co_return error(404, "not_found", "no route for " + path);

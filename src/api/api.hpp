@@ -98,6 +98,8 @@ public:
     virtual boost::asio::awaitable<result<std::string>> console_log(std::string name) = 0;
     // The running VM's shared serial console (GET /api/v1/vms/{name}/console, a WebSocket).
     virtual result<std::shared_ptr<vm::console_hub>> console(const std::string& name) = 0;
+    // The running VM's VNC socket path (GET /api/v1/vms/{name}/vnc, a WebSocket).
+    virtual result<std::string> vnc(const std::string& name) = 0;
     virtual boost::asio::awaitable<result<vm_info>> create_vm(vm::spec s) = 0;
     virtual boost::asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) = 0;
     virtual boost::asio::awaitable<status> remove_vm(std::string name) = 0;

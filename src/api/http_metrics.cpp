@@ -56,6 +56,7 @@ void http_metrics::write(prom& out) const
     out.family("paddock_websocket_clients", "gauge", "Open WebSocket clients, by route.");
     out.sample("paddock_websocket_clients", {{"route", "events"}}, static_cast<double>(ws_events_open));
     out.sample("paddock_websocket_clients", {{"route", "console"}}, static_cast<double>(ws_console_open));
+    out.sample("paddock_websocket_clients", {{"route", "vnc"}}, static_cast<double>(ws_vnc_open));
     out.family("paddock_websocket_dropped_clients_total", "counter",
                "WebSocket clients closed because they fell behind (their queue was full).");
     out.sample("paddock_websocket_dropped_clients_total", static_cast<double>(ws_dropped));

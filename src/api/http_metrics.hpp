@@ -25,7 +25,7 @@ public:
     void write(prom& out) const;
 
     // WebSocket clients by route ("events", "console").
-    std::uint64_t ws_events_open = 0, ws_console_open = 0;
+    std::uint64_t ws_events_open = 0, ws_console_open = 0, ws_vnc_open = 0;
     std::uint64_t ws_dropped = 0;            // closed for falling behind
     std::uint64_t refused_total = 0;         // connections closed at once: over the daemon's limit
     std::uint64_t refused_per_client = 0;    // over the per-client limit

@@ -22,6 +22,7 @@
 #include "api/http_metrics.hpp"
 #include "api/routes.hpp"
 #include "api/ws_console.hpp"
+#include "api/ws_vnc.hpp"
 #include "api/ws_events.hpp"
 #include "base/log.hpp"
 
@@ -127,6 +128,17 @@ asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, beast:
     for (auto [k, v] : query_params(target))
         if (k != "token")
             co_return error(400, "invalid_field", std::string(k) + ": unknown parameter (token)");
+    if (m.def->id == route_id::vnc) {
+        auto path = st->ctx.svc->vnc(m.param);
+        if (!path)
+            co_return error(status_for(path.error().code), to_string(path.error().code), path.error().message);
+        auto vnc = co_await connect_vnc(*path, std::chrono::seconds(2));
+        if (!vnc)
+            co_return error(status_for(vnc.error().code), to_string(vnc.error().code), vnc.error().message);
+        log::debug("http", "GET ", target, " -> WebSocket (VNC)");
+        co_await serve_vnc(std::move(stream), parser.release(), std::move(*vnc), wl, st->sessions, st->ctx.http);
+        co_return served();
+    }
     auto hub = st->ctx.svc->console(m.param);
     if (!hub)
         co_return error(status_for(hub.error().code), to_string(hub.error().code), hub.error().message);

@@ -15,7 +15,7 @@ namespace websocket = beast::websocket;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 ws_client::ws_client(beast::tcp_stream s, ws_limits l, bool binary)
-    : ws(std::move(s)), limits_(l), queue_(ws.get_executor()), kill_(ws.get_executor())
+    : ws(std::move(s)), limits_(l), queue_(ws.get_executor()), kill_(ws.get_executor()), room_(ws.get_executor())
 {
     beast::get_lowest_layer(ws).expires_never(); // the WebSocket's own timeouts take over
     ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -25,10 +25,38 @@ ws_client::ws_client(beast::tcp_stream s, ws_limits l, bool binary)
     ws.binary(binary);
 }
 
-asio::awaitable<bool> ws_client::accept(const http::request<http::string_body>& req)
+asio::awaitable<bool> ws_client::accept(const http::request<http::string_body>& req, std::string subprotocol)
 {
+    if (!subprotocol.empty()) {
+        // Sec-WebSocket-Protocol is a comma-separated list; echo ours only when offered.
+        const std::string offered(req[http::field::sec_websocket_protocol]);
+        bool found = false;
+        for (std::size_t at = 0; at <= offered.size();) {
+            auto comma = offered.find(',', at);
+            std::string item = offered.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+            item.erase(0, item.find_first_not_of(" \t"));
+            item.erase(item.find_last_not_of(" \t") + 1);
+            found = found || item == subprotocol;
+            if (comma == std::string::npos)
+                break;
+            at = comma + 1;
+        }
+        if (found)
+            ws.set_option(websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
+                res.set(http::field::server, "paddockd");
+                res.set(http::field::sec_websocket_protocol, subprotocol);
+            }));
+    }
     auto [ec] = co_await ws.async_accept(req, use_tuple);
     co_return !ec;
+}
+
+asio::awaitable<void> ws_client::room(std::size_t bytes)
+{
+    while (!ended() && queue_.bytes() > bytes) {
+        room_.expires_at(asio::steady_timer::time_point::max());
+        co_await room_.async_wait(use_tuple);
+    }
 }
 
 void ws_client::push(frame f)
@@ -48,6 +76,7 @@ void ws_client::end(websocket::close_code code, std::string why)
     if (ending_ || behind_ || gone_)
         return;
     ending_ = true;
+    room_.cancel();
     why_ = websocket::close_reason(code, why.substr(0, 120)); // a close frame's payload is at most 125 bytes
     queue_.finish();
 }
@@ -55,12 +84,14 @@ void ws_client::end(websocket::close_code code, std::string why)
 void ws_client::gone()
 {
     gone_ = true;
+    room_.cancel();
     queue_.abort();
 }
 
 void ws_client::fall_behind()
 {
     behind_ = true;
+    room_.cancel();
     queue_.abort();
     why_ = websocket::close_reason(websocket::close_code::policy_error,
                                    "too slow: more than " + std::to_string(limits_.max_frames) + " frames or " +
@@ -71,11 +102,13 @@ asio::awaitable<bool> ws_client::write_loop()
 {
     while (auto f = co_await queue_.next()) {
         auto [wec, wn] = co_await ws.async_write(asio::buffer(**f), use_tuple);
+        room_.cancel();
         if (wec) {
             gone_ = true;
             break;
         }
     }
+    room_.cancel();
     if (!gone_ && (behind_ || ending_)) {
         // The close frame may not get through a full buffer: end the connection after a grace anyway.
         kill_.expires_after(limits_.close_grace);

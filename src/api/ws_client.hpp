@@ -62,8 +62,10 @@ public:
 
     ws_client(boost::beast::tcp_stream s, ws_limits l, bool binary);
 
-    // Completes the upgrade; false when the client went away.
-    boost::asio::awaitable<bool> accept(const boost::beast::http::request<boost::beast::http::string_body>& req);
+    // Completes the upgrade; false when the client went away. `subprotocol`: answered when the
+    // client offers it (noVNC offers "binary").
+    boost::asio::awaitable<bool> accept(const boost::beast::http::request<boost::beast::http::string_body>& req,
+                                        std::string subprotocol = {});
 
     // Queues a frame (dropped once the client has ended).
     void push(frame f);
@@ -71,6 +73,11 @@ public:
     void end(boost::beast::websocket::close_code code, std::string why);
     // The reader saw the connection end.
     void gone();
+
+    // Waits until at most `bytes` are queued, or the client has ended (a producer that can wait,
+    // like the VNC bridge, reads on only then instead of piling frames up).
+    boost::asio::awaitable<void> room(std::size_t bytes);
+    bool ended() const { return behind_ || gone_ || ending_; }
 
     // The one writer: runs until the client is gone, fell behind, or was ended (then closes).
     // Returns true when it closed the client for falling behind.
@@ -86,6 +93,7 @@ private:
     bool behind_ = false, gone_ = false, ending_ = false;
     boost::beast::websocket::close_reason why_;
     boost::asio::steady_timer kill_;
+    boost::asio::steady_timer room_; // woken by the writer after each frame
 };
 
 // Keeps a WebSocket client in the HTTP server's registry for its lifetime; at shutdown the client

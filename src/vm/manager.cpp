@@ -248,6 +248,14 @@ result<std::shared_ptr<console_hub>> manager::console(const std::string& name) c
     return it->second->console();
 }
 
+result<std::string> manager::vnc(const std::string& name) const
+{
+    auto it = vms_.find(name);
+    if (it == vms_.end())
+        return fail(errc::not_found, "no VM named \"" + name + "\"");
+    return it->second->vnc();
+}
+
 void manager::lease_bound(const std::string& vm, const std::string& mac, const std::string& ip)
 {
     auto it = vms_.find(vm);

@@ -66,6 +66,8 @@ public:
     boost::asio::awaitable<result<std::string>> console_log(std::string name);
     // The running VM's shared console (not_found, or invalid_state when it does not run).
     result<std::shared_ptr<console_hub>> console(const std::string& name) const;
+    // The running VM's VNC socket (not_found, or invalid_state when it does not run).
+    result<std::string> vnc(const std::string& name) const;
 
     boost::asio::awaitable<result<vm_info>> create(spec s);
     boost::asio::awaitable<result<vm_info>> act(std::string name, action a, action_options o);

@@ -37,6 +37,13 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
              "-m", std::to_string(s.memory_mib),
              "-smp", std::to_string(s.cpus),
              "-display", "none",
+             // A screen for the graphical console: VGA, shown by a VNC server on a unix socket
+             // in the VM's folder (never a TCP port), and a tablet so the pointer lands where
+             // the browser's is.
+             "-device", "VGA",
+             "-vnc", "unix:" + dir + "/" + vnc_socket,
+             "-device", "qemu-xhci,id=usb",
+             "-device", "usb-tablet,bus=usb.0",
              "-chardev", "socket,id=console,path=" + dir + "/" + console_socket + ",server=on,wait=off",
              "-serial", "chardev:console",
              "-qmp", "unix:" + dir + "/" + qmp_socket + ",server=on,wait=off",

@@ -34,6 +34,7 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p);
 // Files in the VM folder.
 inline constexpr const char* qmp_socket = "qmp.sock";
 inline constexpr const char* console_socket = "console.sock";
+inline constexpr const char* vnc_socket = "vnc.sock";
 inline constexpr const char* pid_file = "qemu.pid";
 inline constexpr const char* console_log_file = "console.log";
 inline constexpr const char* qemu_log = "qemu.log";

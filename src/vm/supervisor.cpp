@@ -172,6 +172,13 @@ void supervisor::release_runtime(std::optional<console_end> why)
 
 void supervisor::detach() { release_runtime(console_end::daemon_stopping); }
 
+result<std::string> supervisor::vnc() const
+{
+    if (!has_process(rec_.st))
+        return fail(errc::invalid_state, rec_.s.name + " is " + to_string(rec_.st) + ": its screen exists while it runs");
+    return dir() + "/" + vnc_socket;
+}
+
 result<std::shared_ptr<console_hub>> supervisor::console() const
 {
     if (!console_ || console_->ended())

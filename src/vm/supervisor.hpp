@@ -97,6 +97,8 @@ public:
 
     // The running VM's shared serial console; invalid_state when no QEMU runs.
     result<std::shared_ptr<console_hub>> console() const;
+    // Its VNC socket, while it runs (invalid_state otherwise).
+    result<std::string> vnc() const;
 
     // A bound lease for this VM's MAC (from the DHCP server).
     void lease_bound(const std::string& ip);

@@ -46,8 +46,15 @@ struct no_backend : api::backend {
             return hub;
         return fail(errc::not_found, "no VM named " + name);
     }
+    result<std::string> vnc(const std::string& name) override
+    {
+        if (!vnc_path.empty() && name == "vm1")
+            return vnc_path;
+        return fail(errc::invalid_state, name + " is stopped");
+    }
     void metrics(api::prom&) override {}
     std::shared_ptr<vm::console_hub> hub; // set by the console tests
+    std::string vnc_path;                 // set by the VNC tests
 };
 
 } // namespace paddock::testing

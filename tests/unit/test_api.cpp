@@ -87,6 +87,7 @@ struct fake_backend : api::backend {
     {
         return fail(errc::invalid_state, name + " is stopped");
     }
+    result<std::string> vnc(const std::string& name) override { return fail(errc::invalid_state, name + " is stopped"); }
     void metrics(api::prom& out) override
     {
         out.family("paddock_vms", "gauge", "VMs by state.");
