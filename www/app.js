@@ -6,6 +6,7 @@ import { ApiError, api, get, token, whenUnauthorized } from './api.js';
 import { EventStream } from './live.js';
 import { renderNetwork } from './network.js';
 import { ConsoleView } from './console.js';
+import { ScreenView } from './screen.js';
 
 const $ = (s) => document.querySelector(s);
 const el = (tag, props = {}, ...kids) => {
@@ -25,6 +26,7 @@ const state = {
 };
 let stream = null;
 let consoleView = null;
+let screenView = null; // only while the screen is shown
 
 // ---- sign-in ----
 
@@ -154,6 +156,7 @@ function apply(e) {
     if (!state.vms.has(e.vm)) { location.hash = '#/vms'; return; }
     renderVm();
     if (e.type === 'vm.state' && consoleView) consoleView.vmState(e.data.state);
+    if (e.type === 'vm.state' && screenView && e.vm === state.detail) screenView.vmState(e.data.state);
   }
 }
 
@@ -464,6 +467,20 @@ async function openVm(name) {
   $('#console-log').hidden = true;
   $('#console-log-toggle').setAttribute('aria-expanded', 'false');
   $('#console-log-toggle').textContent = 'Show log';
+  showScreen(false);
+}
+
+// The graphical console opens on demand: noVNC loads only then.
+function showScreen(open) {
+  if (screenView) { screenView.close(); screenView = null; }
+  $('#screen').hidden = !open;
+  $('#screen-cad').hidden = !open;
+  $('#screen-toggle').setAttribute('aria-expanded', String(open));
+  $('#screen-toggle').textContent = open ? 'Hide screen' : 'Show screen';
+  if (!open) return;
+  screenView = new ScreenView($('#screen'), $('#screen-state'), state.detail);
+  const v = state.vms.get(state.detail);
+  screenView.vmState(v ? v.state : 'stopped');
 }
 
 async function toggleLog() {
@@ -508,6 +525,7 @@ function route() {
     openVm(decodeURIComponent(h.slice(5)));
   } else {
     if (consoleView) { consoleView.close(); consoleView = null; }
+    if (screenView) { screenView.close(); screenView = null; }
     if (h === '#/network') { showPage('network'); loadNetwork(); }
     else showPage('vms');
   }
@@ -536,6 +554,8 @@ function init() {
   $('#create').addEventListener('submit', create);
   for (const r of document.querySelectorAll('input[name=boot]')) r.addEventListener('change', showBoot);
   $('#console-log-toggle').addEventListener('click', toggleLog);
+  $('#screen-toggle').addEventListener('click', () => showScreen(!screenView));
+  $('#screen-cad').addEventListener('click', () => { if (screenView) screenView.ctrlAltDel(); });
   $('#upload').addEventListener('submit', upload);
   $('#u-file').addEventListener('change', () => { const f = $('#u-file').files[0]; if (f && !$('#u-name').value) $('#u-name').value = f.name; });
   window.addEventListener('hashchange', () => { if (signedIn() && stream) route(); });

@@ -132,6 +132,31 @@ try {
   console.log('ok: console output PADDOCK_42_OK');
   await shots(page, 'vm');
 
+  step('the screen: noVNC loads only when opened and shows the VM\'s display over /vnc');
+  const novncLoaded = () => page.evaluate(() => performance.getEntriesByType('resource').some((r) => r.name.includes('novnc')));
+  if (await novncLoaded()) throw new Error('noVNC loaded before the screen was opened');
+  await page.getByRole('button', { name: 'Show screen' }).click();
+  await page.locator('#screen-state', { hasText: 'connected' }).waitFor({ timeout: 20000 });
+  await page.locator('#screen canvas').waitFor({ timeout: 10000 });
+  let pixels = null;
+  for (let i = 0; i < 50; ++i) {
+    pixels = await page.evaluate(() => {
+      const c = document.querySelector('#screen canvas');
+      if (!c || !c.width || !c.height) return null;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      const seen = new Set();
+      for (let k = 0; k < d.length && seen.size < 4; k += 4 * 97) seen.add((d[k] << 16) | (d[k + 1] << 8) | d[k + 2]);
+      return { w: c.width, h: c.height, colours: seen.size };
+    });
+    if (pixels && pixels.colours > 1) break;
+    await page.waitForTimeout(200);
+  }
+  if (!pixels || pixels.colours < 2) throw new Error('the screen stayed blank: ' + JSON.stringify(pixels));
+  if (!await novncLoaded()) throw new Error('no noVNC module was fetched');
+  console.log(`ok: screen ${pixels.w}x${pixels.h} drawn by noVNC (${pixels.colours}+ colours sampled); ${await page.locator('#screen-state').textContent()}`);
+  await shots(page, 'vm-screen');
+  await page.getByRole('button', { name: 'Hide screen' }).click();
+
   step('pause and resume');
   await page.getByRole('button', { name: 'Pause web1', exact: true }).click();
   await page.locator('#vm-badge .badge.paused').waitFor({ timeout: 10000 });
