@@ -36,6 +36,7 @@ cleanup() {
   for p in "${EXTRA_PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
   pkill -9 -f -- "--config $WORK/config.json" 2>/dev/null  # daemons a helper started
   pkill -9 -f -- "$WORK/state/vms/" 2>/dev/null            # QEMUs of this test's VMs
+  pkill -9 -f -- "ControlPath=$WORK/" 2>/dev/null          # SSH connection masters into its guests
   wait 2>/dev/null
   for ns in "${CLIENTS[@]}" "$CLIENT_NS" "$PD_NS" "$UPLINK_NS" "$HOST_NS"; do
     ip netns del "$ns" 2>/dev/null
