@@ -60,7 +60,8 @@ struct reservation_request {
 class upload_sink {
 public:
     virtual ~upload_sink() = default;
-    virtual boost::asio::awaitable<status> write(std::string chunk) = 0;
+    // `chunk` stays valid (and unchanged) until the write completes; the driver reuses its buffers.
+    virtual boost::asio::awaitable<status> write(std::string_view chunk) = 0;
     virtual boost::asio::awaitable<result<boost::json::object>> finish() = 0;
 };
 

@@ -13,7 +13,7 @@ namespace {
 class upload_adapter final : public api::upload_sink {
 public:
     explicit upload_adapter(std::unique_ptr<vm::image_store::upload> u) : u_(std::move(u)) {}
-    asio::awaitable<status> write(std::string chunk) override { return u_->write(std::move(chunk)); }
+    asio::awaitable<status> write(std::string_view chunk) override { return u_->write(chunk); }
     asio::awaitable<result<json::object>> finish() override { return u_->finish(); }
 
 private:

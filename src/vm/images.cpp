@@ -2,6 +2,8 @@
 // DRIVER: the image store.
 #include "vm/images.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -133,8 +135,8 @@ image_store::upload::~upload()
 }
 
 namespace {
-// Runs on the disk thread: write all of `chunk` and hash it.
-asio::awaitable<int> write_task(int fd, EVP_MD_CTX* md, std::string chunk)
+// Runs on the disk thread: write all of `chunk`.
+asio::awaitable<int> write_task(int fd, std::string_view chunk)
 {
     std::size_t off = 0;
     while (off < chunk.size()) {
@@ -146,16 +148,24 @@ asio::awaitable<int> write_task(int fd, EVP_MD_CTX* md, std::string chunk)
         }
         off += static_cast<std::size_t>(n);
     }
-    EVP_DigestUpdate(md, chunk.data(), chunk.size());
     co_return 0;
+}
+// Runs on the hash thread, beside the write of the same chunk (the chunks come in order: the
+// next write starts only when both are done).
+asio::awaitable<void> hash_chunk(EVP_MD_CTX* md, std::string_view chunk)
+{
+    EVP_DigestUpdate(md, chunk.data(), chunk.size());
+    co_return;
 }
 asio::awaitable<int> sync_task(int fd) { co_return ::fsync(fd) == 0 ? 0 : errno; }
 } // namespace
 
-asio::awaitable<status> image_store::upload::write(std::string chunk)
+asio::awaitable<status> image_store::upload::write(std::string_view chunk)
 {
     const std::size_t n = chunk.size();
-    int err = co_await asio::co_spawn(store_.disk_, write_task(st_->fd, st_->md, std::move(chunk)), asio::use_awaitable);
+    using namespace asio::experimental::awaitable_operators;
+    int err = co_await (asio::co_spawn(store_.disk_, write_task(st_->fd, chunk), asio::use_awaitable) &&
+                                   asio::co_spawn(store_.hasher_, hash_chunk(st_->md, chunk), asio::use_awaitable));
     if (err == ENOSPC || err == EDQUOT)
         co_return fail(errc::no_space, "the disk is full: " + std::string(std::strerror(err)));
     if (err)
@@ -210,7 +220,11 @@ image_store::image_store(asio::any_io_executor ex, std::string dir, store::write
             std::filesystem::remove(e.path(), ec);
 }
 
-image_store::~image_store() { disk_.join(); }
+image_store::~image_store()
+{
+    disk_.join();
+    hasher_.join();
+}
 
 void image_store::load(const std::vector<store::image_row>& rows)
 {

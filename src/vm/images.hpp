@@ -77,8 +77,8 @@ public:
     class upload {
     public:
         ~upload(); // removes the temporary file unless finished
-        // Appends a chunk (on the disk thread, hashed there).
-        boost::asio::awaitable<status> write(std::string chunk);
+        // Appends a chunk (on the disk thread, hashed there); the caller keeps it until this completes.
+        boost::asio::awaitable<status> write(std::string_view chunk);
         // The body is complete: inspect, rename into place, record, announce.
         boost::asio::awaitable<result<boost::json::object>> finish();
 
@@ -118,6 +118,7 @@ private:
     std::shared_ptr<pin_table> pins_;
     unsigned next_tmp_ = 0;
     boost::asio::thread_pool disk_{1};
+    boost::asio::thread_pool hasher_{1}; // an upload's hash runs beside its writes
 };
 
 } // namespace paddock::vm
