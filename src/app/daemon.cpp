@@ -193,6 +193,7 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     dhcp_store leases(writer);
     dhcp::server dhcp(ioc.get_executor(), dhcp_settings(cfg), leases, bus);
     dhcp.limit_clients(cfg.network.dhcp_client_rate);
+    dhcp.limit_ports(cfg.network.dhcp_port_rate);
     dhcp.load(*snapshot);
     vm::image_store images(ioc.get_executor(), cfg.state_dir + "/images", writer, bus);
     images.load(*image_rows);

@@ -184,6 +184,7 @@ status parse_network(const json::value& v, net::network_config& n)
         else if (k == "lease_time_s") st = read_u32(val, path, n.lease_time_s, 60, 31536000);
         else if (k == "dhcp_max_leases_per_port") st = read_u32(val, path, n.dhcp_max_leases_per_port, 0, 1000000);
         else if (k == "dhcp_client_rate") st = read_u32(val, path, n.dhcp_client_rate, 0, 1000000);
+        else if (k == "dhcp_port_rate") st = read_u32(val, path, n.dhcp_port_rate, 0, 10000000);
         else if (k == "dns") {
             n.dns.clear();
             st = read_list(val, path, "IPv4 addresses", [&n](const json::value& item, const std::string& at) {
@@ -524,6 +525,7 @@ std::string to_json_text(const config& c)
           {"lease_time_s", n.lease_time_s},
           {"dhcp_max_leases_per_port", n.dhcp_max_leases_per_port},
           {"dhcp_client_rate", n.dhcp_client_rate},
+          {"dhcp_port_rate", n.dhcp_port_rate},
           {"dns", dns},
           {"domain", n.domain},
           {"guest_host_access", access},

@@ -317,7 +317,7 @@ void server::process(std::span<const std::uint8_t> pkt, int ifindex, std::uint32
     char key[4 + 16];
     std::memcpy(key, &port, 4);
     std::memcpy(key + 4, m->chaddr.data(), m->chaddr.size());
-    if (!client_rate_.allow(std::string(key, sizeof key), now_us)) {
+    if ((port && !port_rate_.allow(std::string(key, 4), now_us)) || !client_rate_.allow(std::string(key, sizeof key), now_us)) {
         ++stats_.limited;
         stats_.count(type, outcome::limited);
         return;

@@ -74,6 +74,10 @@ public:
     // Packets a second one client (a MAC on a bridge port) gets answered (twice that in a burst);
     // beyond, dropped and counted as outcome "limited". 0: no limit.
     void limit_clients(double per_second) { client_rate_ = rate_table(per_second, 2 * per_second, client_rate_cap); }
+    // Packets a second all clients on one bridge port get answered together (twice that in a
+    // burst); beyond, dropped and counted as "limited". 0: no limit. Packets of no known port
+    // (unmarked) are not held to it.
+    void limit_ports(double per_second) { port_rate_ = rate_table(per_second, 2 * per_second, client_rate_cap); }
     static constexpr std::size_t client_rate_cap = 4096; // clients whose rate is tracked (the most recent)
 
     // Called for every lease bound, once its commit is durable (typed: app routes it to the VMs).
@@ -159,6 +163,7 @@ private:
     counters stats_;
     admission_config admission_;
     rate_table client_rate_{10, 20, client_rate_cap};
+    rate_table port_rate_{200, 400, client_rate_cap};
     std::chrono::steady_clock::time_point port_full_warned_{};
 };
 

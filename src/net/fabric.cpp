@@ -156,13 +156,20 @@ status fabric::ensure_links(std::vector<std::string>& done)
             return st;
         bridge.reset();
     }
+    const std::string mac = bridge_mac(cfg_);
     if (!bridge) {
-        if (auto st = ns_->create_bridge(br); !st)
+        if (auto st = ns_->create_bridge(br, mac); !st)
             return st;
         done.push_back("created bridge " + cfg_.namespace_name + "/" + br);
         bridge = ns_->get_link(br);
         if (!bridge)
             return fail(errc::netlink_failed, "bridge " + br + " vanished right after its creation");
+    }
+    if (bridge->mac != mac) {
+        // A bridge made before it had its own MAC (or changed by hand): it would follow its ports'.
+        if (auto st = ns_->set_mac(br, mac); !st)
+            return st;
+        done.push_back("set " + br + "'s MAC to " + mac);
     }
     if (ns_end->master != bridge->ifindex) {
         if (auto st = ns_->set_master(nv, bridge->ifindex); !st)

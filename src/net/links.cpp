@@ -100,18 +100,29 @@ rtnl::~rtnl()
         nl_socket_free(sk_);
 }
 
+namespace {
+link_info info_of(rtnl_link* l)
+{
+    link_info i;
+    i.ifindex = rtnl_link_get_ifindex(l);
+    const char* t = rtnl_link_get_type(l);
+    i.type = t ? t : "";
+    i.up = (rtnl_link_get_flags(l) & IFF_UP) != 0;
+    i.master = rtnl_link_get_master(l);
+    if (nl_addr* a = rtnl_link_get_addr(l); a && nl_addr_get_len(a) == 6) {
+        char buf[32];
+        i.mac = nl_addr2str(a, buf, sizeof buf);
+    }
+    return i;
+}
+} // namespace
+
 std::optional<link_info> rtnl::get_link(const std::string& name)
 {
     link_ptr l;
     if (rtnl_link_get_kernel(sk_, 0, name.c_str(), &l.p) < 0 || !l.p)
         return std::nullopt;
-    link_info i;
-    i.ifindex = rtnl_link_get_ifindex(l.p);
-    const char* t = rtnl_link_get_type(l.p);
-    i.type = t ? t : "";
-    i.up = (rtnl_link_get_flags(l.p) & IFF_UP) != 0;
-    i.master = rtnl_link_get_master(l.p);
-    return i;
+    return info_of(l.p);
 }
 
 std::vector<std::pair<std::string, link_info>> rtnl::links()
@@ -122,13 +133,7 @@ std::vector<std::pair<std::string, link_info>> rtnl::links()
         return out;
     for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
         auto* l = reinterpret_cast<rtnl_link*>(o);
-        link_info i;
-        i.ifindex = rtnl_link_get_ifindex(l);
-        const char* t = rtnl_link_get_type(l);
-        i.type = t ? t : "";
-        i.up = (rtnl_link_get_flags(l) & IFF_UP) != 0;
-        i.master = rtnl_link_get_master(l);
-        out.emplace_back(rtnl_link_get_name(l) ? rtnl_link_get_name(l) : "", i);
+        out.emplace_back(rtnl_link_get_name(l) ? rtnl_link_get_name(l) : "", info_of(l));
     }
     nl_cache_free(cache);
     return out;
@@ -170,10 +175,33 @@ status rtnl::create_veth(const std::string& name, const std::string& peer_name, 
     return ok();
 }
 
-status rtnl::create_bridge(const std::string& name)
+status rtnl::create_bridge(const std::string& name, const std::string& mac)
 {
-    if (int err = rtnl_link_bridge_add(sk_, name.c_str()); err < 0)
+    link_ptr l{rtnl_link_alloc()};
+    rtnl_link_set_name(l.p, name.c_str());
+    if (int err = rtnl_link_set_type(l.p, "bridge"); err < 0)
         return nl_fail("create bridge " + name, err);
+    addr_ptr a;
+    if (int err = nl_addr_parse(mac.c_str(), AF_LLC, &a.p); err < 0)
+        return nl_fail("create bridge " + name + ": MAC " + mac, err);
+    rtnl_link_set_addr(l.p, a.p);
+    if (int err = rtnl_link_add(sk_, l.p, NLM_F_CREATE | NLM_F_EXCL); err < 0)
+        return nl_fail("create bridge " + name, err);
+    return ok();
+}
+
+status rtnl::set_mac(const std::string& name, const std::string& mac)
+{
+    link_ptr l;
+    if (int err = rtnl_link_get_kernel(sk_, 0, name.c_str(), &l.p); err < 0)
+        return nl_fail("find " + name, err);
+    addr_ptr a;
+    if (int err = nl_addr_parse(mac.c_str(), AF_LLC, &a.p); err < 0)
+        return nl_fail("set the MAC of " + name + " to " + mac, err);
+    link_ptr change{rtnl_link_alloc()};
+    rtnl_link_set_addr(change.p, a.p);
+    if (int err = rtnl_link_change(sk_, l.p, change.p, 0); err < 0)
+        return nl_fail("set the MAC of " + name + " to " + mac, err);
     return ok();
 }
 

@@ -19,6 +19,7 @@ struct link_info {
     std::string type; // "veth", "bridge", "tun", "" (loopback/unknown)
     bool up = false;
     int master = 0;   // ifindex of the bridge this link is enslaved to, 0 if none
+    std::string mac;  // "aa:bb:cc:dd:ee:ff"; empty when it has none
 };
 
 struct if_address {
@@ -44,7 +45,10 @@ public:
 
     // Creates a veth pair: `name` here, `peer_name` directly inside the namespace `peer_ns_fd`.
     status create_veth(const std::string& name, const std::string& peer_name, int peer_ns_fd);
-    status create_bridge(const std::string& name);
+    // A bridge with a MAC of its own: a bridge without one takes its lowest port's, and so changes
+    // MAC when a port with a lower one joins, which leaves every guest's ARP entry for it stale.
+    status create_bridge(const std::string& name, const std::string& mac);
+    status set_mac(const std::string& name, const std::string& mac);
     status set_up(const std::string& name);
     status set_master(const std::string& name, int master_ifindex);
     status delete_link(const std::string& name);

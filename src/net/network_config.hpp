@@ -34,6 +34,9 @@ struct network_config {
     std::uint32_t dhcp_max_leases_per_port = 16;
     // DHCP packets a second one client (a MAC on a port) gets answered, twice that in a burst; 0: no limit.
     std::uint32_t dhcp_client_rate = 10;
+    // DHCP packets a second all clients on one bridge port get answered together, twice that in
+    // a burst; 0: no limit.
+    std::uint32_t dhcp_port_rate = 200;
     // DHCP option 6; empty in the file means "the gateway" (the default until Paddock serves DNS).
     std::vector<ipv4> dns;
     std::string domain = "paddock.internal"; // DHCP option 15
@@ -46,5 +49,29 @@ struct network_config {
 
 // Name of the namespace end of the veth pair (inside the namespace, enslaved to the bridge).
 inline constexpr std::string_view ns_veth_name = "gw0";
+
+// The bridge's own MAC: locally administered, derived from the namespace, bridge and address
+// (FNV-1a), so it is the same after every restart or rebuild and never follows a port's.
+inline std::string bridge_mac(const network_config& c)
+{
+    std::uint64_t h = 14695981039346656037ull;
+    auto mix = [&h](std::string_view s) {
+        for (unsigned char ch : s)
+            h = (h ^ ch) * 1099511628211ull;
+        h = (h ^ '/') * 1099511628211ull;
+    };
+    mix(c.namespace_name);
+    mix(c.bridge);
+    mix(to_string(c.bridge_address));
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "02";
+    for (int i = 0; i < 5; ++i) {
+        const unsigned b = static_cast<unsigned>(h >> (8 * i)) & 0xFF;
+        out += ':';
+        out += hex[b >> 4];
+        out += hex[b & 15];
+    }
+    return out;
+}
 
 } // namespace paddock::net

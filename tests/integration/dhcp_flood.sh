@@ -8,9 +8,9 @@ command -v perfdhcp >/dev/null || skip "missing tool: perfdhcp (kea-admin)"
 
 setup_world
 # perfdhcp's 150 clients share one port and send far beyond any client's rate: with the per-port
-# cap and the per-client rate off, every packet reaches the engine and admission sheds the excess
+# cap and the per-client and per-port rates off, every packet reaches the engine and admission sheds the excess
 # (hostile.sh tests the cap and the rate).
-write_config '"dhcp_max_leases_per_port": 0, "dhcp_client_rate": 0'
+write_config '"dhcp_max_leases_per_port": 0, "dhcp_client_rate": 0, "dhcp_port_rate": 0'
 start_daemon
 
 add_client "${ID}f" 52:54:00:0f:00:01 192.168.26.3/24

@@ -152,7 +152,13 @@ pass "5. 3,000 renewals in $ms ms: $((k1 - k0)) passed the port's and the client
 # the server ties each request to its port and grants at most network.dhcp_max_leases_per_port (16).
 limited() { api /metrics | awk '$1 ~ /^paddock_dhcp_packets_total/ && $1 ~ /outcome="limited"/ { n += $2 } END { print int(n) }'; }
 P=${ID}pa
+br_mac() { ip -n "$PD_NS" -br link show br0 | awk '{print $3}'; }
+mac0=$(br_mac)
 plug "$P" plain0
+# A port with the lowest MAC there is: a bridge without a MAC of its own would take it, and every
+# guest's ARP entry for the daemon's address would go stale (their connections to it time out).
+ip -n "$PD_NS" link set plain0 address 00:00:00:00:00:01
+[ "$(br_mac)" = "$mac0" ] || fail "the bridge's MAC followed a new port's: $mac0 -> $(br_mac)"
 before=$(used); l0=$(limited)
 n=$(dhcp "$P" made-up-discover 40)
 after=$(used)
@@ -164,7 +170,7 @@ P2=${ID}pb
 plug "$P2" plain1
 n2=$(dhcp "$P2" made-up-discover 1)
 [ "$n2" = 1 ] || fail "a client on another plain port got no lease while plain0 was full"
-pass "5b. 40 made-up clients on a plain port: $n leases (pool use $before -> $after), $(( $(limited) - l0 )) refused as limited; a client on another port still gets one"
+pass "5b. 40 made-up clients on a plain port: $n leases (pool use $before -> $after), $(( $(limited) - l0 )) refused as limited; a client on another port still gets one; the bridge kept its MAC $mac0 when a port with a lower one joined"
 
 # 6. A tap-* port that is no VM's is dropped (fail closed).
 X=${ID}x

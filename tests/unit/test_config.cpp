@@ -177,6 +177,7 @@ TEST_CASE("per-port DHCP lease cap and per-client rate: defaults, bounds, writte
     auto d = conf::defaults();
     CHECK(d.network.dhcp_max_leases_per_port == 16);
     CHECK(d.network.dhcp_client_rate == 10);
+    CHECK(d.network.dhcp_port_rate == 200);
     auto r = conf::parse_config(R"({"network": {"dhcp_max_leases_per_port": 0, "dhcp_client_rate": 0}})");
     REQUIRE(r.ok());
     CHECK(r->network.dhcp_max_leases_per_port == 0);

@@ -127,3 +127,15 @@ TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted un
     CHECK((*c)[""]["unknown_port"] == 5); // ports of no VM
     CHECK_FALSE(net::parse_guard_counters("{", ports).ok());
 }
+
+TEST_CASE("the bridge's own MAC: locally administered unicast, stable, different per namespace")
+{
+    net::network_config a;
+    auto m = net::bridge_mac(a);
+    CHECK(m.size() == 17);
+    CHECK(m.starts_with("02:"));
+    CHECK(net::bridge_mac(a) == m);
+    net::network_config b;
+    b.namespace_name = "paddock2";
+    CHECK(net::bridge_mac(b) != m);
+}
