@@ -2,6 +2,9 @@
 // DRIVER: Beast HTTP listener and sessions.
 #include "api/http_server.hpp"
 
+#include <cstdlib>
+#include <span>
+
 #include <array>
 #include <map>
 #include <set>
@@ -147,10 +150,30 @@ asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, beast:
     co_return served();
 }
 
+// A page-aligned buffer of a fixed size.
+class page_buffer {
+public:
+    explicit page_buffer(std::size_t n) : p_(static_cast<char*>(std::aligned_alloc(4096, n))), n_(n) {}
+    ~page_buffer() { std::free(p_); }
+    page_buffer(const page_buffer&) = delete;
+    page_buffer& operator=(const page_buffer&) = delete;
+    char* data() const { return p_; }
+    std::span<char> span() const { return {p_, n_}; }
+    void swap(page_buffer& o) noexcept
+    {
+        std::swap(p_, o.p_);
+        std::swap(n_, o.n_);
+    }
+
+private:
+    char* p_;
+    std::size_t n_;
+};
+
 // The next piece of a streamed body into `chunk`: its size, 0 at the end of the body.
 asio::awaitable<std::pair<beast::error_code, std::size_t>> read_chunk(beast::tcp_stream& stream, beast::flat_buffer& buf,
                                                                       http::request_parser<http::buffer_body>& p,
-                                                                      std::string& chunk, std::chrono::milliseconds idle)
+                                                                      std::span<char> chunk, std::chrono::milliseconds idle)
 {
     while (!p.is_done()) {
         p.get().body().data = chunk.data();
@@ -174,7 +197,7 @@ std::size_t smallest(std::uint64_t a, std::uint64_t b, std::uint64_t c)
 // The next piece of a body of known length (`left` bytes still to come) into `chunk`, first from
 // what the header read left in `buf`, then straight from the socket; 0 at the end of the body.
 asio::awaitable<std::pair<beast::error_code, std::size_t>> read_sized(beast::tcp_stream& stream, beast::flat_buffer& buf,
-                                                                      std::uint64_t& left, std::string& chunk,
+                                                                      std::uint64_t& left, std::span<char> chunk,
                                                                       std::chrono::milliseconds idle)
 {
     std::size_t filled = 0;
@@ -217,7 +240,7 @@ struct body_source {
 
 // The next piece of the body into `chunk` (0 at its end).
 asio::awaitable<std::pair<beast::error_code, std::size_t>> read_piece(body_source& b, beast::tcp_stream& stream,
-                                                                      beast::flat_buffer& buf, std::string& chunk,
+                                                                      beast::flat_buffer& buf, std::span<char> chunk,
                                                                       std::chrono::milliseconds idle)
 {
     if (b.sized)
@@ -258,12 +281,13 @@ asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st,
     // and its page faults for every MiB.) A body with a Content-Length is read straight from the
     // socket into the chunk (Beast's parser would copy every byte through its buffer: that was
     // most of the daemon's CPU time per uploaded GiB); a chunked one goes through the parser.
+    // Page-aligned buffers: full chunks can go to the disk without a copy into the page cache.
     body_source body(head);
-    std::string piece(1 << 20, '\0'), next(1 << 20, '\0');
-    auto [ec, n] = co_await read_piece(body, stream, buf, piece, st->limits.read_timeout);
+    page_buffer piece(1 << 20), next(1 << 20);
+    auto [ec, n] = co_await read_piece(body, stream, buf, piece.span(), st->limits.read_timeout);
     while (!ec && n > 0) {
         auto writing = (*up)->write(std::string_view(piece.data(), n));
-        auto reading = read_piece(body, stream, buf, next, st->limits.read_timeout);
+        auto reading = read_piece(body, stream, buf, next.span(), st->limits.read_timeout);
         auto [written, got] = co_await (std::move(writing) && std::move(reading));
         piece.swap(next);
         if (!written)
