@@ -89,8 +89,25 @@ function setLive(s) {
 
 // ---- data ----
 
+// The host's room for VMs, under the list's title (again after VMs start or stop, at most once a second).
+let hostTimer = null;
+function loadHost(delay = 0) {
+  if (hostTimer) return;
+  hostTimer = setTimeout(async () => {
+    hostTimer = null;
+    try {
+      const h = await get('/api/v1/host');
+      const gib = (mib) => (mib / 1024).toFixed(1) + ' GiB';
+      $('#host-line').textContent = `Host: ${h.cpus} CPUs (${h.accel.toUpperCase()}), memory ${gib(h.memory_available_mib)} available of ` +
+        `${gib(h.memory_total_mib)}, ${gib(h.memory_promised_mib)} promised to ${h.vms_running} running VM${h.vms_running === 1 ? '' : 's'}; ` +
+        `${gib(h.state_dir_free_mib)} free for disks`;
+    } catch (e) { /* the line stays as it was */ }
+  }, delay);
+}
+
 async function refresh() {
   const [vms, images] = await Promise.all([get('/api/v1/vms'), get('/api/v1/images')]);
+  loadHost();
   state.vms = new Map(vms.vms.map((v) => [v.name, v]));
   state.images = images.images;
   renderVms();
@@ -129,6 +146,7 @@ function apply(e) {
       state.vms.set(e.vm, e.data);
       break;
     case 'vm.state':
+      loadHost(1000);
       if (v) {
         v.state = e.data.state;
         v.state_reason = e.data.reason;

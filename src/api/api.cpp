@@ -343,6 +343,17 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
                                                 {"worst_own_stall_ms", l.worst_own_ms},
                                                 {"recent_worst_stall_ms", l.recent_worst_ms}}}});
     }
+    case route_id::host: {
+        const auto h = ctx.svc->host();
+        constexpr std::uint64_t mib = 1 << 20;
+        co_return json_response(200, {{"cpus", h.cpus},
+                                      {"accel", ctx.accel},
+                                      {"memory_total_mib", h.memory_total / mib},
+                                      {"memory_available_mib", h.memory_available / mib},
+                                      {"memory_promised_mib", h.memory_promised / mib},
+                                      {"vms_running", h.vms_running},
+                                      {"state_dir_free_mib", h.disk_free / mib}});
+    }
     case route_id::network: co_return json_response(200, ctx.svc->network());
     case route_id::leases: co_return json_response(200, {{"leases", ctx.svc->leases()}});
     case route_id::reservations: co_return json_response(200, {{"reservations", ctx.svc->reservations()}});
@@ -392,10 +403,19 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
         auto spec = vm::parse_spec(req.body);
         if (!spec)
             co_return from_failure(spec.error());
+        // Room on the host, judged before the create (the new VM is not promised anything yet).
+        const auto warnings = memory_warnings(ctx.svc->host(), spec->memory_mib);
         auto r = co_await ctx.svc->create_vm(std::move(*spec));
         if (!r)
             co_return from_failure(r.error());
-        co_return json_response(201, to_json(*r));
+        auto body = to_json(*r);
+        if (!warnings.empty()) {
+            boost::json::array w;
+            for (auto& s : warnings)
+                w.push_back(boost::json::string(s));
+            body["warnings"] = std::move(w);
+        }
+        co_return json_response(201, std::move(body));
     }
     case route_id::vm: {
         if (req.method == "GET") {
@@ -443,6 +463,23 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     case route_id::events: break; // WebSockets: handled above
     }
     co_return error(404, "not_found", "no route for " + path);
+}
+
+std::vector<std::string> memory_warnings(const host_capacity& h, int memory_mib)
+{
+    std::vector<std::string> out;
+    if (h.memory_total == 0)
+        return out; // unknown
+    const std::uint64_t want = static_cast<std::uint64_t>(memory_mib) << 20;
+    constexpr std::uint64_t mib = 1 << 20;
+    if (h.memory_promised + want > h.memory_total)
+        out.push_back("memory overcommitted: running VMs are promised " + std::to_string(h.memory_promised / mib) +
+                      " MiB; with this VM's " + std::to_string(memory_mib) + " MiB that is more than the host's " +
+                      std::to_string(h.memory_total / mib) + " MiB");
+    else if (want > h.memory_available)
+        out.push_back("this VM's " + std::to_string(memory_mib) + " MiB are more than the host has available now (" +
+                      std::to_string(h.memory_available / mib) + " MiB)");
+    return out;
 }
 
 } // namespace paddock::api

@@ -73,11 +73,23 @@ struct loop_stalls {
     double worst_ms = 0, recent_worst_ms = 0, worst_own_ms = 0;
 };
 
+// The host's room for VMs (GET /api/v1/host).
+struct host_capacity {
+    int cpus = 0;
+    std::uint64_t memory_total = 0, memory_available = 0; // bytes, from /proc/meminfo
+    std::uint64_t memory_promised = 0;                     // bytes: the memory of every VM with a QEMU
+    std::uint64_t disk_free = 0;                           // bytes free in state_dir
+    int vms_running = 0;
+};
+// What the create response warns about for a VM of `memory_mib` on this host (empty: nothing).
+std::vector<std::string> memory_warnings(const host_capacity& h, int memory_mib);
+
 class backend {
 public:
     virtual ~backend() = default;
     virtual std::int64_t uptime_s() const = 0; // the daemon's clock, not the handler's
     virtual loop_stalls stalls() const = 0;
+    virtual host_capacity host() = 0;
     virtual boost::json::object network() = 0;  // GET /api/v1/network
     virtual boost::json::array leases() = 0;
     virtual boost::json::array reservations() = 0;

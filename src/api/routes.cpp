@@ -9,6 +9,7 @@ namespace paddock::api {
 namespace {
 constexpr std::array table{
     route_def{route_id::health, "/api/v1/health", "GET"},
+    route_def{route_id::host, "/api/v1/host", "GET"},
     route_def{route_id::network, "/api/v1/network", "GET"},
     route_def{route_id::leases, "/api/v1/leases", "GET"},
     route_def{route_id::reservations, "/api/v1/reservations", "GET"},

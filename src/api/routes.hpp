@@ -14,7 +14,7 @@
 namespace paddock::api {
 
 enum class route_id : std::uint8_t {
-    health, network, leases, reservations, reservation, vms, vm,
+    health, host, network, leases, reservations, reservation, vms, vm,
     vm_start, vm_stop, vm_restart, vm_pause, vm_resume, console, console_log, vnc,
     images, image, events, openapi, metrics,
 };

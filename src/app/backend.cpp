@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "app/backend.hpp"
 
+#include <fstream>
+#include <iterator>
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "base/meminfo.hpp"
+
 #include "api/prom.hpp"
 
 namespace paddock::app {
@@ -37,6 +45,27 @@ std::int64_t backend::uptime_s() const
 api::loop_stalls backend::stalls() const
 {
     return {static_cast<int>(probe_.period().count()), probe_.worst_ms(), probe_.recent_worst_ms(), probe_.worst_own_ms()};
+}
+
+api::host_capacity backend::host()
+{
+    api::host_capacity h;
+    const long n = ::sysconf(_SC_NPROCESSORS_ONLN);
+    h.cpus = n > 0 ? static_cast<int>(n) : 0;
+    std::ifstream f("/proc/meminfo");
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto m = parse_meminfo(text);
+    h.memory_total = m.total;
+    h.memory_available = m.available;
+    for (const auto& v : vms_.list())
+        if (v.pid > 0) {
+            h.memory_promised += static_cast<std::uint64_t>(v.memory_mib) << 20;
+            ++h.vms_running;
+        }
+    struct statvfs s{};
+    if (::statvfs(images_.path("").c_str(), &s) == 0)
+        h.disk_free = static_cast<std::uint64_t>(s.f_bavail) * s.f_frsize;
+    return h;
 }
 
 json::object backend::network()

@@ -25,6 +25,7 @@ public:
 
     std::int64_t uptime_s() const override;
     api::loop_stalls stalls() const override;
+    api::host_capacity host() override;
     boost::json::object network() override;
     boost::json::array leases() override { return dhcp_.leases_json(); }
     boost::json::array reservations() override { return dhcp_.reservations_json(); }

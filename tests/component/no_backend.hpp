@@ -18,6 +18,7 @@ namespace paddock::testing {
 struct no_backend : api::backend {
     std::int64_t uptime_s() const override { return 0; }
     api::loop_stalls stalls() const override { return {}; }
+    api::host_capacity host() override { return {}; }
     boost::json::object network() override { return {}; }
     boost::json::array leases() override { return {}; }
     boost::json::array reservations() override { return {}; }

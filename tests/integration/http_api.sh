@@ -18,6 +18,18 @@ h=$(api /api/v1/health)
 echo "$h" | jget version | grep -Eq '^[0-9]+\.' || fail "health version: $h"
 pass "health: $h"
 
+h=$(api /api/v1/host)
+[ "$(echo "$h" | jget cpus)" = "$(nproc)" ] || fail "host cpus: $h (nproc $(nproc))"
+total=$(echo "$h" | jget memory_total_mib)
+[ "$total" = "$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)" ] || fail "host memory: $h"
+[ "$(echo "$h" | jget memory_promised_mib)" = 0 ] && [ "$(echo "$h" | jget state_dir_free_mib)" -gt 0 ] || fail "host: $h"
+mkdir -p "$STATE/images"; : > "$STATE/images/nothing"
+r=$(api /api/v1/vms -X POST -d "{\"name\":\"big\",\"kernel\":\"nothing\",\"memory_mib\":$(( total + 1024 ))}")
+echo "$r" | jget warnings.0 | grep -q "overcommitted" || fail "no overcommit warning: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"small","kernel":"nothing","memory_mib":256}')
+echo "$r" | grep -q '"warnings"' && fail "a warning for a small VM: $r"
+pass "host: $h; a VM of the host's memory + 1 GiB is created with an overcommit warning, a 256 MiB one with none"
+
 code=$(inh curl -s -o "$WORK/body" -w '%{http_code}' http://127.0.0.1:8080/api/v1/health)
 [ "$code" = 401 ] || fail "no token: $code"
 [ "$(jget error.code < "$WORK/body")" = unauthorized ] || fail "401 body: $(cat "$WORK/body")"

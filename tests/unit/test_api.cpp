@@ -2,6 +2,8 @@
 // Unit: the API handler (routes, auth, error model, static files) and the event bus.
 #include <doctest/doctest.h>
 
+#include "base/meminfo.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <functional>
@@ -39,6 +41,8 @@ struct fake_backend : api::backend {
 
     std::int64_t uptime_s() const override { return 42; }
     api::loop_stalls stalls() const override { return {10, 3.5, 1.25}; }
+    api::host_capacity host() override { return capacity; }
+    api::host_capacity capacity{2, 4ull << 30, 3ull << 30, 1ull << 30, 10ull << 30, 1};
     json::object network() override { return {{"namespace", {{"name", "paddock"}}}}; }
     json::array leases() override { return {}; }
     json::array reservations() override { return {}; }
@@ -553,4 +557,35 @@ TEST_CASE("response heads: status line, Content-Length (also for HEAD), Connecti
     CHECK(api::response_head(r, 11, true, 0) ==
           "HTTP/1.1 204 No Content\r\nServer: paddockd\r\nContent-Type: application/json\r\nX-Content-Type-Options: "
           "nosniff\r\nAllow: GET\r\n\r\n");
+}
+
+TEST_CASE("GET /api/v1/host reports the host's room; a create that would overcommit memory says so")
+{
+    auto r = call(make_ctx(), "GET", "/api/v1/host");
+    REQUIRE(r.status == 200);
+    auto o = boost::json::parse(r.body).as_object();
+    CHECK(o.at("cpus") == 2);
+    CHECK(o.at("memory_total_mib") == 4096);
+    CHECK(o.at("memory_available_mib") == 3072);
+    CHECK(o.at("memory_promised_mib") == 1024);
+    CHECK(o.at("state_dir_free_mib") == 10240);
+    CHECK(o.at("vms_running") == 1);
+    api::host_capacity h{2, 4ull << 30, 3ull << 30, 1ull << 30, 0, 1};
+    CHECK(api::memory_warnings(h, 512).empty());
+    auto over = api::memory_warnings(h, 3584); // 1 GiB promised + 3.5 GiB > 4 GiB
+    REQUIRE(over.size() == 1);
+    CHECK(over[0].find("overcommitted") != std::string::npos);
+    h.memory_available = 256ull << 20;
+    auto low = api::memory_warnings(h, 512);
+    REQUIRE(low.size() == 1);
+    CHECK(low[0].find("available now (256 MiB)") != std::string::npos);
+    CHECK(api::memory_warnings(api::host_capacity{}, 512).empty()); // unknown host: nothing to say
+}
+
+TEST_CASE("/proc/meminfo is read for MemTotal and MemAvailable")
+{
+    auto m = parse_meminfo("MemTotal:       24684092 kB\nMemFree:        23000000 kB\nMemAvailable:   23811608 kB\nBuffers: x kB\n");
+    CHECK(m.total == 24684092ull * 1024);
+    CHECK(m.available == 23811608ull * 1024);
+    CHECK(parse_meminfo("").total == 0);
 }
