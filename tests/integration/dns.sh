@@ -19,7 +19,7 @@ ip netns exec "$UPLINK_NS" dnsmasq --keep-in-foreground --no-resolv --no-hosts -
   --log-facility="$WORK/uplink.log" --local-ttl=300 --local=/uplink.test/ --host-record=www.uplink.test,203.0.113.80 \
   --host-record=big.uplink.test,203.0.113.81 &
 EXTRA_PIDS+=($!)
-inh dnsmasq --keep-in-foreground --no-resolv --no-hosts --port=53 --listen-address=127.0.0.53 \
+nsenter --net="/run/netns/$HOST_NS" dnsmasq --keep-in-foreground --no-resolv --no-hosts --port=53 --listen-address=127.0.0.53 \
   --bind-interfaces --user=root --pid-file= --cache-size=0 --server=203.0.113.2 \
   --log-facility="$WORK/stub.log" &
 EXTRA_PIDS+=($!)

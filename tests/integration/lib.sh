@@ -38,6 +38,11 @@ cleanup() {
   pkill -9 -f -- "$WORK/state/vms/" 2>/dev/null            # QEMUs of this test's VMs
   pkill -9 -f -- "ControlPath=$WORK/" 2>/dev/null          # SSH connection masters into its guests
   wait 2>/dev/null
+  # Whatever still runs inside the test's namespaces (a helper started in the background through a
+  # shell function has a subshell as its $!, e.g. dns.sh's dnsmasq stub) ends with them.
+  for ns in "${CLIENTS[@]}" "$CLIENT_NS" "$PD_NS" "$UPLINK_NS" "$HOST_NS"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+  done
   for ns in "${CLIENTS[@]}" "$CLIENT_NS" "$PD_NS" "$UPLINK_NS" "$HOST_NS"; do
     ip netns del "$ns" 2>/dev/null
   done
