@@ -65,19 +65,26 @@ struct world {
 };
 
 // Connects and upgrades; returns the stream, or the HTTP status of a refusal in `status`.
+// `protocol`: a Sec-WebSocket-Protocol to offer; `res`, when given, receives the handshake's answer.
 asio::awaitable<std::unique_ptr<websocket::stream<beast::tcp_stream>>> connect(std::uint16_t port, std::string target,
-                                                                              std::string auth, int& status)
+                                                                              std::string auth, int& status,
+                                                                              std::string protocol = {},
+                                                                              websocket::response_type* answer = nullptr)
 {
     auto ex = co_await asio::this_coro::executor;
     auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(ex);
     co_await beast::get_lowest_layer(*ws).async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), use_tuple);
-    ws->set_option(websocket::stream_base::decorator([auth](websocket::request_type& req) {
+    ws->set_option(websocket::stream_base::decorator([auth, protocol](websocket::request_type& req) {
         if (!auth.empty())
             req.set(beast::http::field::authorization, auth);
+        if (!protocol.empty())
+            req.set(beast::http::field::sec_websocket_protocol, protocol);
     }));
     websocket::response_type res;
     auto [ec] = co_await ws->async_handshake(res, "127.0.0.1", target, use_tuple);
     status = static_cast<int>(res.result_int());
+    if (answer)
+        *answer = res;
     if (ec)
         ws.reset();
     co_return ws;
@@ -477,13 +484,9 @@ TEST_CASE("vnc: bytes both ways between the browser and the VM's VNC socket; \"b
         CHECK(status == 401);
         // noVNC's way: ?token= and the "binary" subprotocol.
         auto ex = co_await asio::this_coro::executor;
-        auto ws = std::make_unique<websocket::stream<beast::tcp_stream>>(ex);
-        co_await beast::get_lowest_layer(*ws).async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), w.port), use_tuple);
-        ws->set_option(websocket::stream_base::decorator(
-            [](websocket::request_type& req) { req.set(beast::http::field::sec_websocket_protocol, "binary"); }));
         websocket::response_type res;
-        auto [hec] = co_await ws->async_handshake(res, "127.0.0.1", "/api/v1/vms/vm1/vnc?token=secret", use_tuple);
-        REQUIRE_FALSE(hec);
+        auto ws = co_await connect(w.port, "/api/v1/vms/vm1/vnc?token=secret", "", status, "binary", &res);
+        REQUIRE(ws);
         CHECK(res[beast::http::field::sec_websocket_protocol] == "binary");
         auto [aec, guest] = co_await qemu.async_accept(use_tuple);
         REQUIRE_FALSE(aec);
