@@ -22,7 +22,7 @@ say() { echo "PADDOCK: $* t=$(uptime_s)"; }
 
 say "init start"
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net \
-         button evdev virtio_blk fat vfat nls_cp437 nls_ascii; do
+         button evdev virtio_blk virtio_balloon fat vfat nls_cp437 nls_ascii; do
   [ -f "/lib/modules/$m.ko" ] && insmod "/lib/modules/$m.ko" 2>/dev/null
 done
 # ACPI power button -> clean poweroff.

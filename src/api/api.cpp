@@ -429,6 +429,35 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
             co_return from_failure(st.error());
         co_return no_content();
     }
+    case route_id::vm_stats: {
+        auto r = ctx.svc->vm_stats(name);
+        if (!r)
+            co_return from_failure(r.error());
+        // Columnar: {"t": [...], "cpu_pct": [...], ...}, what a chart takes as it is.
+        const auto& names = stats_series();
+        std::vector<boost::json::array> cols(names.size());
+        boost::json::array t;
+        t.reserve(r->points.size());
+        for (auto& c : cols)
+            c.reserve(r->points.size());
+        for (auto& p : r->points) {
+            t.push_back(p.t_ms);
+            auto values = stats_values(p);
+            for (std::size_t i = 0; i < names.size(); ++i)
+                cols[i].push_back(std::move(values[i]));
+        }
+        boost::json::object history{{"t", std::move(t)}};
+        for (std::size_t i = 0; i < names.size(); ++i)
+            history[names[i]] = std::move(cols[i]);
+        boost::json::value current = nullptr;
+        if (r->running && !r->points.empty())
+            current = to_json(r->points.back());
+        co_return json_response(200, {{"name", name},
+                                      {"running", r->running},
+                                      {"interval_s", r->interval_s},
+                                      {"current", std::move(current)},
+                                      {"history", std::move(history)}});
+    }
     case route_id::console_log: {
         auto r = co_await ctx.svc->console_log(name);
         if (!r)

@@ -81,6 +81,13 @@ struct host_capacity {
     std::uint64_t disk_free = 0;                           // bytes free in state_dir
     int vms_running = 0;
 };
+// A VM's figures (GET /api/v1/vms/{name}/stats): its points oldest first (at most the last hour).
+struct vm_figures {
+    std::vector<stats_point> points;
+    int interval_s = 0; // the sampling interval
+    bool running = false;
+};
+
 // What the create response warns about for a VM of `memory_mib` on this host (empty: nothing).
 std::vector<std::string> memory_warnings(const host_capacity& h, int memory_mib);
 
@@ -113,6 +120,8 @@ public:
     virtual result<std::shared_ptr<vm::console_hub>> console(const std::string& name) = 0;
     // The running VM's VNC socket path (GET /api/v1/vms/{name}/vnc, a WebSocket).
     virtual result<std::string> vnc(const std::string& name) = 0;
+    // not_found when there is no such VM.
+    virtual result<vm_figures> vm_stats(const std::string& name) = 0;
     virtual boost::asio::awaitable<result<vm_info>> create_vm(vm::spec s) = 0;
     virtual boost::asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) = 0;
     virtual boost::asio::awaitable<status> remove_vm(std::string name) = 0;

@@ -2,6 +2,8 @@
 // CORE: events and VMs as JSON.
 #include "api/event_json.hpp"
 
+#include <cmath>
+
 #include <boost/json/serialize.hpp>
 
 #include "base/time.hpp"
@@ -60,6 +62,41 @@ std::string vms_text(const std::vector<vm_info>& vms)
 }
 
 namespace {
+// A figure as JSON: a whole number (percent, MiB, per second: finer is noise, and an hour of
+// history is thousands of them).
+json::value figure(double v)
+{
+    return std::isfinite(v) && std::fabs(v) < 9e15 ? static_cast<std::int64_t>(std::llround(v)) : 0;
+}
+} // namespace
+
+const std::vector<std::string>& stats_series()
+{
+    static const std::vector<std::string> names{"cpu_pct",      "rss_mib",      "guest_used_mib", "guest_total_mib",
+                                                "disk_rd_bps",  "disk_wr_bps",  "disk_rd_iops",   "disk_wr_iops",
+                                                "net_rx_bps",   "net_tx_bps",   "net_rx_pps",     "net_tx_pps"};
+    return names;
+}
+
+std::vector<json::value> stats_values(const stats_point& p)
+{
+    auto mem = [](float v) { return v < 0 ? json::value(nullptr) : figure(v); };
+    return {figure(p.cpu_pct),     figure(p.rss_mib),     mem(p.guest_used_mib), mem(p.guest_total_mib),
+            figure(p.disk_rd_bps), figure(p.disk_wr_bps), figure(p.disk_rd_iops), figure(p.disk_wr_iops),
+            figure(p.net_rx_bps),  figure(p.net_tx_bps),  figure(p.net_rx_pps),   figure(p.net_tx_pps)};
+}
+
+json::object to_json(const stats_point& p)
+{
+    json::object o{{"t", p.t_ms}, {"uptime_s", p.uptime_s}};
+    auto values = stats_values(p);
+    const auto& names = stats_series();
+    for (std::size_t i = 0; i < names.size(); ++i)
+        o[names[i]] = std::move(values[i]);
+    return o;
+}
+
+namespace {
 struct data_json {
     json::object operator()(std::monostate) const { return {}; }
     json::object operator()(const vm_state_change& s) const
@@ -91,6 +128,7 @@ struct data_json {
             a.push_back(json::object{{"name", l.name}, {"present", l.present}, {"up", l.up}});
         return {{"links", std::move(a)}};
     }
+    json::object operator()(const stats_point& p) const { return to_json(p); }
 };
 } // namespace
 

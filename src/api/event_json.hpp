@@ -18,6 +18,13 @@ boost::json::object to_json(const vm_info& v);
 // {"vms": [...]} serialized (GET /api/v1/vms).
 std::string vms_text(const std::vector<vm_info>& vms);
 
+// A VM's figures: one point as an object ({"t", "uptime_s", and each series}), the series' names
+// in their order, and one point's values in that order (the history is columnar: {"t": [...],
+// "cpu_pct": [...], ...}).
+boost::json::object to_json(const stats_point& p);
+const std::vector<std::string>& stats_series();
+std::vector<boost::json::value> stats_values(const stats_point& p);
+
 // An event's wire object, and its text (serialized once per event, then shared by every reader).
 boost::json::object to_json(const event& e);
 std::shared_ptr<const std::string> wire(const event& e);

@@ -54,13 +54,43 @@ result<events_query> parse_events_query(std::string_view target)
         }
         else if (k == "token")
             q.token = std::string(v);
+        else if (k == "vm") {
+            if (v.empty() || v.size() > 64)
+                return fail(errc::invalid_field, "vm: expected a VM name");
+            q.vm = std::string(v);
+        }
+        else if (k == "stats_every") {
+            std::uint32_t n = 0;
+            bool digits = !v.empty() && v.size() <= 4;
+            for (char c : v)
+                digits = digits && c >= '0' && c <= '9', n = n * 10 + static_cast<std::uint32_t>(c - '0');
+            if (!digits || n < 1 || n > 3600)
+                return fail(errc::invalid_field, "stats_every: expected seconds between vm.stats of one VM, 1 to 3600");
+            q.stats_every_s = n;
+        }
         else
-            return fail(errc::invalid_field, std::string(k) + ": unknown parameter (since, types, token)");
+            return fail(errc::invalid_field, std::string(k) + ": unknown parameter (since, types, vm, stats_every, token)");
     }
     return q;
 }
 
-bool wanted(const events_query& q, event_type type) { return q.types.empty() || q.types.count(to_string(type)); }
+bool wanted(const events_query& q, event_type type, const std::string& vm)
+{
+    if (!q.vm.empty() && vm != q.vm)
+        return false;
+    return q.types.empty() ? !on_request_only(type) : q.types.count(to_string(type)) > 0;
+}
+
+bool stats_gate::pass(const std::string& vm, std::int64_t t_ms)
+{
+    auto [it, fresh] = last_.try_emplace(vm, t_ms);
+    if (fresh)
+        return true;
+    if (t_ms - it->second < every_ms_ && t_ms >= it->second)
+        return false;
+    it->second = t_ms;
+    return true;
+}
 
 replay_plan plan(const events_query& q, const std::deque<event>& retained, std::uint64_t last_seq, std::size_t max_replay)
 {
@@ -73,7 +103,7 @@ replay_plan plan(const events_query& q, const std::deque<event>& retained, std::
     // run whose numbers this one does not share (beyond what was ever published here).
     p.resync = since + 1 < oldest || since > last_seq;
     for (const auto& e : retained)
-        if (e.seq > since && wanted(q, e.type))
+        if (e.seq > since && wanted(q, e.type, e.vm))
             p.replay.push_back(&e);
     if (p.replay.size() > max_replay) {
         p.resync = p.cut = true;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -22,13 +23,27 @@ struct events_query {
     std::optional<std::uint64_t> since; // replay what came after this seq
     std::set<std::string> types;        // empty: every type
     std::string token;                  // ?token= (browsers cannot set headers on a WebSocket)
+    std::string vm;                     // ?vm=: only events about this VM
+    std::uint32_t stats_every_s = 0;    // ?stats_every=: vm.stats at most once per VM this often (0: each sample)
+};
+
+// vm.stats for one client: passes a VM's point when `every` has passed since the last one it
+// passed (less a tenth, so points sampled a little early are not skipped).
+class stats_gate {
+public:
+    explicit stats_gate(std::uint32_t every_s) : every_ms_(static_cast<std::int64_t>(every_s) * 900) {}
+    bool pass(const std::string& vm, std::int64_t t_ms);
+
+private:
+    std::int64_t every_ms_;
+    std::map<std::string, std::int64_t> last_;
 };
 
 // Parses the target's query. invalid_field names the parameter (since, types).
 result<events_query> parse_events_query(std::string_view target);
 
-// Whether `type` passes the query's filter.
-bool wanted(const events_query& q, event_type type);
+// Whether an event of `type` about `vm` passes the query's filter (vm.stats only when named).
+bool wanted(const events_query& q, event_type type, const std::string& vm = {});
 
 struct replay_plan {
     bool resync = false;                // the client missed events that are no longer retained

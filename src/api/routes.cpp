@@ -24,6 +24,7 @@ constexpr std::array table{
     route_def{route_id::console, "/api/v1/vms/{name}/console", "GET", true},
     route_def{route_id::console_log, "/api/v1/vms/{name}/console/log", "GET"},
     route_def{route_id::vnc, "/api/v1/vms/{name}/vnc", "GET", true},
+    route_def{route_id::vm_stats, "/api/v1/vms/{name}/stats", "GET"},
     route_def{route_id::images, "/api/v1/images", "GET"},
     route_def{route_id::image, "/api/v1/images/{name}", "GET, PUT, DELETE"},
     route_def{route_id::events, "/api/v1/events", "GET", true},

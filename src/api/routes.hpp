@@ -15,7 +15,7 @@ namespace paddock::api {
 
 enum class route_id : std::uint8_t {
     health, host, network, leases, reservations, reservation, vms, vm,
-    vm_start, vm_stop, vm_restart, vm_pause, vm_resume, console, console_log, vnc,
+    vm_start, vm_stop, vm_restart, vm_pause, vm_resume, console, console_log, vnc, vm_stats,
     images, image, events, openapi, metrics,
 };
 

@@ -73,9 +73,14 @@ asio::awaitable<void> serve_events(beast::tcp_stream stream, http::request<http:
     for (const event* e : p.replay)
         c->push(wire(*e));
     std::weak_ptr<ws_client> weak = c;
-    auto token = bus.subscribe([weak, q](const event& e) {
-        if (auto cl = weak.lock(); cl && wanted(q, e.type))
-            cl->push(wire(e));
+    auto gate = std::make_shared<stats_gate>(q.stats_every_s);
+    auto token = bus.subscribe([weak, q, gate](const event& e) {
+        auto cl = weak.lock();
+        if (!cl || !wanted(q, e.type, e.vm))
+            return;
+        if (auto* p = std::get_if<stats_point>(&e.data); p && !gate->pass(e.vm, p->t_ms))
+            return;
+        cl->push(wire(e));
     });
     asio::co_spawn(c->ws.get_executor(), read_and_drop(c), asio::detached);
     bool behind = co_await c->write_loop();

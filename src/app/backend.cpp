@@ -137,4 +137,12 @@ void backend::metrics(api::prom& out)
     out.write(m);
 }
 
+result<api::vm_figures> backend::vm_stats(const std::string& name)
+{
+    auto f = vms_.stats(name);
+    if (!f)
+        return f.error();
+    return api::vm_figures{std::move(f->points), vms_.stats_interval_s(), f->running};
+}
+
 } // namespace paddock::app

@@ -41,6 +41,7 @@ public:
     }
     result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override { return vms_.console(name); }
     result<std::string> vnc(const std::string& name) override { return vms_.vnc(name); }
+    result<api::vm_figures> vm_stats(const std::string& name) override;
     boost::asio::awaitable<result<vm_info>> create_vm(vm::spec s) override { return vms_.create(std::move(s)); }
     boost::asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) override
     {

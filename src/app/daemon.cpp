@@ -266,6 +266,7 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     running.spawn("loop probe", probe.run());
     running.spawn("http server", http->run());
     running.spawn("link watch", watch.run());
+    running.spawn("VM figures", vms.sample_loop());
 
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {

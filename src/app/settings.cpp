@@ -55,6 +55,7 @@ vm::manager_config vm_settings(const conf::config& cfg, const std::string& accel
     if (cfg.cloud_init.seed != "disk")
         m.metadata_base = "http://" + to_string(cfg.network.bridge_address) + "/vm/";
     m.seed_disk = cfg.cloud_init.seed != "http";
+    m.stats_interval_s = static_cast<int>(cfg.qemu.stats_interval_s);
     // QEMU drops to "nobody" once its devices are open (it needs no privilege after that).
     m.runas = ::getpwnam("nobody") ? "nobody" : "";
     return m;

@@ -5,6 +5,14 @@
 namespace paddock::app {
 namespace asio = boost::asio;
 
+asio::awaitable<std::map<std::string, vm::net_counters>> vm_host::tap_counters()
+{
+    std::map<std::string, vm::net_counters> out;
+    for (auto& [name, l] : co_await fabric_.taps()) // the TAP's receive side is what the guest sent
+        out[name] = vm::net_counters{l.tx_bytes, l.rx_bytes, l.tx_packets, l.rx_packets};
+    co_return out;
+}
+
 bool vm_host::mac_in_use(const std::string& mac) const
 {
     if (dhcp_.core().reservations().count(mac))

@@ -19,6 +19,7 @@ public:
     {
         return guard_.installed(std::move(name), std::chrono::seconds(10));
     }
+    boost::asio::awaitable<std::map<std::string, vm::net_counters>> tap_counters() override;
     bool mac_in_use(const std::string& mac) const override;
     boost::asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) override;
     boost::asio::awaitable<status> release(std::string mac) override { return dhcp_.forget(std::move(mac)); }

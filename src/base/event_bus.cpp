@@ -24,6 +24,7 @@ const char* to_string(event_type t)
     case event_type::image_added: return "image.added";
     case event_type::image_removed: return "image.removed";
     case event_type::vm_blocked: return "vm.blocked";
+    case event_type::vm_stats: return "vm.stats";
     }
     return "?";
 }
@@ -57,6 +58,22 @@ const event& event_bus::publish(event_type type, std::string vm, event_data data
         s(e);
     return e;
 }
+
+void event_bus::publish_live(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now)
+{
+    if (subs_.empty())
+        return;
+    event ev;
+    ev.seq = last_seq();
+    ev.time = now;
+    ev.type = type;
+    ev.vm = std::move(vm);
+    ev.data = std::move(data);
+    for (auto& [token, s] : subs_)
+        s(ev);
+}
+
+bool on_request_only(event_type t) { return t == event_type::vm_stats; }
 
 std::uint64_t event_bus::subscribe(subscriber s)
 {

@@ -24,13 +24,16 @@ namespace paddock {
 // dashboard to it.
 enum class event_type {
     vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, link_changed,
-    network_repaired, image_added, image_removed, vm_blocked,
+    network_repaired, image_added, image_removed, vm_blocked, vm_stats,
 };
 inline constexpr event_type all_event_types[] = {
     event_type::vm_created,     event_type::vm_state,       event_type::vm_ip,         event_type::vm_removed,
     event_type::lease_bound,    event_type::lease_released, event_type::lease_expired, event_type::link_changed,
     event_type::network_repaired, event_type::image_added,  event_type::image_removed, event_type::vm_blocked,
+    event_type::vm_stats,
 };
+// Types a stream carries only when asked for by name (?types=): vm.stats.
+bool on_request_only(event_type t);
 // "vm.created", "vm.state", ...
 const char* to_string(event_type t);
 
@@ -82,8 +85,19 @@ struct link_state {
 struct link_report {
     std::vector<link_state> links;
 };
+// One point of a running VM's figures (vm.stats; GET /api/v1/vms/{name}/stats): rates over the
+// time since the point before.
+struct stats_point {
+    std::int64_t t_ms = 0; // unix milliseconds
+    std::int64_t uptime_s = 0;
+    float cpu_pct = 0;     // share of the VM's vCPUs: 100 = every vCPU busy all the time
+    float rss_mib = 0;     // QEMU's resident memory
+    float guest_used_mib = -1, guest_total_mib = -1; // the guest's own view; -1: it reports nothing
+    float disk_rd_bps = 0, disk_wr_bps = 0, disk_rd_iops = 0, disk_wr_iops = 0;
+    float net_rx_bps = 0, net_tx_bps = 0, net_rx_pps = 0, net_tx_pps = 0; // rx: what the guest received
+};
 using event_data = std::variant<std::monostate, vm_state_change, vm_address, lease_info, repair_report, vm_info, image_view,
-                                blocked_report, link_report>;
+                                blocked_report, link_report, stats_point>;
 
 struct event {
     std::uint64_t seq = 0;
@@ -108,6 +122,9 @@ public:
 
     // Assigns the next sequence number, retains the event and calls every subscriber in order.
     const event& publish(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now);
+    // A live-only event (vm.stats): subscribers get it now; it is not retained (never replayed)
+    // and does not advance seq (it carries the seq of the last event before it).
+    void publish_live(event_type type, std::string vm, event_data data, std::chrono::system_clock::time_point now);
 
     // Returns a token for unsubscribe(). Subscribers must not (un)subscribe from inside a call.
     std::uint64_t subscribe(subscriber s);

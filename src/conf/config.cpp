@@ -221,6 +221,7 @@ status parse_qemu(const json::value& v, qemu_config& q)
         status st = ok();
         if (k == "binary") st = read_string(val, "qemu.binary", q.binary);
         else if (k == "accel") st = read_string(val, "qemu.accel", q.accel);
+        else if (k == "stats_interval_s") st = read_u32(val, "qemu.stats_interval_s", q.stats_interval_s, 1, 60);
         else st = unknown("qemu", k);
         if (!st)
             return st;
@@ -530,7 +531,7 @@ std::string to_json_text(const config& c)
           {"domain", n.domain},
           {"guest_host_access", access},
           {"egress_deny", deny}}},
-        {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}}},
+        {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}, {"stats_interval_s", c.qemu.stats_interval_s}}},
         {"dns_service",
          {{"enabled", c.dns_service.enabled},
           {"upstreams", ups},

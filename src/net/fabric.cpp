@@ -246,6 +246,17 @@ status fabric::delete_tap(const std::string& name)
     return ns_->delete_link(name);
 }
 
+std::vector<std::pair<std::string, link_info>> fabric::taps()
+{
+    std::vector<std::pair<std::string, link_info>> out;
+    if (!ns_)
+        return out;
+    for (auto& l : ns_->links())
+        if (l.second.type == "tun")
+            out.push_back(std::move(l));
+    return out;
+}
+
 json::object fabric::describe()
 {
     auto link_json = [](rtnl* sock, const std::string& name) {

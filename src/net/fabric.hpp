@@ -41,6 +41,8 @@ public:
     boost::json::object describe();
 
     status delete_tap(const std::string& name);
+    // Every TAP in the namespace (VMs' ports) with its counters, in one netlink dump.
+    std::vector<std::pair<std::string, link_info>> taps();
     // A VM's TAP: created in the namespace, enslaved to the bridge, up; returns its fd for QEMU.
     // The device goes away when the last holder of the fd closes it.
     result<int> open_tap(const std::string& name);

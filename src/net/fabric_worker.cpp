@@ -77,6 +77,7 @@ namespace {
 // Runs on the worker. (A coroutine function, not a capturing lambda: g++ 12 frees a lambda
 // coroutine's captures twice.)
 asio::awaitable<result<int>> open_tap_on_worker(fabric& f, std::string name) { co_return f.open_tap(name); }
+asio::awaitable<std::vector<std::pair<std::string, link_info>>> taps_on_worker(fabric& f) { co_return f.taps(); }
 
 // The fabric's links (host veth, namespace veth, bridge) whose presence or state differs.
 std::vector<link_state> changed_links(const boost::json::object& before, const boost::json::object& after)
@@ -133,6 +134,13 @@ asio::awaitable<result<int>> fabric_worker::open_tap(std::string name)
     if (stopped_)
         co_return fail(errc::shutting_down, "the daemon is shutting down");
     co_return co_await asio::co_spawn(worker_, open_tap_on_worker(fabric_, std::move(name)), asio::use_awaitable);
+}
+
+asio::awaitable<std::vector<std::pair<std::string, link_info>>> fabric_worker::taps()
+{
+    if (stopped_)
+        co_return std::vector<std::pair<std::string, link_info>>{};
+    co_return co_await asio::co_spawn(worker_, taps_on_worker(fabric_), asio::use_awaitable);
 }
 
 void fabric_worker::delete_tap(std::string name)

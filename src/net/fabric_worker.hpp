@@ -20,6 +20,7 @@
 #include "base/error.hpp"
 #include "base/event_bus.hpp" // link_state
 #include "base/metrics.hpp"
+#include "net/links.hpp"
 
 namespace paddock::net {
 
@@ -45,6 +46,8 @@ public:
     // A VM's TAP, made in the namespace and plugged into the bridge; its fd for QEMU.
     boost::asio::awaitable<result<int>> open_tap(std::string name);
     void delete_tap(std::string name);
+    // The namespace's TAPs and their counters, dumped on the worker (empty once stopped).
+    boost::asio::awaitable<std::vector<std::pair<std::string, link_info>>> taps();
 
     // Loop side: the namespace (this object's own descriptor), its generation, the last description.
     int ns_fd() const { return ns_fd_; }

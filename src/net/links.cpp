@@ -113,6 +113,10 @@ link_info info_of(rtnl_link* l)
         char buf[32];
         i.mac = nl_addr2str(a, buf, sizeof buf);
     }
+    i.rx_bytes = rtnl_link_get_stat(l, RTNL_LINK_RX_BYTES);
+    i.tx_bytes = rtnl_link_get_stat(l, RTNL_LINK_TX_BYTES);
+    i.rx_packets = rtnl_link_get_stat(l, RTNL_LINK_RX_PACKETS);
+    i.tx_packets = rtnl_link_get_stat(l, RTNL_LINK_TX_PACKETS);
     return i;
 }
 } // namespace

@@ -3,6 +3,7 @@
 // link/address operations the fabric needs. Every call is one short blocking netlink round trip.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct link_info {
     bool up = false;
     int master = 0;   // ifindex of the bridge this link is enslaved to, 0 if none
     std::string mac;  // "aa:bb:cc:dd:ee:ff"; empty when it has none
+    // The link's own counters (this end's view: rx is what it received).
+    std::uint64_t rx_bytes = 0, tx_bytes = 0, rx_packets = 0, tx_packets = 0;
 };
 
 struct if_address {

@@ -4,6 +4,7 @@
 // dhcp::server; tests implement it with fakes.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 
 #include "base/error.hpp"
 #include "base/ipv4.hpp"
+#include "vm/stats.hpp"
 
 namespace paddock::vm {
 
@@ -24,6 +26,13 @@ public:
     virtual void delete_tap(const std::string& name) = 0;
     // Completes once the anti-spoofing chain of TAP `name` is in place (a VM starts only then).
     virtual boost::asio::awaitable<status> guarded(std::string name) = 0;
+
+    // Every VM TAP's counters by TAP name, the guest's view (rx: what the guest received). A host
+    // without counters gives none (the figures then have no network part).
+    virtual boost::asio::awaitable<std::map<std::string, net_counters>> tap_counters()
+    {
+        co_return std::map<std::string, net_counters>{};
+    }
 
     // Is `mac` used by any DHCP client or reservation?
     virtual bool mac_in_use(const std::string& mac) const = 0;

@@ -95,6 +95,7 @@ manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, image_
     env_.runas = cfg_.runas;
     env_.metadata_base = cfg_.metadata_base;
     env_.seed_disk = cfg_.seed_disk;
+    env_.stats_interval_s = cfg_.stats_interval_s;
     env_.net = &net_;
     env_.images = &images_;
     env_.repo = &repo_;
@@ -163,6 +164,118 @@ void manager::report(metric_list& out) const
     auto& f = out.family("paddock_vms", "gauge", "VMs by state.");
     for (auto st : all_states)
         f.add({{"state", to_string(st)}}, static_cast<double>(n[static_cast<std::size_t>(st)]));
+
+    // Each running VM's totals since its QEMU started (Prometheus takes a drop to a lower value as
+    // a counter reset), from the last sample.
+    struct family {
+        const char* name;
+        const char* type;
+        const char* help;
+        double (*value)(const vm_counters&);
+        bool (*present)(const vm_counters&);
+    };
+    static constexpr auto always = [](const vm_counters&) { return true; };
+    static constexpr auto has_disk = [](const vm_counters& c) { return c.disk.has_value(); };
+    static constexpr auto has_net = [](const vm_counters& c) { return c.net.has_value(); };
+    static constexpr auto has_guest = [](const vm_counters& c) { return c.guest.has_value(); };
+    static const family families[] = {
+        {"paddock_vm_cpu_seconds_total", "counter", "CPU time of the VM's QEMU (user + system).",
+         [](const vm_counters& c) { return c.cpu_s; }, always},
+        {"paddock_vm_memory_resident_bytes", "gauge", "Resident memory of the VM's QEMU.",
+         [](const vm_counters& c) { return static_cast<double>(c.rss_bytes); }, always},
+        {"paddock_vm_guest_memory_total_bytes", "gauge", "Memory the guest sees (its own report, virtio-balloon).",
+         [](const vm_counters& c) { return static_cast<double>(c.guest->total); }, has_guest},
+        {"paddock_vm_guest_memory_available_bytes", "gauge", "Memory the guest reports available.",
+         [](const vm_counters& c) { return static_cast<double>(c.guest->available); }, has_guest},
+        {"paddock_vm_disk_read_bytes_total", "counter", "Bytes read from the VM's drives.",
+         [](const vm_counters& c) { return static_cast<double>(c.disk->rd_bytes); }, has_disk},
+        {"paddock_vm_disk_written_bytes_total", "counter", "Bytes written to the VM's drives.",
+         [](const vm_counters& c) { return static_cast<double>(c.disk->wr_bytes); }, has_disk},
+        {"paddock_vm_disk_reads_total", "counter", "Read operations on the VM's drives.",
+         [](const vm_counters& c) { return static_cast<double>(c.disk->rd_ops); }, has_disk},
+        {"paddock_vm_disk_writes_total", "counter", "Write operations on the VM's drives.",
+         [](const vm_counters& c) { return static_cast<double>(c.disk->wr_ops); }, has_disk},
+        {"paddock_vm_network_receive_bytes_total", "counter", "Bytes the guest received on its port.",
+         [](const vm_counters& c) { return static_cast<double>(c.net->rx_bytes); }, has_net},
+        {"paddock_vm_network_transmit_bytes_total", "counter", "Bytes the guest sent on its port.",
+         [](const vm_counters& c) { return static_cast<double>(c.net->tx_bytes); }, has_net},
+        {"paddock_vm_network_receive_packets_total", "counter", "Packets the guest received on its port.",
+         [](const vm_counters& c) { return static_cast<double>(c.net->rx_packets); }, has_net},
+        {"paddock_vm_network_transmit_packets_total", "counter", "Packets the guest sent on its port.",
+         [](const vm_counters& c) { return static_cast<double>(c.net->tx_packets); }, has_net},
+    };
+    for (auto& fam : families) {
+        metric_family* mf = nullptr;
+        for (auto& [name, v] : vms_) {
+            const auto& last = v->stats().last();
+            if (!last || !v->running() || !fam.present(*last))
+                continue;
+            if (!mf)
+                mf = &out.family(fam.name, fam.type, fam.help);
+            mf->add({{"vm", name}}, fam.value(*last));
+        }
+    }
+    auto& up = out.family("paddock_vm_uptime_seconds", "gauge", "Seconds since the VM's QEMU started.");
+    const auto now = unix_now();
+    for (auto& [name, v] : vms_)
+        if (v->running() && v->rec().started_at > 0)
+            up.add({{"vm", name}}, static_cast<double>(now - v->rec().started_at));
+}
+
+result<manager::figures> manager::stats(const std::string& name) const
+{
+    auto it = vms_.find(name);
+    if (it == vms_.end())
+        return fail(errc::not_found, "no VM named " + name);
+    figures f;
+    f.running = it->second->running();
+    f.points.reserve(it->second->stats().size());
+    it->second->stats().each([&](const stats_point& p) { f.points.push_back(p); });
+    return f;
+}
+
+asio::awaitable<void> manager::sample_loop()
+{
+    const auto every = std::chrono::seconds(cfg_.stats_interval_s);
+    asio::steady_timer t(ex_);
+    auto next = std::chrono::steady_clock::now();
+    for (;;) {
+        next += every;
+        const auto now = std::chrono::steady_clock::now();
+        if (next < now) // the loop fell behind (a busy worker): no burst of catch-up samples
+            next = now + every;
+        t.expires_at(next);
+        auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec || closing_)
+            co_return;
+        bool any = false;
+        for (auto& [n, v] : vms_)
+            any = any || v->running();
+        if (!any)
+            continue;
+        auto taps = co_await net_.tap_counters();
+        if (closing_)
+            co_return;
+        // One coroutine per VM: each reads its /proc file and then waits on its QMP, so the loop
+        // runs other work between VMs instead of all of them in one go.
+        for (auto& [n, v] : vms_) {
+            if (!v->running())
+                continue;
+            std::optional<net_counters> nc;
+            if (auto it = taps.find(v->rec().tap); it != taps.end())
+                nc = it->second;
+            asio::co_spawn(ex_, v->sample(nc), [name = n](std::exception_ptr e) {
+                if (!e)
+                    return;
+                try {
+                    std::rethrow_exception(e);
+                }
+                catch (const std::exception& x) {
+                    log::error("vm", name, ": sampling threw: ", x.what());
+                }
+            });
+        }
+    }
 }
 
 status manager::load(const std::vector<store::vm_row>& rows)

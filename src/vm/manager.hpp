@@ -42,6 +42,7 @@ struct manager_config {
     std::string bridge = "br0";     // TAP names must not collide with it
     std::string metadata_base;      // "http://<bridge address>/vm/": each VM's NoCloud seed is <base><name>/ ("": none)
     bool seed_disk = true;          // each VM also gets its seed on a `cidata` disk
+    int stats_interval_s = 5;       // how often running VMs' figures are sampled
 };
 
 class manager {
@@ -88,8 +89,19 @@ public:
     std::string name_at(const std::string& ip) const;
     // The VM that boots from image `name` (disk backing file, kernel or initrd), or "".
     std::string image_user(const std::string& name) const;
-    // VMs by state.
+    // VMs by state, and each VM's counters (CPU time, memory, disk and network totals).
     void report(metric_list& out) const;
+
+    // Samples every running VM's figures each stats interval (the TAPs' counters in one dump),
+    // spread over the loop: one short step per VM. Runs until cancelled.
+    boost::asio::awaitable<void> sample_loop();
+    // A VM's figures: not_found when there is no such VM.
+    struct figures {
+        std::vector<stats_point> points;
+        bool running = false;
+    };
+    result<figures> stats(const std::string& name) const;
+    int stats_interval_s() const { return cfg_.stats_interval_s; }
 
 private:
     boost::asio::awaitable<result<vm_info>> create_claimed(spec s, record r, std::vector<image_store::pin> pins);

@@ -59,8 +59,17 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p)
     };
     a.push_back("-device");
     a.push_back("virtio-net-pci,netdev=net0,mac=" + p.mac + boot("network"));
-    a.push_back("-device");
-    a.push_back("virtio-rng-pci");
+    for (auto& x : std::vector<std::string>{
+             "-device", "virtio-rng-pci",
+             // The guest's own memory figures (it reports them through the balloon's statistics;
+             // the balloon is never inflated).
+             "-device", "virtio-balloon-pci,id=balloon0",
+             // The guest agent's channel (qemu-guest-agent opens org.qemu.guest_agent.0).
+             "-chardev", "socket,id=qga0,path=" + dir + "/" + agent_socket + ",server=on,wait=off",
+             "-device", "virtio-serial-pci,id=vser0",
+             "-device", std::string("virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0,id=") + agent_port_id,
+         })
+        a.push_back(x);
     if (!p.uefi_code.empty()) {
         a.push_back("-drive");
         a.push_back("if=pflash,format=raw,unit=0,readonly=on,file=" + qemu_escape(p.uefi_code));

@@ -35,6 +35,10 @@ std::vector<std::string> qemu_argv(const spec& s, const launch_params& p);
 inline constexpr const char* qmp_socket = "qmp.sock";
 inline constexpr const char* console_socket = "console.sock";
 inline constexpr const char* vnc_socket = "vnc.sock";
+inline constexpr const char* agent_socket = "qga.sock"; // the guest agent's channel
+// QOM path of the balloon (guest memory statistics) and the id of the agent's port.
+inline constexpr const char* balloon_path = "/machine/peripheral/balloon0";
+inline constexpr const char* agent_port_id = "agent0";
 inline constexpr const char* pid_file = "qemu.pid";
 inline constexpr const char* console_log_file = "console.log";
 inline constexpr const char* qemu_log = "qemu.log";

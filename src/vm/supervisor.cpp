@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,7 +50,9 @@ void log_failure(const char* what, const std::string& name, std::exception_ptr e
 } // namespace
 
 supervisor::supervisor(supervisor_env& env, record r)
-    : env_(env), rec_(std::move(r)), lc_(rec_.st, rec_.reason), changed_(env.ex, asio::steady_timer::time_point::max())
+    : env_(env), rec_(std::move(r)), lc_(rec_.st, rec_.reason),
+      stats_(static_cast<std::size_t>(3600 / std::max(1, env.stats_interval_s))),
+      changed_(env.ex, asio::steady_timer::time_point::max())
 {
 }
 
@@ -152,6 +155,8 @@ void supervisor::lease_bound(const std::string& ip)
 void supervisor::release_runtime(std::optional<console_end> why)
 {
     ++gen_;
+    stats_.pause();
+    balloon_ = false;
     boost::system::error_code ec;
     if (qmp_) {
         qmp_->close();
@@ -269,6 +274,10 @@ asio::awaitable<status> supervisor::attach(bool fresh)
                                 ? std::string(qs->as_object().at("status").as_string())
                                 : "";
     apply(lc_.on_qmp_ready(run_state, fresh));
+    // The guest reports its memory through the balloon as often as the daemon samples (a QEMU
+    // started by an older daemon may have no balloon: its figures then lack the guest's view).
+    json::object poll{{"path", balloon_path}, {"property", "guest-stats-polling-interval"}, {"value", env_.stats_interval_s}};
+    balloon_ = (co_await qmp->execute("qom-set", std::move(poll), 2s)).ok() && gen_ == gen;
     console_ = std::make_shared<console_hub>(env_.ex, *env_.files, dir() + "/" + console_log_file, name);
     asio::co_spawn(env_.ex, console_->run(dir() + "/" + console_socket),
                    [name](std::exception_ptr e) { log_failure("console reader", name, e); });
@@ -288,6 +297,58 @@ nocloud_vm nocloud_of(const record& r)
 {
     // created_at and the MAC (new for each create unless given) tell two VMs of one name apart.
     return nocloud_vm{r.s.name, r.ip, r.mac, r.s.name + "-" + std::to_string(r.created_at) + "-" + r.mac.substr(9), r.s.ci};
+}
+
+// ---- figures ----
+
+namespace {
+std::string read_small(const std::string& path)
+{
+    char buf[1024];
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return {};
+    auto n = ::read(fd, buf, sizeof buf);
+    ::close(fd);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+} // namespace
+
+asio::awaitable<void> supervisor::sample(std::optional<net_counters> net)
+{
+    if (sampling_ || !running() || !qmp_)
+        co_return;
+    auto self = shared_from_this();
+    sampling_ = true;
+    struct done_guard {
+        bool& flag;
+        ~done_guard() { flag = false; }
+    } done{sampling_};
+    const unsigned gen = gen_;
+    // procfs answers from memory: a read of one small file costs microseconds on the loop.
+    static const long ticks = ::sysconf(_SC_CLK_TCK), page = ::sysconf(_SC_PAGESIZE);
+    auto proc = parse_proc_stat(read_small("/proc/" + std::to_string(rec_.pid) + "/stat"), ticks, page);
+    if (!proc)
+        co_return; // gone between the check and the read: the exit watch sees to it
+    const auto taken = std::chrono::system_clock::now();
+    vm_counters c;
+    c.cpu_s = proc->cpu_s;
+    c.rss_bytes = proc->rss_bytes;
+    c.net = net;
+    auto qmp = qmp_;
+    if (auto bs = co_await qmp->execute("query-blockstats", {}, 2s); bs)
+        if (auto d = parse_blockstats(*bs))
+            c.disk = *d;
+    if (balloon_ && gen == gen_) {
+        json::object args{{"path", balloon_path}, {"property", "guest-stats"}};
+        if (auto g = co_await qmp->execute("qom-get", std::move(args), 2s); g)
+            c.guest = parse_balloon_stats(*g);
+    }
+    if (gen != gen_)
+        co_return; // that QEMU is gone
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(taken.time_since_epoch()).count();
+    const auto& p = stats_.add(c, ms, rec_.s.cpus, rec_.started_at);
+    env_.bus->publish_live(event_type::vm_stats, rec_.s.name, p, taken);
 }
 
 // ---- operations ----

@@ -28,6 +28,7 @@
 #include "vm/lifecycle.hpp"
 #include "vm/nocloud.hpp"
 #include "vm/repository.hpp"
+#include "vm/stats.hpp"
 
 namespace paddock { class event_bus; }
 namespace paddock::qmp { class client; }
@@ -46,6 +47,7 @@ struct supervisor_env {
     std::string accel = "tcg";
     std::string runas = "nobody";
     std::string metadata_base; // NoCloud seed base URL ("" = none)
+    int stats_interval_s = 5;  // how often each running VM's figures are sampled (the ring holds an hour)
     bool seed_disk = true;     // each VM also gets its NoCloud seed on a `cidata` disk
     host* net = nullptr;
     image_store* images = nullptr;
@@ -100,6 +102,13 @@ public:
     // Its VNC socket, while it runs (invalid_state otherwise).
     result<std::string> vnc() const;
 
+    // Samples the running VM's figures once: QEMU's CPU time and memory from /proc, its drives'
+    // counters and the guest's memory report over QMP, `net` from the TAP. Publishes vm.stats.
+    // Does nothing when no QEMU runs or a sample is still under way.
+    boost::asio::awaitable<void> sample(std::optional<net_counters> net);
+    const vm_stats& stats() const { return stats_; }
+    bool running() const { return has_process(rec_.st) && rec_.pid > 0; }
+
     // A bound lease for this VM's MAC (from the DHCP server).
     void lease_bound(const std::string& ip);
 
@@ -130,6 +139,9 @@ private:
     record rec_;
     lifecycle lc_;
     bool ip_leased_ = false;
+    vm_stats stats_;
+    bool sampling_ = false;
+    bool balloon_ = false; // QEMU has the balloon and polls the guest's memory report
     // Runtime, never persisted.
     unsigned gen_ = 0; // bumps on every (re)attach and detach: stale callbacks compare it
     std::shared_ptr<qmp::client> qmp_;

@@ -11,9 +11,9 @@ for i, a in enumerate(args):
     if a == "-qmp":
         qmp_path = args[i + 1].split(",")[0].removeprefix("unix:")
     if a == "-chardev":
-        for part in args[i + 1].split(","):
-            if part.startswith("path="):
-                console_path = part[5:]
+        parts = dict(p.split("=", 1) for p in args[i + 1].split(",")[1:] if "=" in p)
+        if parts.get("id") == "console":
+            console_path = parts["path"]
 deaf = os.environ.get("FAKE_QEMU_DEAF") == "1"
 
 def listen(path):
@@ -63,6 +63,13 @@ while True:
                 reply = {"return": {}}
                 if cmd == "query-status":
                     reply = {"return": {"status": status, "running": status == "running"}}
+                elif cmd == "query-blockstats":
+                    n = int(time.time() * 1000) % 10**9
+                    reply = {"return": [{"device": "", "qdev": "disk0", "stats": {
+                        "rd_bytes": n * 512, "wr_bytes": n * 64, "rd_operations": n, "wr_operations": n // 8}}]}
+                elif cmd == "qom-get" and msg["arguments"].get("property") == "guest-stats":
+                    reply = {"return": {"stats": {"stat-total-memory": 256 << 20, "stat-available-memory": 200 << 20,
+                                                  "stat-free-memory": 180 << 20}, "last-update": int(time.time())}}
                 if mid is not None:
                     reply["id"] = mid
                 send(s, reply)

@@ -53,6 +53,10 @@ struct no_backend : api::backend {
             return vnc_path;
         return fail(errc::invalid_state, name + " is stopped");
     }
+    result<api::vm_figures> vm_stats(const std::string& name) override
+    {
+        return fail(errc::not_found, "no VM named " + name);
+    }
     void metrics(api::prom&) override {}
     std::shared_ptr<vm::console_hub> hub; // set by the console tests
     std::string vnc_path;                 // set by the VNC tests

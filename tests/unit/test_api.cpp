@@ -92,6 +92,13 @@ struct fake_backend : api::backend {
         return fail(errc::invalid_state, name + " is stopped");
     }
     result<std::string> vnc(const std::string& name) override { return fail(errc::invalid_state, name + " is stopped"); }
+    result<api::vm_figures> vm_stats(const std::string& name) override
+    {
+        if (name != "web1")
+            return fail(errc::not_found, "no VM named " + name);
+        return figures;
+    }
+    api::vm_figures figures;
     void metrics(api::prom& out) override
     {
         out.family("paddock_vms", "gauge", "VMs by state.");
@@ -370,7 +377,8 @@ TEST_CASE("every route of the table needs the token, in every method; static fil
         auto res = call(c, first.c_str(), path.c_str());
         CHECK_MESSAGE(res.status != 401, path);
         CHECK_MESSAGE((res.status != 404 || error_code(res) != "not_found" || r.id == api::route_id::vm ||
-                       r.id == api::route_id::console_log || r.id == api::route_id::reservation || r.id == api::route_id::image),
+                       r.id == api::route_id::console_log || r.id == api::route_id::reservation || r.id == api::route_id::image ||
+                       r.id == api::route_id::vm_stats),
                       path);
     }
     CHECK(call(c, "GET", "/index.html", "").status == 200);
@@ -588,4 +596,63 @@ TEST_CASE("/proc/meminfo is read for MemTotal and MemAvailable")
     CHECK(m.total == 24684092ull * 1024);
     CHECK(m.available == 23811608ull * 1024);
     CHECK(parse_meminfo("").total == 0);
+}
+
+TEST_CASE("the event stream: vm.stats only when named, ?vm= narrows to one VM, stats_every spaces a VM's points")
+{
+    auto all = api::parse_events_query("/api/v1/events");
+    REQUIRE(all.ok());
+    CHECK(api::wanted(*all, event_type::vm_state, "web1"));
+    CHECK_FALSE(api::wanted(*all, event_type::vm_stats, "web1"));
+    auto stats = api::parse_events_query("/api/v1/events?types=vm.stats,vm.state&vm=web1&stats_every=5");
+    REQUIRE(stats.ok());
+    CHECK(api::wanted(*stats, event_type::vm_stats, "web1"));
+    CHECK_FALSE(api::wanted(*stats, event_type::vm_stats, "web2"));
+    CHECK_FALSE(api::wanted(*stats, event_type::network_repaired, ""));
+    CHECK(stats->stats_every_s == 5);
+    for (const char* bad : {"?stats_every=0", "?stats_every=abc", "?stats_every=3601", "?stats_every=", "?vm="}) {
+        CAPTURE(bad);
+        CHECK_FALSE(api::parse_events_query(std::string("/api/v1/events") + bad).ok());
+    }
+
+    api::stats_gate gate(5);
+    CHECK(gate.pass("a", 0));
+    CHECK(gate.pass("b", 1000)); // each VM on its own
+    CHECK_FALSE(gate.pass("a", 2000));
+    CHECK(gate.pass("a", 4600)); // a sample a little early still passes
+    CHECK_FALSE(gate.pass("a", 8000));
+    CHECK(gate.pass("a", 9600));
+    api::stats_gate each(0);
+    CHECK(each.pass("a", 0));
+    CHECK(each.pass("a", 1));
+}
+
+TEST_CASE("GET /api/v1/vms/{name}/stats: columns of the history, the newest point as current")
+{
+    fake_backend b;
+    stats_point p1;
+    p1.t_ms = 1000;
+    p1.cpu_pct = 12.34f;
+    p1.rss_mib = 100;
+    p1.net_rx_bps = 1500.6f;
+    stats_point p2 = p1;
+    p2.t_ms = 6000;
+    p2.guest_used_mib = 200;
+    p2.guest_total_mib = 1000;
+    b.figures = api::vm_figures{{p1, p2}, 5, true};
+    auto c = make_ctx("secret", &b);
+    auto res = call(c, "GET", "/api/v1/vms/web1/stats");
+    REQUIRE(res.status == 200);
+    auto o = boost::json::parse(res.body).as_object();
+    CHECK(o.at("interval_s").as_int64() == 5);
+    auto& h = o.at("history").as_object();
+    CHECK(h.at("t").as_array().size() == 2);
+    CHECK(h.at("cpu_pct").as_array().at(0).as_int64() == 12);
+    CHECK(h.at("net_rx_bps").as_array().at(0).as_int64() == 1501);
+    CHECK(h.at("guest_used_mib").as_array().at(0).is_null());
+    CHECK(h.at("guest_used_mib").as_array().at(1).as_int64() == 200);
+    CHECK(o.at("current").as_object().at("t").as_int64() == 6000);
+    b.figures.running = false;
+    CHECK(boost::json::parse(call(c, "GET", "/api/v1/vms/web1/stats").body).at("current").is_null());
+    CHECK(call(c, "GET", "/api/v1/vms/nope/stats").status == 404);
 }

@@ -555,3 +555,94 @@ TEST_CASE("an ISO 9660 image is kind iso")
     REQUIRE(r.ok());
     CHECK(r->kind == "iso");
 }
+
+#include "vm/stats.hpp"
+#include <boost/json/parse.hpp>
+
+TEST_CASE("VM figures: rates from two readings, counters that go back, the ring keeps the newest hour")
+{
+    vm_stats st(3);
+    vm_counters a;
+    a.cpu_s = 10;
+    a.rss_bytes = 100u << 20;
+    a.disk = disk_counters{1000, 2000, 10, 20};
+    a.net = net_counters{5000, 6000, 50, 60};
+    const auto& p0 = st.add(a, 1'000'000, 2, 990);
+    CHECK(p0.cpu_pct == 0); // no reading before: no rates
+    CHECK(p0.rss_mib == doctest::Approx(100));
+    CHECK(p0.uptime_s == 10);
+    CHECK(p0.guest_used_mib == -1);
+
+    vm_counters b = a;
+    b.cpu_s = 11;                                 // one CPU-second over 2 s on 2 vCPUs: 25 %
+    b.disk = disk_counters{3000, 2000, 14, 20};
+    b.net = net_counters{5000 + 2'000'000, 6000, 50 + 2000, 60};
+    b.guest = guest_memory{1024u << 20, 768u << 20};
+    auto p1 = st.add(b, 1'002'000, 2, 990);
+    CHECK(p1.cpu_pct == doctest::Approx(25));
+    CHECK(p1.disk_rd_bps == doctest::Approx(1000));
+    CHECK(p1.disk_rd_iops == doctest::Approx(2));
+    CHECK(p1.disk_wr_bps == 0);
+    CHECK(p1.net_rx_bps == doctest::Approx(1'000'000));
+    CHECK(p1.net_rx_pps == doctest::Approx(1000));
+    CHECK(p1.guest_total_mib == doctest::Approx(1024));
+    CHECK(p1.guest_used_mib == doctest::Approx(256));
+
+    vm_counters c; // a new QEMU: counters start again, no negative or huge rate
+    c.cpu_s = 0.5;
+    c.disk = disk_counters{10, 0, 1, 0};
+    auto p2 = st.add(c, 1'004'000, 2, 1003);
+    CHECK(p2.cpu_pct == 0);
+    CHECK(p2.disk_rd_bps == 0);
+    CHECK(p2.net_rx_bps == 0);
+
+    st.add(c, 1'006'000, 2, 1003);
+    CHECK(st.size() == 3);
+    std::vector<std::int64_t> ts;
+    st.each([&](const stats_point& p) { ts.push_back(p.t_ms); });
+    CHECK(ts == std::vector<std::int64_t>{1'002'000, 1'004'000, 1'006'000});
+    CHECK(st.newest()->t_ms == 1'006'000);
+
+    // A reading at the same time as the last (a clock step) is no rate either.
+    st.pause();
+    auto p3 = st.add(b, 1'006'000, 2, 990);
+    CHECK(p3.cpu_pct == 0);
+}
+
+TEST_CASE("VM figures: /proc stat, query-blockstats and the balloon's report are read, bad forms refused")
+{
+    // comm with spaces and a ')' inside; utime 150, stime 50 ticks; rss 2560 pages.
+    std::string stat = "4242 (qemu (vm) 1) S 1 4242 4242 0 -1 4194560 1 0 0 0 150 50 0 0 20 0 5 0 100 1000000 2560 18446744073709551615";
+    auto r = parse_proc_stat(stat, 100, 4096);
+    REQUIRE(r.ok());
+    CHECK(r->cpu_s == doctest::Approx(2.0));
+    CHECK(r->rss_bytes == 2560u * 4096u);
+    CHECK_FALSE(parse_proc_stat("4242 qemu S 1", 100, 4096).ok());
+    CHECK_FALSE(parse_proc_stat("4242 (qemu) S 1 2 3", 100, 4096).ok());
+    CHECK_FALSE(parse_proc_stat("4242 (q) S 1 4242 4242 0 -1 4194560 1 0 0 0 x 50 0 0 20 0 5 0 100 1 2", 100, 4096).ok());
+    CHECK_FALSE(parse_proc_stat("", 100, 4096).ok());
+
+    auto bs = boost::json::parse(R"([{"device":"","qdev":"disk0","stats":{"rd_bytes":100,"wr_bytes":200,"rd_operations":3,"wr_operations":4}},
+                                     {"device":"","qdev":"seed0","stats":{"rd_bytes":1,"wr_bytes":0,"rd_operations":1,"wr_operations":0}}])");
+    auto d = parse_blockstats(bs);
+    REQUIRE(d.ok());
+    CHECK(d->rd_bytes == 101);
+    CHECK(d->wr_ops == 4);
+    CHECK(parse_blockstats(boost::json::parse("[]"))->rd_bytes == 0);
+    CHECK_FALSE(parse_blockstats(boost::json::parse("{}")).ok());
+    CHECK_FALSE(parse_blockstats(boost::json::parse(R"([{"stats":{"rd_bytes":-1}}])")).ok());
+
+    auto g = parse_balloon_stats(boost::json::parse(
+        R"({"stats":{"stat-total-memory":1073741824,"stat-available-memory":805306368,"stat-free-memory":536870912},"last-update":1})"));
+    REQUIRE(g);
+    CHECK(g->available == 805306368);
+    // Not reported yet: -1 everywhere (QEMU's form before the guest's first report).
+    CHECK_FALSE(parse_balloon_stats(boost::json::parse(R"({"stats":{"stat-total-memory":-1,"stat-free-memory":-1},"last-update":0})")));
+    CHECK_FALSE(parse_balloon_stats(boost::json::parse(
+        R"({"stats":{"stat-total-memory":18446744073709551615,"stat-available-memory":18446744073709551615}})")));
+    // An older kernel: free only.
+    auto old = parse_balloon_stats(boost::json::parse(R"({"stats":{"stat-total-memory":1000,"stat-free-memory":400,"stat-available-memory":-1}})"));
+    REQUIRE(old);
+    CHECK(old->available == 400);
+    CHECK_FALSE(parse_balloon_stats(boost::json::parse("null")));
+}
