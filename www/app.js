@@ -7,10 +7,12 @@ import { EventStream } from './live.js';
 import { renderNetwork } from './network.js';
 import { ConsoleView } from './console.js';
 import { ScreenView } from './screen.js';
+import { VmCharts, summary, mibText, bytes } from './charts.js';
 
 const $ = (s) => document.querySelector(s);
-const el = (tag, props = {}, ...kids) => {
+const el = (tag, { dataset, ...props } = {}, ...kids) => {
   const e = Object.assign(document.createElement(tag), props);
+  if (dataset) Object.assign(e.dataset, dataset);
   for (const k of kids) if (k != null) e.append(k);
   return e;
 };
@@ -22,9 +24,14 @@ const state = {
   network: null,
   leases: [],
   images: [],
+  stats: new Map(),     // name -> its newest figures (vm.stats)
   page: null,
 };
+// Every event type the stream carries: all of them, vm.stats included (it is sent only when named).
+const EVENT_TYPES = ['vm.created', 'vm.state', 'vm.ip', 'vm.removed', 'vm.blocked', 'vm.stats', 'lease.bound', 'lease.released',
+  'lease.expired', 'link.changed', 'network.repaired', 'image.added', 'image.removed'];
 let stream = null;
+let charts = null; // the VM page's graphs, while it shows
 let consoleView = null;
 let screenView = null; // only while the screen is shown
 
@@ -59,7 +66,7 @@ async function start() {
   route();
   // The first frame is a resync (we ask for everything retained): it loads the state, and the
   // retained events that follow fill the event log and the VMs' state history.
-  stream = new EventStream({ onEvent, onResync, onStatus: setLive });
+  stream = new EventStream({ onEvent, onResync, onStatus: setLive, types: EVENT_TYPES });
   stream.start();
 }
 
@@ -128,6 +135,7 @@ async function refetchVm(name) {
 }
 
 function onEvent(e) {
+  if (e.type === 'vm.stats') return onStats(e); // live figures: not in the log, never replayed
   logEvent(e);
   if (e.type === 'vm.created') state.history.set(e.vm, []); // a name used again starts afresh
   if (e.type === 'vm.state') {
@@ -176,6 +184,32 @@ function apply(e) {
     if (e.type === 'vm.state' && consoleView) consoleView.vmState(e.data.state);
     if (e.type === 'vm.state' && screenView && e.vm === state.detail) screenView.vmState(e.data.state);
   }
+}
+
+// A VM's figures: its list cells, and its graphs when its page shows.
+function onStats(e) {
+  state.stats.set(e.vm, e.data);
+  const tr = document.querySelector(`#vm-rows tr[data-vm="${CSS.escape(e.vm)}"]`);
+  const v = state.vms.get(e.vm);
+  if (tr && v) {
+    tr.querySelector('td.cpu').textContent = cpuText(v);
+    tr.querySelector('td.mem').textContent = memText(v);
+  }
+  if (state.page === 'vm' && state.detail === e.vm) {
+    $('#vm-figures-now').textContent = summary(e.data);
+    if (charts) charts.add(e.data);
+  }
+}
+
+function running(v) { return v.state === 'running' || v.state === 'paused'; }
+function cpuText(v) {
+  const p = running(v) && state.stats.get(v.name);
+  return `${v.cpus} vCPU` + (p ? ` · ${Math.round(p.cpu_pct)} %` : '');
+}
+function memText(v) {
+  const p = running(v) && state.stats.get(v.name);
+  const used = p ? (p.guest_used_mib != null ? p.guest_used_mib : p.rss_mib) : null;
+  return `${v.memory_mib} MiB` + (used != null ? ` · ${mibText(used)} used` : '');
 }
 
 // ---- the event log ----
@@ -256,14 +290,14 @@ function actionButtons(v, small = true) {
 function renderVms() {
   const rows = [...state.vms.values()].sort((a, b) => a.name.localeCompare(b.name)).map((v) => {
     const tr = el('tr', {},
-      el('td', {}, el('a', { href: '#/vm/' + encodeURIComponent(v.name), textContent: v.name })),
-      el('td', {}, badge(v.state)),
-      el('td', {}, v.ip || '', ' ', v.ip ? el('span', { className: v.ip_leased ? 'leased' : 'unleased', textContent: v.ip_leased ? '(leased)' : '(reserved)' }) : null),
-      el('td', { className: 'num', textContent: v.cpus }),
-      el('td', { className: 'num', textContent: v.memory_mib + ' MiB' }),
-      el('td', { textContent: boot(v) }),
-      el('td', { className: 'num uptime', textContent: uptime(v) }),
-      el('td', {}, actionButtons(v)));
+      el('td', { className: 'name' }, el('a', { href: '#/vm/' + encodeURIComponent(v.name), textContent: v.name })),
+      el('td', { dataset: { label: 'State' } }, badge(v.state)),
+      el('td', { dataset: { label: 'IP' } }, v.ip || '', ' ', v.ip ? el('span', { className: v.ip_leased ? 'leased' : 'unleased', textContent: v.ip_leased ? '(leased)' : '(reserved)' }) : null),
+      el('td', { className: 'num cpu', dataset: { label: 'CPU' }, textContent: cpuText(v) }),
+      el('td', { className: 'num mem', dataset: { label: 'Memory' }, textContent: memText(v) }),
+      el('td', { className: 'boot', dataset: { label: 'Boot' }, textContent: boot(v) }),
+      el('td', { className: 'num uptime', dataset: { label: 'Uptime' }, textContent: uptime(v) }),
+      el('td', { className: 'row-actions' }, actionButtons(v)));
     tr.dataset.vm = v.name;
     tr.dataset.state = v.state;
     return tr;
@@ -468,6 +502,13 @@ function renderVm() {
   const lease = state.leases.find((l) => l.mac === v.mac);
   dl($('#vm-net'), [['IP', v.ip], ['Lease', v.ip_leased ? 'held by the guest' : 'reserved, not leased yet'],
     ['Lease expires', lease?.expires_at ? new Date(lease.expires_at).toLocaleString() : null], ['MAC', v.mac], ['TAP', v.tap]]);
+  const a = v.agent;
+  $('#vm-agent-none').hidden = !!a;
+  $('#vm-agent-none').textContent = running(v) ? 'No agent: install qemu-guest-agent in the guest to see its OS, addresses and disks here.' : 'No agent (the VM is not running).';
+  dl($('#vm-agent'), a ? [['OS', a.os.name], ['Kernel', a.os.kernel], ['Host name', a.hostname], ['Agent', a.version],
+    ['Addresses', a.interfaces.map((i) => `${i.name}: ${i.addresses.join(', ')}`).join('; ')],
+    ...a.filesystems.filter((f) => f.total_bytes).map((f) => [f.mountpoint, `${bytes(f.used_bytes)} of ${bytes(f.total_bytes)} used (${f.type})`])] : []);
+  if (!running(v)) $('#vm-figures-now').textContent = 'Not running: the graphs show its last hour while it ran.';
   const h = state.history.get(v.name) || [];
   $('#vm-history').replaceChildren(...h.slice(-50).reverse().map((x) =>
     el('li', {}, el('time', { dateTime: x.time, textContent: new Date(x.time).toLocaleTimeString([], { hour12: false }) }), ' ',
@@ -477,6 +518,7 @@ function renderVm() {
 async function openVm(name) {
   state.detail = name;
   renderVm();
+  openCharts(name);
   get('/api/v1/leases').then((l) => { state.leases = l.leases; renderVm(); }).catch(() => {});
   if (consoleView) consoleView.close();
   consoleView = new ConsoleView($('#terminal'), $('#console-state'), name);
@@ -486,6 +528,18 @@ async function openVm(name) {
   $('#console-log-toggle').setAttribute('aria-expanded', 'false');
   $('#console-log-toggle').textContent = 'Show log';
   showScreen(false);
+}
+
+// The VM's graphs: its last hour, then live from vm.stats.
+async function openCharts(name) {
+  if (charts) charts.close();
+  const c = charts = new VmCharts($('#charts'), name);
+  try {
+    const s = await get(`/api/v1/vms/${encodeURIComponent(name)}/stats`);
+    if (c !== charts) return;
+    if (s.current) $('#vm-figures-now').textContent = summary(s.current);
+    await c.open(s);
+  } catch (e) { if (c === charts && e.status !== 404) $('#vm-figures-now').textContent = e.message; }
 }
 
 // The graphical console opens on demand: noVNC loads only then.
@@ -544,6 +598,7 @@ function route() {
   } else {
     if (consoleView) { consoleView.close(); consoleView = null; }
     if (screenView) { screenView.close(); screenView = null; }
+    if (charts) { charts.close(); charts = null; }
     if (h === '#/network') { showPage('network'); loadNetwork(); }
     else showPage('vms');
   }

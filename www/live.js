@@ -4,8 +4,8 @@
 import { api, wsUrl } from './api.js';
 
 export class EventStream {
-  constructor({ onEvent, onResync, onStatus }) {
-    Object.assign(this, { onEvent, onResync, onStatus });
+  constructor({ onEvent, onResync, onStatus, types }) {
+    Object.assign(this, { onEvent, onResync, onStatus, types });
     this.since = 0; // 0: replay everything retained (the state history shown per VM)
     this.delay = 250;
     this.stopped = false;
@@ -20,7 +20,9 @@ export class EventStream {
   }
 
   connect() {
-    const ws = new WebSocket(wsUrl('/api/v1/events', { since: String(this.since) }));
+    // The type list goes unescaped: the server takes commas as they are, not %2C.
+    const types = this.types ? '&types=' + this.types.join(',') : '';
+    const ws = new WebSocket(wsUrl('/api/v1/events', { since: String(this.since) }) + types);
     this.ws = ws;
     let opened = false;
     ws.onopen = () => { opened = true; this.delay = 250; this.onStatus('live'); };
@@ -30,6 +32,7 @@ export class EventStream {
         this.onResync(e); // the retained events follow it; `since` moves on with them
         return;
       }
+      if (e.type === 'vm.stats') { this.onEvent(e); return; } // live figures: they do not advance seq
       if (e.seq <= this.since) return; // already seen (never expected; cheap to be sure)
       this.since = e.seq;
       this.onEvent(e);

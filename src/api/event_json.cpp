@@ -44,12 +44,33 @@ json::object to_json(const vm_info& v)
     o["cloud_init"] = v.cloud_init ? json::value(json::object{{"user_data_bytes", v.user_data_bytes},
                                                                {"ssh_authorized_keys", v.ssh_keys}})
                                    : json::value(nullptr);
+    o["agent"] = v.agent ? json::value(to_json(*v.agent)) : json::value(nullptr);
     if (!v.kernel.empty()) {
         o["kernel"] = v.kernel;
         o["initrd"] = text_or_null(v.initrd);
         o["cmdline"] = v.cmdline;
     }
     return o;
+}
+
+json::object to_json(const guest_agent_view& g)
+{
+    json::array ifs, fss;
+    for (auto& i : g.interfaces) {
+        json::array addrs;
+        for (auto& a : i.addresses)
+            addrs.push_back(json::string(a));
+        ifs.push_back(json::object{{"name", i.name}, {"mac", i.mac}, {"addresses", std::move(addrs)}});
+    }
+    for (auto& f : g.filesystems)
+        fss.push_back(json::object{{"mountpoint", f.mountpoint}, {"type", f.type}, {"device", f.device},
+                                   {"total_bytes", f.total_bytes}, {"used_bytes", f.used_bytes}});
+    return {{"os", json::object{{"name", g.os_name}, {"version", g.os_version}, {"kernel", g.kernel}}},
+            {"hostname", g.hostname},
+            {"version", g.agent_version},
+            {"interfaces", std::move(ifs)},
+            {"filesystems", std::move(fss)},
+            {"updated_at", g.updated_at}};
 }
 
 std::string vms_text(const std::vector<vm_info>& vms)

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -51,6 +52,25 @@ struct lease_info {
 struct repair_report {
     std::vector<std::string> actions;
 };
+// What a guest's own agent (qemu-guest-agent) says about it.
+struct guest_interface {
+    std::string name, mac;
+    std::vector<std::string> addresses; // "192.168.26.10/24", "fe80::1/64"
+    bool operator==(const guest_interface&) const = default;
+};
+struct guest_filesystem {
+    std::string mountpoint, type, device;
+    std::uint64_t total_bytes = 0, used_bytes = 0; // 0/0: the agent gave no usage
+    bool operator==(const guest_filesystem&) const = default;
+};
+struct guest_agent_view {
+    std::string os_name, os_version, kernel, hostname, agent_version;
+    std::vector<guest_interface> interfaces;
+    std::vector<guest_filesystem> filesystems;
+    std::int64_t updated_at = 0; // unix seconds of the last answer
+    bool operator==(const guest_agent_view&) const = default;
+};
+
 // A VM as the daemon shows it (GET /api/v1/vms/{name}, vm.created): plain data; only the API
 // turns it into JSON (api/vm_json).
 struct vm_info {
@@ -67,6 +87,7 @@ struct vm_info {
     int pid = 0;                                 // 0: no QEMU
     bool cloud_init = false;
     std::size_t user_data_bytes = 0, ssh_keys = 0;
+    std::optional<guest_agent_view> agent; // none: no guest agent answers
 };
 // An image as GET /api/v1/images/{name} shows it (image.added, image.removed).
 struct image_view {

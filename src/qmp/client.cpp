@@ -121,6 +121,20 @@ asio::awaitable<status> client::connect(std::string path, std::chrono::milliseco
     co_return ok();
 }
 
+asio::awaitable<status> client::connect_agent(std::string path, std::chrono::milliseconds timeout)
+{
+    asio::steady_timer t(ex_, timeout);
+    auto r = co_await (sock_.async_connect(asio::local::stream_protocol::endpoint(path), use_tuple) || t.async_wait(use_tuple));
+    if (r.index() == 1)
+        co_return fail(errc::qmp_timeout, "cannot connect to " + path + " in time");
+    if (auto [ec] = std::get<0>(r); ec)
+        co_return fail(errc::qmp_disconnected, "cannot connect to " + path + ": " + ec.message());
+    agent_ = true;
+    connected_ = true;
+    outq_.push(std::string("\xff"), 1);
+    co_return ok();
+}
+
 asio::awaitable<void> client::writer()
 {
     auto self = shared_from_this();
@@ -144,6 +158,12 @@ asio::awaitable<void> client::run()
     char buf[8192];
     while (connected_) {
         while (auto l = lines_.next()) {
+            if (agent_) { // guest-sync-delimited's sentinel, and nothing else, may precede a reply
+                auto from = l->find_first_not_of('\xff');
+                if (from == std::string::npos)
+                    continue;
+                l->erase(0, from);
+            }
             auto m = classify(*l);
             switch (m.k) {
             case kind::event:
@@ -154,7 +174,7 @@ asio::awaitable<void> client::run()
             case kind::error: {
                 auto it = pending_.find(m.id);
                 if (it == pending_.end()) {
-                    if (m.k == kind::error && m.id.empty()) {
+                    if (m.k == kind::error && m.id.empty() && !agent_) {
                         // qmp-spec: an error without an id means QEMU could not parse our input.
                         log::error("qmp", "QEMU could not parse a command: ", m.error_desc, "; closing the session");
                         close();

@@ -36,6 +36,12 @@ public:
 
     // Connects and negotiates within `timeout` (the socket may take a while to appear).
     boost::asio::awaitable<status> connect(std::string path, std::chrono::milliseconds timeout);
+    // The guest agent's channel (qemu-guest-agent speaks QMP's framing without the greeting and
+    // the capabilities step): connects, and sends the 0xFF byte that makes the agent drop
+    // whatever an earlier client left half-sent. Replies may carry the 0xFF sentinel of
+    // guest-sync-delimited in front; a reply without an id is dropped, not fatal (stale answers
+    // to an earlier client). Call guest-sync-delimited before trusting the channel.
+    boost::asio::awaitable<status> connect_agent(std::string path, std::chrono::milliseconds timeout);
     // Reads until the peer goes away or close() is called; then fails every pending execute().
     boost::asio::awaitable<void> run();
     // Sends a command and waits for its reply. Failures: "qmp_timeout", "qmp_disconnected",
@@ -58,6 +64,7 @@ private:
     std::map<std::string, std::shared_ptr<pending>> pending_;
     std::uint64_t next_id_ = 1;
     bool connected_ = false;
+    bool agent_ = false;
     line_splitter lines_;
     event_handler on_event_;
 };

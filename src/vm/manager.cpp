@@ -234,6 +234,37 @@ result<manager::figures> manager::stats(const std::string& name) const
     return f;
 }
 
+asio::awaitable<void> manager::sample_all()
+{
+    bool any = false;
+    for (auto& [n, v] : vms_)
+        any = any || v->running();
+    if (!any)
+        co_return;
+    auto taps = co_await net_.tap_counters();
+    if (closing_)
+        co_return;
+    // One coroutine per VM: each reads its /proc file and then waits on its QMP, so the loop
+    // runs other work between VMs instead of all of them in one go.
+    for (auto& [n, v] : vms_) {
+        if (!v->running())
+            continue;
+        std::optional<net_counters> nc;
+        if (auto it = taps.find(v->rec().tap); it != taps.end())
+            nc = it->second;
+        asio::co_spawn(ex_, v->sample(nc), [name = n](std::exception_ptr e) {
+            if (!e)
+                return;
+            try {
+                std::rethrow_exception(e);
+            }
+            catch (const std::exception& x) {
+                log::error("vm", name, ": sampling threw: ", x.what());
+            }
+        });
+    }
+}
+
 asio::awaitable<void> manager::sample_loop()
 {
     const auto every = std::chrono::seconds(cfg_.stats_interval_s);
@@ -248,33 +279,7 @@ asio::awaitable<void> manager::sample_loop()
         auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
         if (ec || closing_)
             co_return;
-        bool any = false;
-        for (auto& [n, v] : vms_)
-            any = any || v->running();
-        if (!any)
-            continue;
-        auto taps = co_await net_.tap_counters();
-        if (closing_)
-            co_return;
-        // One coroutine per VM: each reads its /proc file and then waits on its QMP, so the loop
-        // runs other work between VMs instead of all of them in one go.
-        for (auto& [n, v] : vms_) {
-            if (!v->running())
-                continue;
-            std::optional<net_counters> nc;
-            if (auto it = taps.find(v->rec().tap); it != taps.end())
-                nc = it->second;
-            asio::co_spawn(ex_, v->sample(nc), [name = n](std::exception_ptr e) {
-                if (!e)
-                    return;
-                try {
-                    std::rethrow_exception(e);
-                }
-                catch (const std::exception& x) {
-                    log::error("vm", name, ": sampling threw: ", x.what());
-                }
-            });
-        }
+        co_await sample_all();
     }
 }
 

@@ -95,6 +95,8 @@ public:
     // Samples every running VM's figures each stats interval (the TAPs' counters in one dump),
     // spread over the loop: one short step per VM. Runs until cancelled.
     boost::asio::awaitable<void> sample_loop();
+    // One round: the TAPs' counters, then each running VM's sample started (not awaited).
+    boost::asio::awaitable<void> sample_all();
     // A VM's figures: not_found when there is no such VM.
     struct figures {
         std::vector<stats_point> points;

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <fstream>
 #include <iterator>
+#include <random>
 
 #include <fcntl.h>
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 #include "base/log.hpp"
 #include "base/time.hpp"
 #include "qmp/client.hpp"
+#include "vm/agent_info.hpp"
 #include "vm/console.hpp"
 #include "vm/console_hub.hpp"
 #include "vm/host.hpp"
@@ -138,6 +140,7 @@ vm_info supervisor::info() const
     v.cloud_init = s.ci.given;
     v.user_data_bytes = s.ci.user_data.size();
     v.ssh_keys = s.ci.ssh_authorized_keys.size();
+    v.agent = agent_view_;
     return v;
 }
 
@@ -157,6 +160,7 @@ void supervisor::release_runtime(std::optional<console_end> why)
     ++gen_;
     stats_.pause();
     balloon_ = false;
+    agent_gone();
     boost::system::error_code ec;
     if (qmp_) {
         qmp_->close();
@@ -199,6 +203,13 @@ void supervisor::on_qmp_event(unsigned gen, const std::string& ev, const json::o
     auto sig = parse_qmp_signal(ev);
     bool guest = data.contains("guest") && data.at("guest").is_bool() && data.at("guest").as_bool();
     std::string why = data.contains("reason") && data.at("reason").is_string() ? std::string(data.at("reason").as_string()) : "";
+    if (ev == "VSERPORT_CHANGE") {
+        auto* id = data.if_contains("id");
+        auto* open = data.if_contains("open");
+        if (id && id->is_string() && id->as_string() == agent_port_id && open && open->is_bool())
+            agent_port(open->as_bool());
+        return;
+    }
     if (sig == qmp_signal::panicked)
         log::warn("vm", rec_.s.name, ": guest kernel panicked");
     else if (sig == qmp_signal::powerdown)
@@ -278,6 +289,16 @@ asio::awaitable<status> supervisor::attach(bool fresh)
     // started by an older daemon may have no balloon: its figures then lack the guest's view).
     json::object poll{{"path", balloon_path}, {"property", "guest-stats-polling-interval"}, {"value", env_.stats_interval_s}};
     balloon_ = (co_await qmp->execute("qom-set", std::move(poll), 2s)).ok() && gen_ == gen;
+    // A guest agent already running (a re-attach, or a fast guest): its port is open now.
+    if (auto cd = co_await qmp->execute("query-chardev", {}, 2s); cd && gen_ == gen && cd->is_array())
+        for (auto& c : cd->as_array())
+            if (c.is_object() && c.as_object().if_contains("label") && c.as_object().at("label") == "qga0") {
+                auto* fo = c.as_object().if_contains("frontend-open");
+                if (fo && fo->is_bool() && fo->as_bool())
+                    agent_port(true);
+            }
+    if (gen_ != gen)
+        co_return fail(errc::vm_gone, name + ": QEMU went away during start-up");
     console_ = std::make_shared<console_hub>(env_.ex, *env_.files, dir() + "/" + console_log_file, name);
     asio::co_spawn(env_.ex, console_->run(dir() + "/" + console_socket),
                    [name](std::exception_ptr e) { log_failure("console reader", name, e); });
@@ -297,6 +318,114 @@ nocloud_vm nocloud_of(const record& r)
 {
     // created_at and the MAC (new for each create unless given) tell two VMs of one name apart.
     return nocloud_vm{r.s.name, r.ip, r.mac, r.s.name + "-" + std::to_string(r.created_at) + "-" + r.mac.substr(9), r.s.ci};
+}
+
+// ---- the guest agent ----
+
+void supervisor::agent_gone()
+{
+    ++agent_gen_;
+    if (agent_) {
+        agent_->close();
+        agent_.reset();
+    }
+    if (agent_wake_)
+        agent_wake_->cancel();
+    agent_wake_.reset();
+    if (agent_view_) {
+        agent_view_.reset();
+        ++env_.changes;
+    }
+}
+
+void supervisor::agent_port(bool open)
+{
+    agent_gone();
+    if (!open) {
+        log::info("vm", rec_.s.name, ": the guest agent closed its port");
+        return;
+    }
+    asio::co_spawn(env_.ex, agent_session(gen_, agent_gen_),
+                   [name = rec_.s.name](std::exception_ptr e) { log_failure("guest agent", name, e); });
+}
+
+asio::awaitable<bool> supervisor::agent_refresh(std::shared_ptr<qmp::client> a, unsigned agen)
+{
+    guest_agent_view v = agent_view_.value_or(guest_agent_view{});
+    auto ask = [&](const char* cmd) -> asio::awaitable<result<json::value>> {
+        json::object none;
+        co_return co_await a->execute(cmd, std::move(none), 5s);
+    };
+    // Each answer on its own: an agent that blocks one command (--block-rpcs) still gives the rest.
+    bool any = false;
+    if (v.os_name.empty())
+        if (auto r = co_await ask("guest-get-osinfo"); r && (any = true))
+            read_osinfo(*r, v);
+    if (v.agent_version.empty() && agent_gen_ == agen)
+        if (auto r = co_await ask("guest-info"); r && (any = true))
+            read_agent_info(*r, v);
+    if (agent_gen_ == agen)
+        if (auto r = co_await ask("guest-get-host-name"); r && (any = true))
+            read_host_name(*r, v);
+    if (agent_gen_ == agen)
+        if (auto r = co_await ask("guest-network-get-interfaces"); r && (any = true))
+            read_interfaces(*r, v);
+    if (agent_gen_ == agen)
+        if (auto r = co_await ask("guest-get-fsinfo"); r && (any = true))
+            read_fsinfo(*r, v);
+    if (agent_gen_ != agen || !any)
+        co_return false;
+    const bool first = !agent_view_;
+    v.updated_at = agent_view_ ? agent_view_->updated_at : 0;
+    if (!agent_view_ || !(v == *agent_view_)) {
+        v.updated_at = unix_now();
+        agent_view_ = std::move(v);
+        ++env_.changes;
+    }
+    if (first)
+        log::info("vm", rec_.s.name, ": guest agent ", agent_view_->agent_version, " answers (", agent_view_->os_name, ")");
+    co_return true;
+}
+
+asio::awaitable<void> supervisor::agent_session(unsigned gen, unsigned agen)
+{
+    auto self = shared_from_this();
+    std::mt19937 rng(std::random_device{}());
+    auto wake = std::make_shared<asio::steady_timer>(env_.ex);
+    agent_wake_ = wake;
+    while (gen == gen_ && agen == agent_gen_) {
+        if (!agent_) {
+            auto a = std::make_shared<qmp::client>(env_.ex);
+            if (co_await a->connect_agent(dir() + "/" + agent_socket, 2s); a->connected() && agen == agent_gen_) {
+                agent_ = a;
+                asio::co_spawn(env_.ex, a->run(), [name = rec_.s.name](std::exception_ptr e) { log_failure("agent reader", name, e); });
+                // The agent's answer to this number, behind its 0xFF sentinel, proves the channel
+                // carries this session's replies and nothing older.
+                const std::int64_t token = std::uniform_int_distribution<std::int64_t>(1, 1LL << 40)(rng);
+                json::object sync{{"id", token}};
+                auto r = co_await a->execute("guest-sync-delimited", std::move(sync), 10s);
+                if (agen != agent_gen_)
+                    co_return;
+                if (!r || !r->is_int64() || r->as_int64() != token) {
+                    log::debug("vm", rec_.s.name, ": guest agent did not sync: ", r ? json::serialize(*r) : r.error().message);
+                    a->close();
+                    agent_.reset();
+                }
+            }
+        }
+        if (agent_ && !co_await agent_refresh(agent_, agen) && agen == agent_gen_) {
+            agent_->close(); // it stopped answering: sync again next round
+            agent_.reset();
+            if (agent_view_) {
+                agent_view_.reset();
+                ++env_.changes;
+            }
+        }
+        if (agen != agent_gen_)
+            co_return;
+        wake->expires_after(agent_ ? 30s : 5s);
+        co_await wake->async_wait(use_tuple);
+    }
 }
 
 // ---- figures ----
@@ -509,8 +638,21 @@ asio::awaitable<status> supervisor::stop(bool force, int timeout_s)
 {
     if (auto st = allowed(force ? op::force_stop : op::stop, rec_.st); !st)
         co_return st;
+    const bool was_running = rec_.st == state::running;
     auto plan = lc_.stop(force, static_cast<bool>(qmp_), timeout_s);
     apply(plan.t);
+    // The guest agent first, when one answers: it powers off a guest that has no ACPI handling
+    // (no acpid, no logind). guest-shutdown answers nothing when it works; an error comes at once.
+    // The ACPI button follows anyway: a guest shuts down once, whichever comes first.
+    if (!force && was_running && agent_ && agent_view_) {
+        json::object how{{"mode", "powerdown"}};
+        auto a = agent_;
+        auto r = co_await a->execute("guest-shutdown", std::move(how), 1s);
+        if (r || r.error().code == errc::qmp_error) // silence (or the agent leaving) is the success
+            log::warn("vm", rec_.s.name, ": the guest agent refused guest-shutdown: ", r ? "it answered" : r.error().message);
+        else
+            log::info("vm", rec_.s.name, ": asked the guest agent to power off");
+    }
     co_await perform(std::move(plan.effects));
     bool done = co_await wait_for([](state s) { return !has_process(s); }, std::chrono::seconds(timeout_s + 15));
     if (!done && env_.closing)

@@ -127,6 +127,12 @@ private:
     boost::asio::awaitable<void> perform(std::vector<effect> effects);
     boost::asio::awaitable<void> deadline_after(unsigned gen, std::chrono::seconds after, int stage);
     void on_qmp_event(unsigned gen, const std::string& ev, const boost::json::object& data);
+    // The guest agent's port opened (the agent runs) or closed: a session starts or ends.
+    void agent_port(bool open);
+    // While the port stays open: connects and syncs, then reads what the agent says every 30 s.
+    boost::asio::awaitable<void> agent_session(unsigned gen, unsigned agen);
+    boost::asio::awaitable<bool> agent_refresh(std::shared_ptr<qmp::client> a, unsigned agen);
+    void agent_gone();
     void on_exit(int wait_status, bool have_status);
     // Persists and publishes a transition, and wakes wait_for().
     void apply(std::optional<transition> t);
@@ -142,6 +148,11 @@ private:
     vm_stats stats_;
     bool sampling_ = false;
     bool balloon_ = false; // QEMU has the balloon and polls the guest's memory report
+    // The guest agent: a session per opening of its port (agent_gen_ tells sessions apart).
+    std::shared_ptr<qmp::client> agent_;
+    std::optional<guest_agent_view> agent_view_;
+    unsigned agent_gen_ = 0;
+    std::shared_ptr<boost::asio::steady_timer> agent_wake_;
     // Runtime, never persisted.
     unsigned gen_ = 0; // bumps on every (re)attach and detach: stale callbacks compare it
     std::shared_ptr<qmp::client> qmp_;

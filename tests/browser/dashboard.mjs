@@ -28,6 +28,8 @@ function watch(page, name) {
   page.on('response', (r) => { if (r.status() >= 400) bad(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`); });
 }
 
+// Screenshots of the page in both themes at desktop and phone size. At phone size (390 px) the
+// page must be no wider than the screen: what sticks out is named.
 async function shots(page, label) {
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });
@@ -36,6 +38,21 @@ async function shots(page, label) {
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.waitForTimeout(150);
       await page.screenshot({ path: `${artifacts}/${label}-${scheme}-${vw}.png` });
+      const wide = await page.evaluate(() => {
+        const vw = document.documentElement.clientWidth;
+        const sw = document.documentElement.scrollWidth;
+        if (sw <= vw) return null;
+        const out = [];
+        for (const e of document.querySelectorAll('body *')) {
+          const r = e.getBoundingClientRect();
+          if (r.width && r.right > vw + 1 && !(e.parentElement && e.parentElement.closest('.table-wrap')) && !e.closest('[hidden]')) out.push(`${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''} (right ${Math.round(r.right)})`);
+        }
+        const name = (e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : ''}`;
+        const deep = [...document.querySelectorAll('body *')].filter((e) => e.scrollWidth > vw && !e.closest('[hidden]')).map((e) => `${name(e)} ${e.scrollWidth}/${e.clientWidth}`);
+        return `page ${sw} px wide in a ${vw} px viewport; sticking out: ${out.slice(0, 8).join(', ')}; wider inside: ${deep.slice(-6).join(', ')}`;
+      });
+      if (wide && vw === 'phone') throw new Error(`${label}, ${scheme}, phone: ${wide}`);
+      if (vw === 'phone') phoneChecks.push(`${label}/${scheme}`);
     }
   }
   await page.emulateMedia({ colorScheme: 'light' });
@@ -43,6 +60,7 @@ async function shots(page, label) {
 }
 
 let failed = false;
+const phoneChecks = [];
 try {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await ctx.newPage();
@@ -74,6 +92,8 @@ try {
   });
   console.log(`figure: page weight without xterm.js: ${perf.bytes} bytes transferred (${perf.body} bytes uncompressed, ${perf.files.length + 1} files: / ${perf.files.join(' ')}); budget 100 KB`);
   console.log(`figure: first render (first contentful paint) ${perf.fcp.toFixed(0)} ms, DOMContentLoaded ${perf.dcl.toFixed(0)} ms; budget 300 ms`);
+  const uplotLoaded = () => page.evaluate(() => performance.getEntriesByType('resource').some((r) => r.name.includes('uplot')));
+  if (await uplotLoaded()) throw new Error('the charting library loaded on the list page');
 
   // Events replayed on connecting (e.g. the boot files adopted at start) are not live deliveries.
   await page.waitForTimeout(500);
@@ -130,6 +150,27 @@ try {
     catch (e) { if (i === 5) throw new Error('no output in the console: ' + await screen.textContent()); }
   }
   console.log('ok: console output PADDOCK_42_OK');
+
+  step('the VM page: graphs of CPU, memory, disk and network that draw and move with vm.stats; "no agent"');
+  await page.locator('#charts figure.chart canvas').nth(3).waitFor({ timeout: 10000 });
+  if (!await uplotLoaded()) throw new Error('the graphs drew without uPlot loading');
+  const points = () => page.evaluate(() => [...document.querySelectorAll('#charts figure.chart')].map((f) => Number(f.dataset.points)));
+  const p0 = await points();
+  if (p0.length !== 4) throw new Error('expected 4 graphs, got ' + p0.length);
+  let p1 = p0;
+  for (let i = 0; i < 50 && p1[0] < p0[0] + 2; ++i) { await page.waitForTimeout(200); p1 = await points(); }
+  if (!p1.every((n) => n >= p0[0] + 2)) throw new Error(`graphs did not move with vm.stats: ${p0} -> ${p1}`);
+  const inked = await page.evaluate(() => [...document.querySelectorAll('#charts canvas')].map((c) => {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let k = 3; k < d.length; k += 4) if (d[k] > 0) n++;
+    return n;
+  }));
+  if (inked.some((n) => n < 200)) throw new Error('a graph is blank: inked pixels ' + inked);
+  const now = await page.locator('#vm-figures-now').textContent();
+  if (!/CPU \d+ %/.test(now)) throw new Error('no figures line: ' + now);
+  await page.locator('#vm-agent-none', { hasText: 'No agent' }).waitFor({ timeout: 5000 });
+  console.log(`ok: 4 graphs drawn (${inked.join('/')} inked pixels), ${p0[0]} -> ${p1[0]} points live from vm.stats; "${now}"`);
   await shots(page, 'vm');
 
   step('the screen: noVNC loads only when opened and shows the VM\'s display over /vnc');
@@ -166,6 +207,9 @@ try {
   step('screens: VMs and network');
   await page.getByRole('link', { name: 'VMs', exact: true }).click();
   await row.waitFor();
+  await row.locator('td.cpu', { hasText: '%' }).waitFor({ timeout: 10000 });
+  await row.locator('td.mem', { hasText: 'used' }).waitFor({ timeout: 10000 });
+  console.log(`ok: the list shows web1's CPU "${await row.locator('td.cpu').textContent()}" and memory "${await row.locator('td.mem').textContent()}" live`);
   await shots(page, 'vms');
   await page.getByRole('link', { name: 'Network', exact: true }).click();
   await page.locator('#topology svg').waitFor({ timeout: 10000 });
@@ -221,6 +265,7 @@ try {
   await other.close();
 
   if (problems.length) throw new Error('problems in the page:\n  ' + problems.join('\n  '));
+  console.log(`ok: at 390 px no page is wider than the screen (${phoneChecks.join(', ')})`);
   console.log(`ok: dashboard end to end; screenshots in ${artifacts}`);
 } catch (e) {
   failed = true;

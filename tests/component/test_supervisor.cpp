@@ -312,3 +312,82 @@ TEST_CASE("concurrency: same-name creates give one VM and one reservation; one V
         (void)ex;
     });
 }
+
+TEST_CASE("the guest agent: found when its port opens, what it says in the VM's view, its guest-shutdown first on a graceful stop")
+{
+    world w;
+    // A guest deaf to the ACPI button whose agent powers it off: a graceful stop that ends well
+    // before the deadline went through the agent.
+    ::setenv("FAKE_QEMU_DEAF", "1", 1);
+    ::setenv("FAKE_AGENT", "1", 1);
+    w.run([&w]() -> asio::awaitable<void> {
+        REQUIRE((co_await w.mgr->create(spec_named("ga", true))).ok());
+        CHECK(w.state("ga") == "running");
+        auto before = w.mgr->get("ga");
+        REQUIRE(before.ok());
+        for (int i = 0; i < 300 && !w.mgr->get("ga")->agent; ++i)
+            co_await sleep_for(10ms);
+        auto v = w.mgr->get("ga");
+        REQUIRE(v->agent.has_value());
+        CHECK(v->agent->os_name == "Fake Linux 1 (test)");
+        CHECK(v->agent->kernel == "6.1.0-fake");
+        CHECK(v->agent->hostname == "fakehost");
+        CHECK(v->agent->agent_version == "7.2.0-fake");
+        REQUIRE(v->agent->interfaces.size() == 1); // lo left out
+        CHECK(v->agent->interfaces[0].addresses == std::vector<std::string>{"192.168.26.10/24"});
+        REQUIRE(v->agent->filesystems.size() == 1);
+        CHECK(v->agent->filesystems[0].used_bytes == 1ull << 30);
+        auto j = api::to_json(*v);
+        CHECK(j.at("agent").at("os").at("name") == "Fake Linux 1 (test)");
+
+        vm::action_options o;
+        o.timeout_s = 20;
+        auto t0 = std::chrono::steady_clock::now();
+        CHECK((co_await w.mgr->act("ga", vm::action::stop, o)).ok());
+        CHECK(w.state("ga") == "stopped");
+        CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+        CHECK_FALSE(w.mgr->get("ga")->agent.has_value());
+        CHECK(api::to_json(*w.mgr->get("ga")).at("agent").is_null());
+    });
+    ::unsetenv("FAKE_AGENT");
+    ::unsetenv("FAKE_QEMU_DEAF");
+}
+
+TEST_CASE("a running VM's figures: sampled over QMP and /proc, points in the ring, vm.stats published live and not retained")
+{
+    world w;
+    std::vector<stats_point> live;
+    w.bus.subscribe([&](const event& e) {
+        if (auto* p = std::get_if<stats_point>(&e.data))
+            live.push_back(*p);
+    });
+    w.run([&w, &live]() -> asio::awaitable<void> {
+        REQUIRE((co_await w.mgr->create(spec_named("st", true))).ok());
+        const auto retained = w.bus.retained().size();
+        const auto seq = w.bus.last_seq();
+        for (int i = 0; i < 3; ++i) {
+            co_await w.mgr->sample_all();
+            co_await sleep_for(300ms);
+        }
+        auto f = w.mgr->stats("st");
+        REQUIRE(f.ok());
+        CHECK(f->running);
+        REQUIRE(f->points.size() == 3);
+        CHECK(f->points[2].rss_mib > 1);
+        CHECK(f->points[2].guest_total_mib == doctest::Approx(256)); // the fake balloon's report
+        CHECK(f->points[2].guest_used_mib == doctest::Approx(56));
+        CHECK(f->points[2].disk_rd_iops > 0); // the fake's counters grow with time
+        CHECK(live.size() == 3);
+        CHECK(w.bus.retained().size() == retained); // live only
+        CHECK(w.bus.last_seq() == seq);
+        vm::action_options force;
+        force.force = true;
+        CHECK((co_await w.mgr->act("st", vm::action::stop, force)).ok());
+        f = w.mgr->stats("st");
+        CHECK_FALSE(f->running);
+        CHECK(f->points.size() == 3);
+        co_await w.mgr->sample_all();
+        CHECK(w.mgr->stats("st")->points.size() == 3); // nothing sampled while stopped
+        CHECK_FALSE(w.mgr->stats("nope").ok());
+    });
+}

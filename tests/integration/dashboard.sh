@@ -11,6 +11,7 @@ command -v node >/dev/null || skip "no node (scripts/install-deps installs nodej
 [ -f "$SRC/www/node_modules/@xterm/xterm/lib/xterm.mjs" ] || skip "no xterm.js (npm ci in www; scripts/install-deps does)"
 
 setup_vm_world
+write_config "" '"qemu": {"stats_interval_s": 1}' # the graphs move each second
 start_daemon
 ART=${PADDOCK_ARTIFACTS:-$WORK/artifacts}
 # The browser runs in the background; midway it asks for a daemon restart (restart.request), which
@@ -31,4 +32,4 @@ done
 rc=0; wait "$BROWSER" || rc=$?
 [ "$rc" = 0 ] || fail "dashboard: $(cat "$WORK/browser.log")"
 grep -E "^(#|figure|ok)" "$WORK/browser.log" | sed 's/^/# /'
-pass "dashboard in Chromium: sign-in, create, live state and IP, console, pause/resume, daemon restart, stop, remove, wrong token"
+pass "dashboard in Chromium: sign-in, create, live state and IP, figures and graphs, console, pause/resume, daemon restart, stop, remove, wrong token; no page wider than a phone"

@@ -5,7 +5,9 @@
 # over SSH: host name, the default user with the key and sudo, runcmd and write_files done,
 # `cloud-init status` done, distinct SSH host keys, each resolving the other by name through the
 # daemon's DNS, the root file system grown to disk_gib, a reboot keeping the address, and a stop
-# by the ACPI power button (systemd-logind), timed. Then once more under firmware "uefi"
+# by the ACPI power button (systemd-logind), timed; the guest agent (qemu-guest-agent) seen with
+# the OS, addresses and file systems, gone when stopped, and its guest-shutdown stopping a guest
+# that ignores the power button; the guest's memory report through the balloon. Then once more under firmware "uefi"
 # (systemd-boot on the image's ESP) with cloud_init.seed "disk" (no seed URL: the cidata disk only).
 # Prints the boot timeline (seconds from POST /vms: lease, seed fetched, SSH, cloud-init done).
 # Run alone: sudo PADDOCKD=build/src/paddockd tests/integration/real_guest.sh
@@ -110,13 +112,51 @@ wait_for 300 gssh "$IP1" true >/dev/null || fail "deb1 did not come back after t
 [ "$(ipof deb1)" = "$IP1" ] && [ "$(gssh "$IP1" hostname)" = deb1 ] || fail "after the reboot: $(api /api/v1/vms/deb1)"
 pass "deb1 rebooted from inside: back on $IP1 after $(( $(date +%s) - t )) s, still deb1"
 
+# The guest agent (Debian's qemu-guest-agent, started by udev when its port appears) and the
+# guest's own memory report (virtio-balloon).
+agent_up() { [ "$(api /api/v1/vms/deb1 | jget agent.hostname 2>/dev/null)" = deb1 ]; }
+wait_for 120 agent_up >/dev/null || fail "no guest agent on deb1: $(api /api/v1/vms/deb1 | jget agent); $(gssh "$IP1" systemctl status qemu-guest-agent | head -5)"
+api /api/v1/vms/deb1 > "$WORK/deb1.json"
+out=$(/usr/bin/python3 - "$WORK/deb1.json" "$IP1" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["agent"]
+ip = sys.argv[2]
+assert a["os"]["name"].startswith("Debian GNU/Linux 12"), a["os"]
+nic = [i for i in a["interfaces"] if any(x.startswith(ip + "/") for x in i["addresses"])]
+assert nic, a["interfaces"]
+root = [f for f in a["filesystems"] if f["mountpoint"] == "/"]
+assert root and root[0]["total_bytes"] > 3 << 30 and 0 < root[0]["used_bytes"] < root[0]["total_bytes"], a["filesystems"]
+os_, fs = a["os"], root[0]
+print(f"{os_['name']}, kernel {os_['kernel']}, agent {a['version']}, {ip} on {nic[0]['name']}, / {fs['used_bytes'] >> 20}/{fs['total_bytes'] >> 20} MiB used")
+PY
+) || fail "deb1's agent: $out"
+pass "guest agent on deb1: $out"
+guest_mem() { api /api/v1/vms/deb1/stats | jget current.guest_total_mib | grep -qv null; }
+wait_for 30 guest_mem >/dev/null || fail "deb1 reports no memory through its balloon: $(api /api/v1/vms/deb1/stats | jget current)"
+pass "deb1's own memory report: $(api /api/v1/vms/deb1/stats | jget current.guest_used_mib)/$(api /api/v1/vms/deb1/stats | jget current.guest_total_mib) MiB in use (QEMU holds $(api /api/v1/vms/deb1/stats | jget current.rss_mib) MiB)"
+
+# deb2 without its agent: the ACPI power button alone (systemd-logind) stops it.
+gssh "$IP2" "sudo systemctl stop qemu-guest-agent"
+agent_gone() { [ "$(api /api/v1/vms/deb2 | jget agent)" = null ]; }
+wait_for 20 agent_gone >/dev/null || fail "deb2's agent stopped but still shown: $(api /api/v1/vms/deb2 | jget agent)"
 t=$(date +%s%N)
 r=$(api /api/v1/vms/deb2/stop -X POST -d '{"timeout_s":90}' --max-time 120)
 ms=$(( ($(date +%s%N) - t) / 1000000 ))
 [ "$(echo "$r" | jget state)" = stopped ] || fail "ACPI stop of deb2: $r"
 grep -q -E "deb2: .*(forced stop|SIGTERM|SIGKILL)" "$WORK/daemon.log" && fail "deb2 was stopped by force: $(grep deb2 "$WORK/daemon.log" | tail -5)"
 grep -q "deb2: QMP event SHUTDOWN" "$WORK/daemon.log" || fail "deb2's guest did not shut down by itself"
-pass "deb2 stopped by the ACPI power button (systemd-logind) in $ms ms, no force"
+grep -q "deb2: asked the guest agent" "$WORK/daemon.log" && fail "deb2's stop went through an agent it no longer had"
+pass "deb2 (agent stopped, shown as none) stopped by the ACPI power button (systemd-logind) in $ms ms, no force"
+
+# deb1 told to ignore the power button: its agent's guest-shutdown stops it, no force.
+gssh "$IP1" "sudo mkdir -p /etc/systemd/logind.conf.d && printf '[Login]\nHandlePowerKey=ignore\n' | sudo tee /etc/systemd/logind.conf.d/ignore-power.conf >/dev/null && sudo systemctl restart systemd-logind"
+t=$(date +%s%N)
+r=$(api /api/v1/vms/deb1/stop -X POST -d '{"timeout_s":90}' --max-time 120)
+ms=$(( ($(date +%s%N) - t) / 1000000 ))
+[ "$(echo "$r" | jget state)" = stopped ] || fail "agent stop of deb1: $r"
+grep -q -E "deb1: .*(forced stop|SIGTERM|SIGKILL|no power-off within)" "$WORK/daemon.log" && fail "deb1 was stopped by force: $(grep deb1 "$WORK/daemon.log" | tail -5)"
+grep -q "deb1: asked the guest agent to power off" "$WORK/daemon.log" || fail "deb1's stop did not go through its agent"
+pass "deb1 ignoring the power button (logind HandlePowerKey=ignore) stopped through its guest agent in $ms ms, no force"
 
 # Once more: UEFI firmware, and the seed on the cidata disk alone.
 stop_daemon

@@ -646,3 +646,51 @@ TEST_CASE("VM figures: /proc stat, query-blockstats and the balloon's report are
     CHECK(old->available == 400);
     CHECK_FALSE(parse_balloon_stats(boost::json::parse("null")));
 }
+
+#include "vm/agent_info.hpp"
+
+TEST_CASE("the guest agent's answers: what they say, bounded; missing or odd fields leave blanks")
+{
+    guest_agent_view v;
+    read_osinfo(boost::json::parse(R"({"id":"debian","name":"Debian GNU/Linux","pretty-name":"Debian GNU/Linux 12 (bookworm)",
+        "version":"12 (bookworm)","version-id":"12","kernel-release":"6.1.0-28-amd64","machine":"x86_64"})"), v);
+    CHECK(v.os_name == "Debian GNU/Linux 12 (bookworm)");
+    CHECK(v.os_version == "12 (bookworm)");
+    CHECK(v.kernel == "6.1.0-28-amd64");
+    read_host_name(boost::json::parse(R"({"host-name":"web1"})"), v);
+    CHECK(v.hostname == "web1");
+    read_interfaces(boost::json::parse(R"([
+        {"name":"lo","hardware-address":"00:00:00:00:00:00","ip-addresses":[{"ip-address-type":"ipv4","ip-address":"127.0.0.1","prefix":8}]},
+        {"name":"ens3","hardware-address":"52:54:00:12:34:56","ip-addresses":[
+            {"ip-address-type":"ipv4","ip-address":"192.168.26.10","prefix":24},
+            {"ip-address-type":"ipv6","ip-address":"fe80::5054:ff:fe12:3456","prefix":64}]},
+        {"name":"dummy0"}, 42])"), v);
+    REQUIRE(v.interfaces.size() == 1);
+    CHECK(v.interfaces[0].mac == "52:54:00:12:34:56");
+    CHECK(v.interfaces[0].addresses == std::vector<std::string>{"192.168.26.10/24", "fe80::5054:ff:fe12:3456/64"});
+    read_fsinfo(boost::json::parse(R"([
+        {"name":"vda1","mountpoint":"/","type":"ext4","used-bytes":1000,"total-bytes":4000,"disk":[]},
+        {"name":"vda15","mountpoint":"/boot/efi","type":"vfat","disk":[]},
+        {"name":"vda1","mountpoint":"/","type":"ext4","used-bytes":1000,"total-bytes":4000,"disk":[]},
+        {"name":"x","type":"tmpfs"}])"), v);
+    REQUIRE(v.filesystems.size() == 2);
+    CHECK(v.filesystems[0].mountpoint == "/");
+    CHECK(v.filesystems[0].total_bytes == 4000);
+    CHECK(v.filesystems[1].total_bytes == 0);
+    // A guest cannot make the daemon keep lists or strings without end.
+    std::string many = "[";
+    for (int i = 0; i < 500; ++i)
+        many += std::string(i ? "," : "") + R"({"name":"e)" + std::to_string(i) + R"(","ip-addresses":[{"ip-address":"10.0.0.1","prefix":8}]})";
+    read_interfaces(boost::json::parse(many + "]"), v);
+    CHECK(v.interfaces.size() == 64);
+    read_host_name(boost::json::parse(R"({"host-name":")" + std::string(10000, 'a') + R"("})"), v);
+    CHECK(v.hostname.size() == 256);
+    guest_agent_view blank;
+    for (const char* odd : {"null", "[]", "{}", "\"x\"", "{\"name\":5}"}) {
+        read_osinfo(boost::json::parse(odd), blank);
+        read_interfaces(boost::json::parse(odd), blank);
+        read_fsinfo(boost::json::parse(odd), blank);
+    }
+    CHECK(blank.os_name.empty());
+    CHECK(blank.interfaces.empty());
+}
