@@ -47,6 +47,8 @@ class World:
                 break
             except OSError:
                 time.sleep(0.05)
+        if not os.path.exists(os.path.join(self.state, "api-token")):
+            raise SystemExit("paddockd did not start: " + open(os.path.join(self.work, "daemon.log")).read()[-2000:])
         self.token = open(os.path.join(self.state, "api-token")).read().strip()
         self.daemon = d
         return d

@@ -33,6 +33,7 @@ int usage_error(const std::string& msg)
 
 int main(int argc, char** argv)
 {
+    log::use_journal_if_connected(); // a systemd service writing to the journal: structured entries
     std::string command = "run";
     std::string config_file, listen, state_dir, www = PADDOCK_WWW_DIR;
     int i = 1;

@@ -341,7 +341,8 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
                                       {"loop", {{"probe_ms", l.probe_ms},
                                                 {"worst_stall_ms", l.worst_ms},
                                                 {"worst_own_stall_ms", l.worst_own_ms},
-                                                {"recent_worst_stall_ms", l.recent_worst_ms}}}});
+                                                {"recent_worst_stall_ms", l.recent_worst_ms},
+                                                {"recent_worst_own_stall_ms", l.recent_worst_own_ms}}}});
     }
     case route_id::host: {
         const auto h = ctx.svc->host();

@@ -70,7 +70,7 @@ public:
 // How late the daemon's io_context ran a timer (app/loop_probe).
 struct loop_stalls {
     int probe_ms = 0;
-    double worst_ms = 0, recent_worst_ms = 0, worst_own_ms = 0;
+    double worst_ms = 0, recent_worst_ms = 0, worst_own_ms = 0, recent_worst_own_ms = 0;
 };
 
 // The host's room for VMs (GET /api/v1/host).

@@ -44,7 +44,8 @@ std::int64_t backend::uptime_s() const
 
 api::loop_stalls backend::stalls() const
 {
-    return {static_cast<int>(probe_.period().count()), probe_.worst_ms(), probe_.recent_worst_ms(), probe_.worst_own_ms()};
+    return {static_cast<int>(probe_.period().count()), probe_.worst_ms(), probe_.recent_worst_ms(), probe_.worst_own_ms(),
+            probe_.recent_worst_own_ms()};
 }
 
 api::host_capacity backend::host()

@@ -7,6 +7,7 @@
 
 #include <sys/resource.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,9 +15,11 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "api/http_metrics.hpp"
+#include "base/sd_notify.hpp"
 #include "api/http_server.hpp"
 #include "api/static_files.hpp"
 #include "app/backend.hpp"
@@ -120,11 +123,47 @@ asio::awaitable<void> shut_down(asio::io_context& ioc, api::http_server& http, v
     ioc.stop();
 }
 
+// What the service manager sees: STATUS= with the VM count when it changes, and WATCHDOG=1 fed from
+// this loop itself, so a loop stalled for the watchdog's interval stops the pings and the manager
+// restarts the daemon (the VMs keep running: KillMode=process).
+std::string status_line(const vm::manager& vms)
+{
+    std::size_t all = 0, running = 0;
+    vms.each([&](const vm::record& r) {
+        ++all;
+        running += vm::has_process(r.st) ? 1 : 0;
+    });
+    return "STATUS=" + std::to_string(running) + " of " + std::to_string(all) + " VMs running";
+}
+
+asio::awaitable<void> tell_service_manager(const notifier& n, const vm::manager& vms)
+{
+    const auto wd = std::chrono::duration_cast<std::chrono::milliseconds>(n.watchdog());
+    const auto tick = wd.count() > 0 ? std::min<std::chrono::milliseconds>(wd / 3, 2s) : 2s;
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    std::string last;
+    for (;;) {
+        std::string msg = wd.count() > 0 ? "WATCHDOG=1" : "";
+        if (auto st = status_line(vms); st != last) {
+            msg += (msg.empty() ? "" : "\n") + st;
+            last = st;
+        }
+        if (!msg.empty())
+            n.send(msg);
+        t.expires_after(tick);
+        auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec)
+            co_return;
+    }
+}
+
 } // namespace
 
 int run_daemon(const conf::config& cfg, const run_options& opt)
 {
     const auto t0 = std::chrono::steady_clock::now();
+    // Read (and taken out of the environment) before any QEMU is started.
+    const notifier service = notifier::from_environment();
     raise_file_limit();
     auto state = open_state(cfg, false);
     if (!state) {
@@ -273,6 +312,7 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
         if (ec)
             return;
         log::info("daemon", "signal ", sig, ": shutting down (the network fabric and VMs stay up)");
+        service.send("STOPPING=1\nSTATUS=stopping; the VMs keep running");
         asio::co_spawn(ioc, shut_down(ioc, *http, vms, fab, running, writer), asio::detached);
     });
     ::signal(SIGPIPE, SIG_IGN);
@@ -283,6 +323,13 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     log::info("daemon", "paddockd ", PADDOCK_VERSION, " ready in ", ms, " ms; accel ", accel, "; namespace ",
               cfg.network.namespace_name, "; state_dir ", cfg.state_dir);
     log::info("daemon", "dashboard: http://", host, ":", ep.port(), "/", ctx.token.empty() ? "" : "#token=" + ctx.token);
+    // Ready: the fabric, DHCP, DNS and the API are up (the listener accepts from now on).
+    service.send("READY=1\n" + status_line(vms) + "; API on " + host + ":" + std::to_string(ep.port()));
+    if (service.active()) {
+        log::info("daemon", "told the service manager READY=1", service.watchdog().count() > 0
+                  ? "; watchdog every " + std::to_string(service.watchdog().count() / 1000) + " ms" : "");
+        running.spawn("service manager", tell_service_manager(service, vms));
+    }
     ioc.run();
     log::info("daemon", "stopped");
     return 0;

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Leveled stderr logger: one line per event, "LEVEL module: message" (journald-friendly).
+// Leveled logger: one line per event, "LEVEL module: message" on stderr; or, when stderr is the
+// journal, one entry per event through the journal's native protocol with structured fields
+// (PRIORITY, PADDOCK_MODULE, PADDOCK_VM for lines about one VM), so `journalctl PADDOCK_VM=web1`
+// finds a VM's lines.
 #pragma once
 
 #include <sstream>
@@ -15,6 +18,12 @@ level current_level();
 // Parses "debug" | "info" | "warn" | "error"; returns false on anything else.
 bool parse_level(std::string_view s, level& out);
 void write(level l, std::string_view module, std::string_view message);
+// Switches to the journal when $JOURNAL_STREAM names this process's stderr (systemd sets it for a
+// service whose output goes to the journal). The socket is /run/systemd/journal/socket, or
+// $PADDOCK_JOURNAL_SOCKET (tests). Returns whether it did.
+bool use_journal_if_connected();
+// The journal entry of one event: the native protocol's fields (binary-safe form for MESSAGE).
+std::string journal_entry(level l, std::string_view module, std::string_view message);
 
 // Concatenates its arguments with operator<< (g++ 12 has no <format>).
 template <class... Args>

@@ -60,6 +60,8 @@ asio::awaitable<void> loop_probe::run()
         if (now >= window_end) {
             previous_window_us_ = window_us_;
             window_us_ = 0;
+            previous_own_window_us_ = own_window_us_;
+            own_window_us_ = 0;
             window_end = now + std::chrono::seconds(1);
         }
         if (late > 2000) // placed in the debug log next to whatever the loop was doing
@@ -72,6 +74,7 @@ asio::awaitable<void> loop_probe::run()
         if (waited_now >= 0 && waited_before >= 0) {
             const std::int64_t own = std::max<std::int64_t>(0, late - (waited_now - waited_before));
             worst_own_us_ = std::max(worst_own_us_, own);
+            own_window_us_ = std::max(own_window_us_, own);
             if (late > 2000)
                 log::debug("loop", "  of which ", (late - own) / 1000.0, " ms waiting for a core");
         }

@@ -31,20 +31,23 @@ public:
     double worst_own_ms() const { return worst_own_us_ / 1000.0; }
     // The worst over the current and the previous 1 s window.
     double recent_worst_ms() const { return std::max(window_us_, previous_window_us_) / 1000.0; }
+    double recent_worst_own_ms() const { return std::max(own_window_us_, previous_own_window_us_) / 1000.0; }
     void report(metric_list& out) const
     {
         out.family("paddock_loop_stall_seconds", "gauge",
                    "How late the daemon's event loop ran a timer: the worst in the last 1-2 s (window=recent) and since start "
-                   "(window=start); window=start_own: the worst since start less the time the loop waited for a core.")
+                   "(window=start); window=start_own and recent_own: less the time the loop waited for a core.")
             .add({{"window", "recent"}}, recent_worst_ms() / 1000.0)
             .add({{"window", "start"}}, worst_ms() / 1000.0)
-            .add({{"window", "start_own"}}, worst_own_ms() / 1000.0);
+            .add({{"window", "start_own"}}, worst_own_ms() / 1000.0)
+            .add({{"window", "recent_own"}}, recent_worst_own_ms() / 1000.0);
     }
 
 private:
     boost::asio::any_io_executor ex_;
     std::chrono::milliseconds period_;
     std::int64_t worst_us_ = 0, window_us_ = 0, previous_window_us_ = 0, worst_own_us_ = 0;
+    std::int64_t own_window_us_ = 0, previous_own_window_us_ = 0;
     int schedstat_fd_ = -1;
 };
 

@@ -221,7 +221,7 @@ status parse_qemu(const json::value& v, qemu_config& q)
         status st = ok();
         if (k == "binary") st = read_string(val, "qemu.binary", q.binary);
         else if (k == "accel") st = read_string(val, "qemu.accel", q.accel);
-        else if (k == "stats_interval_s") st = read_u32(val, "qemu.stats_interval_s", q.stats_interval_s, 1, 60);
+        else if (k == "stats_interval_s") st = read_u32(val, "qemu.stats_interval_s", q.stats_interval_s, 0, 60);
         else st = unknown("qemu", k);
         if (!st)
             return st;

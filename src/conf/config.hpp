@@ -17,8 +17,8 @@ namespace paddock::conf {
 struct qemu_config {
     std::string binary = "qemu-system-x86_64";
     std::string accel = "auto"; // auto | kvm | tcg
-    // How often each running VM's figures are sampled (CPU, memory, disk, network): 1-60 s. The
-    // last hour is kept at this resolution.
+    // How often each running VM's figures are sampled (CPU, memory, disk, network): 1-60 s, 0 =
+    // never. The last hour is kept at this resolution.
     std::uint32_t stats_interval_s = 5;
 };
 

@@ -236,23 +236,29 @@ result<manager::figures> manager::stats(const std::string& name) const
 
 asio::awaitable<void> manager::sample_all()
 {
-    bool any = false;
+    std::vector<std::shared_ptr<supervisor>> due;
     for (auto& [n, v] : vms_)
-        any = any || v->running();
-    if (!any)
+        if (v->running())
+            due.push_back(v);
+    if (due.empty())
         co_return;
     auto taps = co_await net_.tap_counters();
     if (closing_)
         co_return;
-    // One coroutine per VM: each reads its /proc file and then waits on its QMP, so the loop
-    // runs other work between VMs instead of all of them in one go.
-    for (auto& [n, v] : vms_) {
-        if (!v->running())
-            continue;
+    // One coroutine per VM, started evenly over the first half of the interval: each reads its
+    // /proc file and waits on its QMP, so neither the loop nor the QEMUs answering get a burst of
+    // all the VMs at once. A VM keeps its place in the order, so its network counters (dumped once
+    // above) and its own readings are one interval apart each time: the rates stay right.
+    const auto gap = std::chrono::microseconds(cfg_.stats_interval_s * 500'000) / static_cast<int>(due.size());
+    asio::steady_timer t(ex_);
+    for (std::size_t i = 0; i < due.size(); ++i) {
+        auto& v = due[i];
+        if (closing_)
+            co_return;
         std::optional<net_counters> nc;
         if (auto it = taps.find(v->rec().tap); it != taps.end())
             nc = it->second;
-        asio::co_spawn(ex_, v->sample(nc), [name = n](std::exception_ptr e) {
+        asio::co_spawn(ex_, v->sample(nc), [name = v->rec().s.name](std::exception_ptr e) {
             if (!e)
                 return;
             try {
@@ -262,11 +268,17 @@ asio::awaitable<void> manager::sample_all()
                 log::error("vm", name, ": sampling threw: ", x.what());
             }
         });
+        if (i + 1 < due.size()) {
+            t.expires_after(gap);
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
     }
 }
 
 asio::awaitable<void> manager::sample_loop()
 {
+    if (cfg_.stats_interval_s <= 0)
+        co_return; // sampling is off
     const auto every = std::chrono::seconds(cfg_.stats_interval_s);
     asio::steady_timer t(ex_);
     auto next = std::chrono::steady_clock::now();

@@ -92,10 +92,11 @@ public:
     // VMs by state, and each VM's counters (CPU time, memory, disk and network totals).
     void report(metric_list& out) const;
 
-    // Samples every running VM's figures each stats interval (the TAPs' counters in one dump),
-    // spread over the loop: one short step per VM. Runs until cancelled.
+    // Samples every running VM's figures each stats interval (the TAPs' counters in one dump), the
+    // VMs spread evenly over the first half of the interval. Runs until cancelled.
     boost::asio::awaitable<void> sample_loop();
-    // One round: the TAPs' counters, then each running VM's sample started (not awaited).
+    // One round: the TAPs' counters, then each running VM's sample started in turn (the last one
+    // started, not awaited, when it returns).
     boost::asio::awaitable<void> sample_all();
     // A VM's figures: not_found when there is no such VM.
     struct figures {

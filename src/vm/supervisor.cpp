@@ -288,7 +288,7 @@ asio::awaitable<status> supervisor::attach(bool fresh)
     // The guest reports its memory through the balloon as often as the daemon samples (a QEMU
     // started by an older daemon may have no balloon: its figures then lack the guest's view).
     json::object poll{{"path", balloon_path}, {"property", "guest-stats-polling-interval"}, {"value", env_.stats_interval_s}};
-    balloon_ = (co_await qmp->execute("qom-set", std::move(poll), 2s)).ok() && gen_ == gen;
+    balloon_ = env_.stats_interval_s > 0 && (co_await qmp->execute("qom-set", std::move(poll), 2s)).ok() && gen_ == gen;
     // A guest agent already running (a re-attach, or a fast guest): its port is open now.
     if (auto cd = co_await qmp->execute("query-chardev", {}, 2s); cd && gen_ == gen && cd->is_array())
         for (auto& c : cd->as_array())

@@ -49,7 +49,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-[ -n "${KEEP_LOG:-}" ] && trap 'cp "$WORK/daemon.log" "$KEEP_LOG" 2>/dev/null; cleanup' EXIT
+[ -n "${KEEP_LOG:-}" ] && trap 'cp "$WORK/daemon.log" "$KEEP_LOG" 2>/dev/null; [ -n "${KEEP_WORK:-}" ] && cp -r "$WORK" "$KEEP_WORK"; cleanup' EXIT
 
 inh() { nsenter --net="/run/netns/$HOST_NS" "$@"; }
 

@@ -135,6 +135,8 @@ TEST_CASE("bad values are rejected with a message naming the field")
         {R"({"dns_service": {"enabled": "yes"}})", "dns_service.enabled:"},
         {R"({"dns_service": {"resolv_conf": ""}})", "dns_service.resolv_conf:"},
         {R"({"dns_service": {"cache_entries": -1}})", "dns_service.cache_entries:"},
+        {R"({"qemu": {"stats_interval_s": 61}})", "qemu.stats_interval_s:"},
+        {R"({"qemu": {"stats_interval_s": "5"}})", "qemu.stats_interval_s:"},
         {R"({"dns_service": {"port": 53}})", "dns_service.port:"},
         {R"({"listen": "localhost:8080"})", "listen:"},
         {R"({"listen": "127.0.0.1:99999"})", "listen:"},

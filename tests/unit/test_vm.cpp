@@ -652,8 +652,8 @@ TEST_CASE("VM figures: /proc stat, query-blockstats and the balloon's report are
 TEST_CASE("the guest agent's answers: what they say, bounded; missing or odd fields leave blanks")
 {
     guest_agent_view v;
-    read_osinfo(boost::json::parse(R"({"id":"debian","name":"Debian GNU/Linux","pretty-name":"Debian GNU/Linux 12 (bookworm)",
-        "version":"12 (bookworm)","version-id":"12","kernel-release":"6.1.0-28-amd64","machine":"x86_64"})"), v);
+    read_osinfo(boost::json::parse(R"J({"id":"debian","name":"Debian GNU/Linux","pretty-name":"Debian GNU/Linux 12 (bookworm)",
+        "version":"12 (bookworm)","version-id":"12","kernel-release":"6.1.0-28-amd64","machine":"x86_64"})J"), v);
     CHECK(v.os_name == "Debian GNU/Linux 12 (bookworm)");
     CHECK(v.os_version == "12 (bookworm)");
     CHECK(v.kernel == "6.1.0-28-amd64");
