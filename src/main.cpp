@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // paddockd: command line → config → daemon or teardown. Nothing else lives here.
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unistd.h>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "conf/config.hpp"
 #include "app/daemon.hpp"
+#include "app/shutdown_vms.hpp"
 #include "base/log.hpp"
 
 using namespace paddock;
@@ -20,6 +22,7 @@ const char* usage =
     "usage: paddockd [--config FILE] [--listen ADDR:PORT] [--state-dir DIR] [--www DIR] [--log-level LEVEL]\n"
     "       paddockd teardown [--config FILE] [--state-dir DIR]\n"
     "       paddockd check-config [--config FILE] [--listen ADDR:PORT] [--state-dir DIR]\n"
+    "       paddockd shutdown-vms [--config FILE] [--timeout SECONDS]   (graceful stop of every VM, restored at next start)\n"
     "       paddockd --version\n"
     "Without --config the embedded defaults apply (the same as config/paddockd.json).\n";
 
@@ -37,7 +40,9 @@ int main(int argc, char** argv)
     std::string command = "run";
     std::string config_file, listen, state_dir, www = PADDOCK_WWW_DIR;
     int i = 1;
-    if (argc > 1 && (std::string_view(argv[1]) == "teardown" || std::string_view(argv[1]) == "check-config")) {
+    int stop_timeout = 60;
+    if (argc > 1 && (std::string_view(argv[1]) == "teardown" || std::string_view(argv[1]) == "check-config" ||
+                     std::string_view(argv[1]) == "shutdown-vms")) {
         command = argv[1];
         i = 2;
     }
@@ -63,6 +68,15 @@ int main(int argc, char** argv)
         else if (a == "--listen") good = value(listen);
         else if (a == "--state-dir") good = value(state_dir);
         else if (a == "--www") good = value(www);
+        else if (a == "--timeout" && command == "shutdown-vms") {
+            std::string t;
+            good = value(t);
+            char* end = nullptr;
+            long n = good ? std::strtol(t.c_str(), &end, 10) : 0;
+            if (good && (!end || *end || n < 1 || n > 3600))
+                return usage_error("--timeout must be seconds from 1 to 3600");
+            stop_timeout = static_cast<int>(n);
+        }
         else if (a == "--log-level") {
             good = value(lvl);
             log::level l;
@@ -108,6 +122,8 @@ int main(int argc, char** argv)
         std::printf("%s\n", conf::to_json_text(cfg).c_str());
         return 0;
     }
+    if (command == "shutdown-vms")
+        return app::run_shutdown_vms(cfg, stop_timeout);
     if (::geteuid() != 0) {
         std::fprintf(stderr, "paddockd: must run as root (it creates a network namespace, links and nftables rules)\n");
         return 1;

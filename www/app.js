@@ -451,6 +451,7 @@ async function create(ev) {
     if (f.get('firmware') !== 'bios') spec.firmware = f.get('firmware');
   }
   for (const k of ['mac', 'ip']) if (f.get(k).trim()) spec[k] = f.get(k).trim();
+  if (f.get('autostart') !== 'never') spec.autostart = f.get('autostart');
   if (f.get('start')) spec.start = true;
   const button = $('#create button[type=submit]');
   button.disabled = true;
@@ -494,6 +495,8 @@ function renderVm() {
   $('#vm-title').textContent = v.name;
   $('#vm-badge').replaceChildren(badge(v.state));
   $('#vm-actions').replaceChildren(actionButtons(v, false));
+  const auto = $('#vm-autostart');
+  if (document.activeElement !== auto) auto.value = v.autostart || 'never';
   dl($('#vm-spec'), [['CPUs', String(v.cpus)], ['Memory', v.memory_mib + ' MiB'], ['Image', v.image],
     ['Disk', v.disk_gib ? v.disk_gib + ' GiB' : null], ['CD-ROM', v.cdrom],
     ['Firmware', v.firmware === 'uefi' ? 'UEFI' : v.kernel ? null : 'BIOS'], ['Boot order', v.boot_order?.length ? v.boot_order.join(', ') : null], ['Kernel', v.kernel], ['Initrd', v.initrd], ['Command line', v.cmdline],
@@ -567,6 +570,20 @@ async function toggleLog() {
   }
 }
 
+// Autostart changes at once (PATCH); the select shows the VM's value again if the change fails.
+async function setAutostart() {
+  const name = state.detail;
+  const value = $('#vm-autostart').value;
+  try {
+    const v = await api('PATCH', '/api/v1/vms/' + encodeURIComponent(name), { autostart: value });
+    if (state.vms.has(name)) state.vms.set(name, v);
+    $('#vm-autostart-status').textContent = 'saved';
+  } catch (e) {
+    if (e.status !== 401) toast(`Autostart of ${name}: ${e.message}`);
+    renderVm();
+  }
+}
+
 // ---- network ----
 
 async function loadNetwork() {
@@ -628,6 +645,7 @@ function init() {
   for (const r of document.querySelectorAll('input[name=boot]')) r.addEventListener('change', showBoot);
   $('#console-log-toggle').addEventListener('click', toggleLog);
   $('#screen-toggle').addEventListener('click', () => showScreen(!screenView));
+  $('#vm-autostart').addEventListener('change', setAutostart);
   $('#screen-cad').addEventListener('click', () => { if (screenView) screenView.ctrlAltDel(); });
   $('#upload').addEventListener('submit', upload);
   $('#u-file').addEventListener('change', () => { const f = $('#u-file').files[0]; if (f && !$('#u-name').value) $('#u-name').value = f.name; });

@@ -107,10 +107,10 @@ result<vm::action_options> parse_action_options(vm::action a, std::string_view b
                 return fail(errc::invalid_field, "timeout_s: expected a whole number from 1 to 3600");
             o.timeout_s = static_cast<int>(val.as_int64());
         }
-        else if (a == vm::action::stop && k == "force") {
+        else if (a == vm::action::stop && (k == "force" || k == "restore")) {
             if (!val.is_bool())
-                return fail(errc::invalid_field, "force: expected true or false");
-            o.force = val.as_bool();
+                return fail(errc::invalid_field, std::string(k) + ": expected true or false");
+            (k == "force" ? o.force : o.restore) = val.as_bool();
         }
         else
             return fail(errc::invalid_field, std::string(k) + ": unknown field for " + vm::to_string(a));
@@ -421,6 +421,15 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
     case route_id::vm: {
         if (req.method == "GET") {
             auto r = ctx.svc->vm(name);
+            if (!r)
+                co_return from_failure(r.error());
+            co_return json_response(200, to_json(*r));
+        }
+        if (req.method == "PATCH") {
+            auto p = vm::parse_patch(req.body);
+            if (!p)
+                co_return from_failure(p.error());
+            auto r = co_await ctx.svc->patch_vm(name, std::move(*p));
             if (!r)
                 co_return from_failure(r.error());
             co_return json_response(200, to_json(*r));

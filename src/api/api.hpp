@@ -123,6 +123,7 @@ public:
     // not_found when there is no such VM.
     virtual result<vm_figures> vm_stats(const std::string& name) = 0;
     virtual boost::asio::awaitable<result<vm_info>> create_vm(vm::spec s) = 0;
+    virtual boost::asio::awaitable<result<vm_info>> patch_vm(std::string name, vm::vm_patch p) = 0;
     virtual boost::asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) = 0;
     virtual boost::asio::awaitable<status> remove_vm(std::string name) = 0;
     // The daemon's part of /metrics: VMs, DHCP, leases and pool, fabric repairs, the loop.

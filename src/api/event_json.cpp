@@ -45,6 +45,7 @@ json::object to_json(const vm_info& v)
                                                                {"ssh_authorized_keys", v.ssh_keys}})
                                    : json::value(nullptr);
     o["agent"] = v.agent ? json::value(to_json(*v.agent)) : json::value(nullptr);
+    o["autostart"] = v.autostart;
     if (!v.kernel.empty()) {
         o["kernel"] = v.kernel;
         o["initrd"] = text_or_null(v.initrd);

@@ -15,7 +15,7 @@ constexpr std::array table{
     route_def{route_id::reservations, "/api/v1/reservations", "GET"},
     route_def{route_id::reservation, "/api/v1/reservations/{mac}", "PUT, DELETE"},
     route_def{route_id::vms, "/api/v1/vms", "GET, POST"},
-    route_def{route_id::vm, "/api/v1/vms/{name}", "GET, DELETE"},
+    route_def{route_id::vm, "/api/v1/vms/{name}", "GET, PATCH, DELETE"},
     route_def{route_id::vm_start, "/api/v1/vms/{name}/start", "POST"},
     route_def{route_id::vm_stop, "/api/v1/vms/{name}/stop", "POST"},
     route_def{route_id::vm_restart, "/api/v1/vms/{name}/restart", "POST"},

@@ -43,6 +43,10 @@ public:
     result<std::string> vnc(const std::string& name) override { return vms_.vnc(name); }
     result<api::vm_figures> vm_stats(const std::string& name) override;
     boost::asio::awaitable<result<vm_info>> create_vm(vm::spec s) override { return vms_.create(std::move(s)); }
+    boost::asio::awaitable<result<vm_info>> patch_vm(std::string name, vm::vm_patch p) override
+    {
+        return vms_.patch(std::move(name), std::move(p));
+    }
     boost::asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) override
     {
         return vms_.act(std::move(name), a, o);

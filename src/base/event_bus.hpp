@@ -79,6 +79,7 @@ struct vm_info {
     std::string image, kernel, initrd, cmdline; // the boot source: image, or kernel (+ initrd, cmdline)
     std::string cpu_model;                      // as given; empty: the accelerator's default
     std::string firmware = "bios";              // bios | uefi
+    std::string autostart = "never";            // never | always | restore
     std::string cdrom;                          // the ISO on its CD-ROM; empty: none
     std::vector<std::string> boot_order;        // in effect
     int cpus = 0, memory_mib = 0, disk_gib = 0; // disk_gib 0: not given

@@ -145,22 +145,23 @@ status erase_reservation(db& d, const std::string& mac)
 
 result<std::vector<vm_row>> load_vms(db& d)
 {
-    query q(d, "SELECT name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid FROM vms");
+    query q(d, "SELECT name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid, resume FROM vms");
     if (!q.prepared())
         return d.last_error("load VMs");
     std::vector<vm_row> out;
     while (q.next()) {
         auto* s = q.get();
         out.push_back({text(s, 0), text(s, 1), text(s, 2), text(s, 3), text(s, 4), text(s, 5), text(s, 6), text(s, 7),
-                       sqlite3_column_int64(s, 8), sqlite3_column_int64(s, 9), sqlite3_column_int(s, 10)});
+                       sqlite3_column_int64(s, 8), sqlite3_column_int64(s, 9), sqlite3_column_int(s, 10),
+                       sqlite3_column_int(s, 11) != 0});
     }
     return out;
 }
 
 status put_vm(db& d, const vm_row& r)
 {
-    return query(d, "INSERT OR REPLACE INTO vms(name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid) "
-                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+    return query(d, "INSERT OR REPLACE INTO vms(name, spec, mac, ip, tap, state, reason, accel, created_at, started_at, pid, resume) "
+                    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
         .bind(r.name)
         .bind(r.spec_json)
         .bind(r.mac)
@@ -172,6 +173,7 @@ status put_vm(db& d, const vm_row& r)
         .bind(r.created_at)
         .bind(r.started_at)
         .bind(static_cast<std::int64_t>(r.pid))
+        .bind(static_cast<std::int64_t>(r.resume ? 1 : 0))
         .run("write VM " + r.name);
 }
 

@@ -44,6 +44,7 @@ struct vm_row {
     std::string name, spec_json, mac, ip, tap, state, reason, accel;
     std::int64_t created_at = 0, started_at = 0;
     int pid = 0;
+    bool resume = false; // start it when the daemon next starts (stopped with "restore")
 };
 result<std::vector<vm_row>> load_vms(db& d);
 // Inserts or replaces the row named r.name.

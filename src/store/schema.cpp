@@ -35,6 +35,8 @@ const std::vector<std::vector<const char*>>& migrations()
         // 3: the image store's records (the files stay in state_dir/images).
         {"CREATE TABLE images (name TEXT PRIMARY KEY, format TEXT NOT NULL, kind TEXT NOT NULL, size INTEGER NOT NULL, "
          "virtual_size INTEGER NOT NULL, sha256 TEXT NOT NULL, added_at INTEGER NOT NULL)"},
+        // 4: a VM stopped with "restore" (paddockd shutdown-vms) is started when the daemon next starts.
+        {"ALTER TABLE vms ADD COLUMN resume INTEGER NOT NULL DEFAULT 0"},
     };
     return steps;
 }

@@ -7,6 +7,7 @@
 // takes the VM's turn, so it waits for the operation in progress and then runs.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,8 @@ public:
 
     boost::asio::awaitable<result<vm_info>> create(spec s);
     boost::asio::awaitable<result<vm_info>> act(std::string name, action a, action_options o);
+    // PATCH: cpus and memory of a VM without a QEMU (invalid_state otherwise), autostart any time.
+    boost::asio::awaitable<result<vm_info>> patch(std::string name, vm_patch p);
     boost::asio::awaitable<status> remove(std::string name);
 
     // A bound lease (from the DHCP server) for VM `vm`'s MAC `mac`.
@@ -111,6 +114,12 @@ private:
     std::string vm_dir(const std::string& name) const { return cfg_.state_dir + "/vms/" + name; }
 
     void detach_all();
+    // Start-up: VMs whose autostart asks for a start, started a few at a time.
+    void queue_autostart(std::shared_ptr<supervisor> vm);
+    void next_autostart();
+    static constexpr int autostart_parallel = 4;
+    std::deque<std::shared_ptr<supervisor>> autostarts_;
+    int autostarting_ = 0;
     // Counts an operation in progress for as long as it lives.
     struct in_progress;
 

@@ -11,7 +11,8 @@ namespace asio = boost::asio;
 
 store::vm_row to_row(const record& r)
 {
-    return {r.s.name, spec_to_json(r.s), r.mac, r.ip, r.tap, to_string(r.st), r.reason, r.accel, r.created_at, r.started_at, r.pid};
+    return {r.s.name, spec_to_json(r.s), r.mac, r.ip, r.tap, to_string(r.st), r.reason, r.accel, r.created_at, r.started_at, r.pid,
+            r.resume};
 }
 
 result<record> from_row(const store::vm_row& row)
@@ -29,6 +30,7 @@ result<record> from_row(const store::vm_row& row)
     r.reason = row.reason;
     r.accel = row.accel;
     r.created_at = row.created_at;
+    r.resume = row.resume;
     r.started_at = row.started_at;
     r.pid = row.pid;
     return r;

@@ -30,6 +30,7 @@ struct record {
     std::string reason;
     std::int64_t created_at = 0, started_at = 0;
     int pid = 0;
+    bool resume = false; // start it when the daemon next starts (it was stopped with "restore")
 };
 
 store::vm_row to_row(const record& r);

@@ -106,7 +106,47 @@ status read_cloud_init(const json::value& v, cloud_init& out)
     }
     return ok();
 }
+status read_autostart(const json::value& v, std::string& out)
+{
+    auto st = read_str(v, "autostart", 8, out);
+    if (st && out != "never" && out != "always" && out != "restore")
+        st = bad("autostart", "\"" + out + "\" is not one of \"never\", \"always\", \"restore\"");
+    return st;
+}
 } // namespace
+
+result<vm_patch> parse_patch(std::string_view body)
+{
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec)
+        return fail(errc::invalid_json, "request body is not valid JSON: " + ec.message());
+    if (!v.is_object() || v.get_object().empty())
+        return fail(errc::invalid_json, "request body must be a JSON object with cpus, memory_mib or autostart");
+    vm_patch p;
+    for (auto& [k, val] : v.get_object()) {
+        status st = ok();
+        int n = 0;
+        std::string a;
+        if (k == "cpus") {
+            if (st = read_int(val, "cpus", 1, 64, n); st)
+                p.cpus = n;
+        }
+        else if (k == "memory_mib") {
+            if (st = read_int(val, "memory_mib", 64, 262144, n); st)
+                p.memory_mib = n;
+        }
+        else if (k == "autostart") {
+            if (st = read_autostart(val, a); st)
+                p.autostart = a;
+        }
+        else
+            st = bad(k, "cannot be changed (cpus, memory_mib, autostart can)");
+        if (!st)
+            return st.error();
+    }
+    return p;
+}
 
 result<spec> parse_spec(std::string_view body)
 {
@@ -164,6 +204,8 @@ result<spec> parse_spec(std::string_view body)
             if (st && s.firmware != "bios" && s.firmware != "uefi")
                 st = bad("firmware", "\"" + s.firmware + "\" is not one of \"bios\", \"uefi\"");
         }
+        else if (k == "autostart")
+            st = read_autostart(val, s.autostart);
         else if (k == "boot_order") {
             if (!val.is_array() || val.as_array().empty() || val.as_array().size() > 3)
                 st = bad("boot_order", "expected 1 to 3 of \"disk\", \"cdrom\", \"network\", like [\"cdrom\", \"disk\"]");
@@ -227,6 +269,7 @@ std::string spec_to_json(const spec& s)
     if (!s.cpu_model.empty()) o["cpu_model"] = s.cpu_model;
     if (s.firmware != "bios") o["firmware"] = s.firmware;
     if (!s.cdrom.empty()) o["cdrom"] = s.cdrom;
+    if (s.autostart != "never") o["autostart"] = s.autostart;
     if (!s.boot_order.empty()) {
         json::array b;
         for (auto& d : s.boot_order)

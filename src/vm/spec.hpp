@@ -38,7 +38,17 @@ struct spec {
     std::string cdrom;       // an ISO image from the store, on an IDE CD-ROM drive
     // Boot devices in order: "disk", "cdrom", "network"; empty: disk, then CD-ROM.
     std::vector<std::string> boot_order;
+    // When the daemon starts and finds the VM's QEMU gone (a host reboot): "never" leaves it,
+    // "always" starts it, "restore" starts it if it was running (or was stopped with restore).
+    std::string autostart = "never";
 };
+
+// PATCH /api/v1/vms/{name}: what changes (cpus and memory only while the VM has no QEMU).
+struct vm_patch {
+    std::optional<int> cpus, memory_mib;
+    std::optional<std::string> autostart;
+};
+result<vm_patch> parse_patch(std::string_view body);
 
 // The boot order a VM uses: its own, or disk then CD-ROM (those it has).
 std::vector<std::string> effective_boot_order(const spec& s);

@@ -127,6 +127,7 @@ vm_info supervisor::info() const
     v.initrd = s.initrd;
     v.cmdline = s.cmdline;
     v.cpu_model = s.cpu_model;
+    v.autostart = s.autostart;
     v.firmware = s.firmware;
     v.cdrom = s.cdrom;
     v.boot_order = effective_boot_order(s);
@@ -160,6 +161,10 @@ void supervisor::release_runtime(std::optional<console_end> why)
     ++gen_;
     stats_.pause();
     balloon_ = false;
+    if (proc_stat_fd_ >= 0) {
+        ::close(proc_stat_fd_);
+        proc_stat_fd_ = -1;
+    }
     agent_gone();
     boost::system::error_code ec;
     if (qmp_) {
@@ -431,14 +436,11 @@ asio::awaitable<void> supervisor::agent_session(unsigned gen, unsigned agen)
 // ---- figures ----
 
 namespace {
-std::string read_small(const std::string& path)
+// The whole of a small procfs file from an open descriptor (procfs makes it afresh at offset 0).
+std::string read_again(int fd)
 {
     char buf[1024];
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return {};
-    auto n = ::read(fd, buf, sizeof buf);
-    ::close(fd);
+    auto n = fd >= 0 ? ::pread(fd, buf, sizeof buf, 0) : -1;
     return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
 }
 } // namespace
@@ -456,7 +458,9 @@ asio::awaitable<void> supervisor::sample(std::optional<net_counters> net)
     const unsigned gen = gen_;
     // procfs answers from memory: a read of one small file costs microseconds on the loop.
     static const long ticks = ::sysconf(_SC_CLK_TCK), page = ::sysconf(_SC_PAGESIZE);
-    auto proc = parse_proc_stat(read_small("/proc/" + std::to_string(rec_.pid) + "/stat"), ticks, page);
+    if (proc_stat_fd_ < 0) // kept open: one pread per sample instead of open, read, close
+        proc_stat_fd_ = ::open(("/proc/" + std::to_string(rec_.pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+    auto proc = parse_proc_stat(read_again(proc_stat_fd_), ticks, page);
     if (!proc)
         co_return; // gone between the check and the read: the exit watch sees to it
     const auto taken = std::chrono::system_clock::now();
@@ -478,6 +482,41 @@ asio::awaitable<void> supervisor::sample(std::optional<net_counters> net)
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(taken.time_since_epoch()).count();
     const auto& p = stats_.add(c, ms, rec_.s.cpus, rec_.started_at);
     env_.bus->publish_live(event_type::vm_stats, rec_.s.name, p, taken);
+}
+
+// ---- settings ----
+
+status supervisor::patch(const vm_patch& p)
+{
+    if ((p.cpus || p.memory_mib) && has_process(rec_.st))
+        return fail(errc::invalid_state, rec_.s.name + " is " + to_string(rec_.st) +
+                                             ": stop it to change cpus or memory_mib (autostart changes any time)");
+    if (p.cpus)
+        rec_.s.cpus = *p.cpus;
+    if (p.memory_mib)
+        rec_.s.memory_mib = *p.memory_mib;
+    if (p.autostart)
+        rec_.s.autostart = *p.autostart;
+    ++env_.changes;
+    env_.repo->save(rec_);
+    log::info("vm", rec_.s.name, ": changed: cpus ", rec_.s.cpus, ", memory ", rec_.s.memory_mib, " MiB, autostart ",
+              rec_.s.autostart);
+    return ok();
+}
+
+void supervisor::mark_resume()
+{
+    if (rec_.resume || !has_process(rec_.st))
+        return;
+    rec_.resume = true;
+    env_.repo->save(rec_);
+}
+
+bool supervisor::autostart_due(bool qemu_vanished) const
+{
+    if (rec_.s.autostart == "always")
+        return true;
+    return rec_.s.autostart == "restore" && (rec_.resume || qemu_vanished);
 }
 
 // ---- operations ----
@@ -565,6 +604,7 @@ asio::awaitable<status> supervisor::start()
     rec_.pid = *pid;
     rec_.accel = env_.accel;
     rec_.started_at = unix_now();
+    rec_.resume = false; // it runs again: nothing left to restore
     apply(lc_.spawned("starting (pid " + std::to_string(*pid) + ", " + env_.accel + ")"));
     auto st = co_await attach(true);
     if (!st) {

@@ -87,6 +87,15 @@ public:
     boost::asio::awaitable<status> restart(int timeout_s);
     boost::asio::awaitable<status> pause();
     boost::asio::awaitable<status> resume();
+    // PATCH: cpus and memory only without a QEMU (invalid_state names the state), autostart any
+    // time; the record is saved.
+    status patch(const vm_patch& p);
+    // "Start it again when the daemon next starts" (a stop with restore), saved at once.
+    void mark_resume();
+    // Whether a daemon start should start this VM: `qemu_vanished`, its QEMU was recorded running
+    // but is gone (a host reboot).
+    bool autostart_due(bool qemu_vanished) const;
+
     // Force-stops a running QEMU and drops the runtime (before removal).
     boost::asio::awaitable<status> end_for_remove();
 
@@ -147,6 +156,7 @@ private:
     bool ip_leased_ = false;
     vm_stats stats_;
     bool sampling_ = false;
+    int proc_stat_fd_ = -1; // QEMU's /proc/<pid>/stat, open while it runs (read again with pread)
     bool balloon_ = false; // QEMU has the balloon and polls the guest's memory report
     // The guest agent: a session per opening of its port (agent_gen_ tells sessions apart).
     std::shared_ptr<qmp::client> agent_;

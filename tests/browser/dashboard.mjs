@@ -171,6 +171,12 @@ try {
   if (!/CPU \d+ %/.test(now)) throw new Error('no figures line: ' + now);
   await page.locator('#vm-agent-none', { hasText: 'No agent' }).waitFor({ timeout: 5000 });
   console.log(`ok: 4 graphs drawn (${inked.join('/')} inked pixels), ${p0[0]} -> ${p1[0]} points live from vm.stats; "${now}"`);
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.waitForTimeout(150);
+    await page.locator('#charts').screenshot({ path: `${artifacts}/vm-charts-${scheme}.png` });
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
   await shots(page, 'vm');
 
   step('the screen: noVNC loads only when opened and shows the VM\'s display over /vnc');
@@ -197,6 +203,13 @@ try {
   console.log(`ok: screen ${pixels.w}x${pixels.h} drawn by noVNC (${pixels.colours}+ colours sampled); ${await page.locator('#screen-state').textContent()}`);
   await shots(page, 'vm-screen');
   await page.getByRole('button', { name: 'Hide screen' }).click();
+
+  step('autostart: changed on the VM page, kept by the daemon');
+  await page.locator('#vm-autostart').selectOption('restore');
+  await page.locator('#vm-autostart-status', { hasText: 'saved' }).waitFor({ timeout: 5000 });
+  const kept = await page.request.get(`${base}/api/v1/vms/web1`, { headers: { Authorization: 'Bearer ' + token } });
+  if ((await kept.json()).autostart !== 'restore') throw new Error('autostart not kept: ' + await kept.text());
+  console.log('ok: autostart set to "restore" from the VM page (PATCH), kept by the daemon');
 
   step('pause and resume');
   await page.getByRole('button', { name: 'Pause web1', exact: true }).click();

@@ -53,6 +53,10 @@ struct no_backend : api::backend {
             return vnc_path;
         return fail(errc::invalid_state, name + " is stopped");
     }
+    boost::asio::awaitable<result<vm_info>> patch_vm(std::string name, vm::vm_patch) override
+    {
+        co_return fail(errc::not_found, "no VM named " + name);
+    }
     result<api::vm_figures> vm_stats(const std::string& name) override
     {
         return fail(errc::not_found, "no VM named " + name);

@@ -79,6 +79,17 @@ struct fake_backend : api::backend {
         v.name = s.name;
         co_return v;
     }
+    std::vector<std::pair<std::string, vm::vm_patch>> patched;
+    asio::awaitable<result<vm_info>> patch_vm(std::string name, vm::vm_patch p) override
+    {
+        patched.emplace_back(name, p);
+        if (name != "web1")
+            co_return fail(errc::not_found, "no VM named " + name);
+        vm_info v;
+        v.name = name;
+        v.autostart = p.autostart.value_or("never");
+        co_return v;
+    }
     asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) override
     {
         actions.emplace_back(name + "/" + vm::to_string(a), o);
