@@ -667,3 +667,18 @@ TEST_CASE("GET /api/v1/vms/{name}/stats: columns of the history, the newest poin
     CHECK(boost::json::parse(call(c, "GET", "/api/v1/vms/web1/stats").body).at("current").is_null());
     CHECK(call(c, "GET", "/api/v1/vms/nope/stats").status == 404);
 }
+
+TEST_CASE("PATCH /api/v1/vms/{name}: the body parsed and handed over, errors as JSON")
+{
+    fake_backend b;
+    auto c = make_ctx("secret", &b);
+    auto res = call(c, "PATCH", "/api/v1/vms/web1", "Bearer secret", R"({"autostart":"restore","cpus":2})");
+    REQUIRE(res.status == 200);
+    CHECK(boost::json::parse(res.body).at("autostart") == "restore");
+    REQUIRE(b.patched.size() == 1);
+    CHECK(*b.patched[0].second.cpus == 2);
+    CHECK(call(c, "PATCH", "/api/v1/vms/web1", "Bearer secret", R"({"colour":"red"})").status == 400);
+    CHECK(call(c, "PATCH", "/api/v1/vms/web1", "Bearer secret", "{}").status == 400);
+    CHECK(call(c, "PATCH", "/api/v1/vms/nope", "Bearer secret", R"({"cpus":1})").status == 404);
+    CHECK(b.patched.size() == 2); // the bad bodies never reached the backend
+}

@@ -694,3 +694,36 @@ TEST_CASE("the guest agent's answers: what they say, bounded; missing or odd fie
     CHECK(blank.os_name.empty());
     CHECK(blank.interfaces.empty());
 }
+
+TEST_CASE("autostart in the spec, and PATCH bodies: what may change, refusals naming the field")
+{
+    auto s = parse_spec(R"({"name":"a","kernel":"k","autostart":"restore"})");
+    REQUIRE(s.ok());
+    CHECK(s->autostart == "restore");
+    CHECK(parse_spec(spec_to_json(*s))->autostart == "restore");
+    CHECK(parse_spec(R"({"name":"a","kernel":"k"})")->autostart == "never");
+    auto bad = parse_spec(R"({"name":"a","kernel":"k","autostart":"sometimes"})");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().message.rfind("autostart:", 0) == 0);
+
+    auto p = parse_patch(R"({"cpus":2,"memory_mib":1024,"autostart":"always"})");
+    REQUIRE(p.ok());
+    CHECK(*p->cpus == 2);
+    CHECK(*p->memory_mib == 1024);
+    CHECK(*p->autostart == "always");
+    auto only = parse_patch(R"({"autostart":"never"})");
+    REQUIRE(only.ok());
+    CHECK_FALSE(only->cpus.has_value());
+    for (auto [body, field] : std::vector<std::pair<const char*, const char*>>{
+             {R"({"cpus":0})", "cpus:"}, {R"({"memory_mib":32})", "memory_mib:"}, {R"({"name":"b"})", "name:"},
+             {R"({"autostart":1})", "autostart:"}, {R"({"image":"x"})", "image:"}}) {
+        CAPTURE(body);
+        auto r = parse_patch(body);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().message.rfind(field, 0) == 0);
+    }
+    for (const char* body : {"{}", "[]", "nope", ""}) {
+        CAPTURE(body);
+        CHECK_FALSE(parse_patch(body).ok());
+    }
+}
