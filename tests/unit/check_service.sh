@@ -22,4 +22,14 @@ done
 score=$(cd "$tmp" && systemd-analyze security --offline=true ./paddockd.service 2>&1 | sed -n 's/.*Overall exposure level for paddockd.service: \([0-9.]*\).*/\1/p')
 [ -n "$score" ] || { echo "FAIL: no exposure score from systemd-analyze security"; exit 1; }
 awk -v s="$score" 'BEGIN { exit !(s <= 5.0) }' || { echo "FAIL: exposure $score > 5.0"; exit 1; }
-echo "ok - config/paddockd.service: verify clean; Type=notify, watchdog, KillMode=process; exposure $score (at most 5.0)"
+# The guests unit: stops the VMs before paddockd stops at host shutdown, and parses clean.
+GUESTS=$SRC/config/paddock-guests.service
+cp "$GUESTS" "$tmp/paddock-guests.service"
+out=$(cd "$tmp" && systemd-analyze verify --man=no ./paddock-guests.service 2>&1 || true)
+if grep -vE 'is not executable: No such file or directory|^$' <<<"$out" | grep -q .; then
+  echo "FAIL: systemd-analyze verify paddock-guests.service: $out"; exit 1
+fi
+for want in '^After=paddockd.service$' '^Type=oneshot$' '^RemainAfterExit=yes$' '^ExecStop=/usr/sbin/paddockd shutdown-vms '; do
+  grep -qE "$want" "$GUESTS" || { echo "FAIL: no $want in $GUESTS"; exit 1; }
+done
+echo "ok - config/paddockd.service: verify clean; Type=notify, watchdog, KillMode=process; exposure $score (at most 5.0); paddock-guests.service verify clean, ordered after paddockd"
