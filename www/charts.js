@@ -72,7 +72,7 @@ export class VmCharts {
         legend: { live: true },
         cursor: { drag: { x: false, y: false } },
         scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max(hi, c.min || 1)] } },
-        axes: [{ ...axis }, { ...axis, size: 70, values: (u, vals) => vals.map(c.unit) }],
+        axes: [{ ...axis }, { ...axis, size: 84, values: (u, vals) => vals.map(c.unit) }],
         series: [{}, ...c.series.map(([, label, v]) => ({ label, stroke: colour(v), width: 1.5, value: (u, x) => c.unit(x), spanGaps: false }))],
       };
       this.plots.push({ c, fig, plot: new uPlot(opts, this.columns(c), fig) });
