@@ -45,7 +45,6 @@ export class VmCharts {
     this.closed = false;
     this.data = null;     // columns: { t: [seconds], key: [values] }
     this.plots = [];
-    this.updates = 0;     // points added live (the browser test reads it)
   }
 
   // The history, then the graphs.
@@ -96,9 +95,8 @@ export class VmCharts {
     while (this.data.t.length && this.data.t[0] < t - HOUR_MS / 1000) for (const k of Object.keys(this.data)) this.data[k].shift();
     for (const { c, fig, plot } of this.plots) {
       plot.setData(this.columns(c));
-      fig.dataset.points = String(this.data.t.length);
+      fig.dataset.points = String(this.data.t.length); // what the browser test reads
     }
-    this.updates++;
   }
 
   close() {

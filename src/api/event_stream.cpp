@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // CORE: the event stream's request and replay plan.
 #include "api/event_stream.hpp"
+
+#include <optional>
+
 #include "api/routes.hpp"
 
 #include <boost/json.hpp>
@@ -20,6 +23,19 @@ const std::set<std::string>& known_types()
     return all;
 }
 
+// A whole number of at most `max_digits` decimal digits, nothing else.
+std::optional<std::uint64_t> digits(std::string_view v, std::size_t max_digits)
+{
+    if (v.empty() || v.size() > max_digits)
+        return std::nullopt;
+    std::uint64_t n = 0;
+    for (char c : v) {
+        if (c < '0' || c > '9')
+            return std::nullopt;
+        n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return n;
+}
 } // namespace
 
 result<events_query> parse_events_query(std::string_view target)
@@ -27,15 +43,9 @@ result<events_query> parse_events_query(std::string_view target)
     events_query q;
     for (auto [k, v] : query_params(target)) {
         if (k == "since") {
-            if (v.empty() || v.size() > 19)
+            q.since = digits(v, 19);
+            if (!q.since)
                 return fail(errc::invalid_field, "since: expected a sequence number (digits)");
-            std::uint64_t n = 0;
-            for (char c : v) {
-                if (c < '0' || c > '9')
-                    return fail(errc::invalid_field, "since: expected a sequence number (digits)");
-                n = n * 10 + static_cast<std::uint64_t>(c - '0');
-            }
-            q.since = n;
         }
         else if (k == "types") {
             std::string_view rest = v;
@@ -60,13 +70,10 @@ result<events_query> parse_events_query(std::string_view target)
             q.vm = std::string(v);
         }
         else if (k == "stats_every") {
-            std::uint32_t n = 0;
-            bool digits = !v.empty() && v.size() <= 4;
-            for (char c : v)
-                digits = digits && c >= '0' && c <= '9', n = n * 10 + static_cast<std::uint32_t>(c - '0');
-            if (!digits || n < 1 || n > 3600)
+            auto n = digits(v, 4);
+            if (!n || *n < 1 || *n > 3600)
                 return fail(errc::invalid_field, "stats_every: expected seconds between vm.stats of one VM, 1 to 3600");
-            q.stats_every_s = n;
+            q.stats_every_s = static_cast<std::uint32_t>(*n);
         }
         else
             return fail(errc::invalid_field, std::string(k) + ": unknown parameter (since, types, vm, stats_every, token)");

@@ -71,21 +71,8 @@ void write_line(level l, std::string_view module, std::string_view message)
     ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());
     (void)ignored;
 }
-} // namespace
 
-void set_level(level l) { g_level = l; }
-level current_level() { return g_level; }
-
-bool parse_level(std::string_view s, level& out)
-{
-    if (s == "debug") out = level::debug;
-    else if (s == "info") out = level::info;
-    else if (s == "warn") out = level::warn;
-    else if (s == "error") out = level::error;
-    else return false;
-    return true;
-}
-
+// The journal entry of one event: the native protocol's fields (binary-safe form for MESSAGE).
 std::string journal_entry(level l, std::string_view module, std::string_view message)
 {
     std::string e;
@@ -109,6 +96,20 @@ std::string journal_entry(level l, std::string_view module, std::string_view mes
     e += text;
     e += '\n';
     return e;
+}
+} // namespace
+
+void set_level(level l) { g_level = l; }
+level current_level() { return g_level; }
+
+bool parse_level(std::string_view s, level& out)
+{
+    if (s == "debug") out = level::debug;
+    else if (s == "info") out = level::info;
+    else if (s == "warn") out = level::warn;
+    else if (s == "error") out = level::error;
+    else return false;
+    return true;
 }
 
 bool use_journal_if_connected()

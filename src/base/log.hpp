@@ -22,8 +22,6 @@ void write(level l, std::string_view module, std::string_view message);
 // service whose output goes to the journal). The socket is /run/systemd/journal/socket, or
 // $PADDOCK_JOURNAL_SOCKET (tests). Returns whether it did.
 bool use_journal_if_connected();
-// The journal entry of one event: the native protocol's fields (binary-safe form for MESSAGE).
-std::string journal_entry(level l, std::string_view module, std::string_view message);
 
 // Concatenates its arguments with operator<< (g++ 12 has no <format>).
 template <class... Args>

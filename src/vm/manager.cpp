@@ -296,16 +296,7 @@ asio::awaitable<void> manager::sample_all()
         std::optional<net_counters> nc;
         if (auto it = taps.find(v->rec().tap); it != taps.end())
             nc = it->second;
-        asio::co_spawn(ex_, v->sample(nc), [name = v->rec().s.name](std::exception_ptr e) {
-            if (!e)
-                return;
-            try {
-                std::rethrow_exception(e);
-            }
-            catch (const std::exception& x) {
-                log::error("vm", name, ": sampling threw: ", x.what());
-            }
-        });
+        asio::co_spawn(ex_, v->sample(nc), [name = v->rec().s.name](std::exception_ptr e) { log_failure("sampling", name, e); });
         if ((i + 1) % group == 0 && i + 1 < due.size()) {
             t.expires_after(gap);
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));

@@ -51,7 +51,6 @@ public:
 
     const std::optional<vm_counters>& last() const { return last_; }
     std::size_t size() const { return n_; }
-    std::size_t capacity() const { return cap_; }
     // Points oldest first.
     template <class F> void each(F&& f) const
     {

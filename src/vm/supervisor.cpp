@@ -36,8 +36,6 @@ using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-namespace {
-
 void log_failure(const char* what, const std::string& name, std::exception_ptr e)
 {
     if (!e)
@@ -49,7 +47,6 @@ void log_failure(const char* what, const std::string& name, std::exception_ptr e
         log::error("vm", name, ": ", what, " threw: ", x.what());
     }
 }
-} // namespace
 
 supervisor::supervisor(supervisor_env& env, record r)
     : env_(env), rec_(std::move(r)), lc_(rec_.st, rec_.reason),

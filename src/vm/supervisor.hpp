@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,6 +60,9 @@ struct supervisor_env {
     // The daemon is shutting down: waits for a guest end early (the operation fails shutting_down).
     bool closing = false;
 };
+
+// Logs the exception that ended one of VM `name`'s background tasks (`what`), if one did.
+void log_failure(const char* what, const std::string& name, std::exception_ptr e);
 
 // The NoCloud seed of a VM (instance-id: a new one each time a VM of that name is made).
 nocloud_vm nocloud_of(const record& r);

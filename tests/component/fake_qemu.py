@@ -33,6 +33,20 @@ clients, consoles, agents, bufs = [], [], [], {}
 started = time.time()
 agent_open = False
 
+def lines_from(s, peers):
+    """The complete lines that arrived on `s` (None when it closed: it leaves `peers`)."""
+    data = s.recv(4096)
+    if not data:
+        peers.remove(s)
+        return None
+    bufs[s] += data
+    out = []
+    while b"\n" in bufs[s]:
+        line, bufs[s] = bufs[s].split(b"\n", 1)
+        out.append(line)
+    return out
+
+
 def agent_reply(c, msg):
     cmd, mid = msg.get("execute"), msg.get("id")
     ret = {}
@@ -84,13 +98,7 @@ while True:
             bufs[c] = b""
             continue
         if s in agents:
-            data = s.recv(4096)
-            if not data:
-                agents.remove(s)
-                continue
-            bufs[s] += data
-            while b"\n" in bufs[s]:
-                line, bufs[s] = bufs[s].split(b"\n", 1)
+            for line in lines_from(s, agents) or []:
                 line = line.lstrip(b"\xff")
                 if line.strip():
                     agent_reply(s, json.loads(line))
@@ -105,13 +113,7 @@ while True:
             consoles.append(c)
             c.sendall(b"fake console: booted\r\n")
         else:
-            data = s.recv(4096)
-            if not data:
-                clients.remove(s)
-                continue
-            bufs[s] += data
-            while b"\n" in bufs[s]:
-                line, bufs[s] = bufs[s].split(b"\n", 1)
+            for line in lines_from(s, clients) or []:
                 msg = json.loads(line)
                 cmd, mid = msg.get("execute"), msg.get("id")
                 reply = {"return": {}}
