@@ -164,6 +164,7 @@ int status_for(errc code)
     case errc::setns:
     case errc::state_dir:
     case errc::token: return 500;
+    case errc::tls: return 500;
     }
     return 500;
 }

@@ -22,6 +22,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "api/conn_stream.hpp"
 #include "api/http_metrics.hpp"
 #include "api/routes.hpp"
 #include "api/ws_console.hpp"
@@ -44,6 +45,7 @@ struct http_server::state {
     http_limits limits;
     std::shared_ptr<session_registry> sessions = std::make_shared<session_registry>();
     std::map<asio::ip::address, std::size_t> per_client; // open connections by peer address
+    std::shared_ptr<asio::ssl::context> tls;              // null: plain HTTP
 
     state(asio::any_io_executor e, const context& c, http_limits l) : ex(e), acceptor(e), ctx(c), limits(l) {}
 };
@@ -70,7 +72,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0)
 // Writes a reply: the head (api::response_head) and the body as one gather write, the body
 // straight from `r` (no copy). Beast's serializer is not used here: at tens of thousands of small
 // replies a second, walking its per-field buffer sequence cost more than building the head.
-asio::awaitable<bool> write_response(beast::tcp_stream& stream, const response& r, unsigned version, bool keep_alive,
+asio::awaitable<bool> write_response(conn_stream& stream, const response& r, unsigned version, bool keep_alive,
                                      bool head, std::chrono::milliseconds timeout)
 {
     const std::string& body = r.shared_body ? *r.shared_body : r.body;
@@ -104,7 +106,7 @@ response read_failure(const beast::error_code& ec, const http_limits& lim)
 
 // A WebSocket upgrade on a WebSocket route: auth (header, or ?token= for browsers), then the
 // route's own checks, then the upgrade. Returns the refusal to send, or status 0 when served.
-asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, beast::tcp_stream& stream,
+asio::awaitable<response> upgrade(std::shared_ptr<http_server::state> st, conn_stream& stream,
                                   http::request_parser<http::string_body>& parser, const route_match& m)
 {
     auto& req = parser.get();
@@ -171,7 +173,7 @@ private:
 };
 
 // The next piece of a streamed body into `chunk`: its size, 0 at the end of the body.
-asio::awaitable<std::pair<beast::error_code, std::size_t>> read_chunk(beast::tcp_stream& stream, beast::flat_buffer& buf,
+asio::awaitable<std::pair<beast::error_code, std::size_t>> read_chunk(conn_stream& stream, beast::flat_buffer& buf,
                                                                       http::request_parser<http::buffer_body>& p,
                                                                       std::span<char> chunk, std::chrono::milliseconds idle)
 {
@@ -196,7 +198,7 @@ std::size_t smallest(std::uint64_t a, std::uint64_t b, std::uint64_t c)
 
 // The next piece of a body of known length (`left` bytes still to come) into `chunk`, first from
 // what the header read left in `buf`, then straight from the socket; 0 at the end of the body.
-asio::awaitable<std::pair<beast::error_code, std::size_t>> read_sized(beast::tcp_stream& stream, beast::flat_buffer& buf,
+asio::awaitable<std::pair<beast::error_code, std::size_t>> read_sized(conn_stream& stream, beast::flat_buffer& buf,
                                                                       std::uint64_t& left, std::span<char> chunk,
                                                                       std::chrono::milliseconds idle)
 {
@@ -239,7 +241,7 @@ struct body_source {
 };
 
 // The next piece of the body into `chunk` (0 at its end).
-asio::awaitable<std::pair<beast::error_code, std::size_t>> read_piece(body_source& b, beast::tcp_stream& stream,
+asio::awaitable<std::pair<beast::error_code, std::size_t>> read_piece(body_source& b, conn_stream& stream,
                                                                       beast::flat_buffer& buf, std::span<char> chunk,
                                                                       std::chrono::milliseconds idle)
 {
@@ -252,7 +254,7 @@ asio::awaitable<std::pair<beast::error_code, std::size_t>> read_piece(body_sourc
 // streamed in chunks into the image store (each chunk on disk before the next is read: the
 // client's pace is the disk's); `100 Continue` when the client waits for it. Returns status 0 when
 // the client went away (the store then keeps nothing).
-asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st, beast::tcp_stream& stream,
+asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st, conn_stream& stream,
                                          beast::flat_buffer& buf, http::request_parser<http::empty_body>& head)
 {
     auto& req = head.get();
@@ -309,10 +311,9 @@ asio::awaitable<response> receive_upload(std::shared_ptr<http_server::state> st,
 }
 
 // `slot` counts the connection against its peer's limit for as long as this runs.
-asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socket sock,
+asio::awaitable<void> session(std::shared_ptr<http_server::state> st, conn_stream stream,
                              [[maybe_unused]] std::shared_ptr<client_slot> slot)
 {
-    beast::tcp_stream stream(std::move(sock));
     // At shutdown a connection waiting for a request (or receiving an upload) is cancelled; one whose
     // request is being answered gets its reply, then closes.
     bool answering = false;
@@ -321,6 +322,10 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
             stream.cancel();
     };
     st->sessions->insert(&stream, on_close);
+    if (!co_await stream.handshake(st->limits.read_timeout)) {
+        st->sessions->erase(&stream);
+        co_return; // not TLS, or gone: nothing can be answered
+    }
     beast::flat_buffer buf;
     for (;;) {
         if (st->sessions->closing())
@@ -412,8 +417,7 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, tcp::socke
         if (!sent || !keep_alive)
             break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.shutdown_send();
     st->sessions->erase(&stream);
 }
 
@@ -427,6 +431,10 @@ http_server::http_server(asio::any_io_executor ex, const tcp::endpoint& ep, cons
     st_->acceptor.bind(ep);
     st_->acceptor.listen(asio::socket_base::max_listen_connections);
 }
+
+void http_server::use_tls(std::shared_ptr<asio::ssl::context> ctx) { st_->tls = std::move(ctx); }
+
+bool http_server::tls() const { return st_->tls != nullptr; }
 
 tcp::endpoint http_server::local_endpoint() const { return st_->acceptor.local_endpoint(); }
 
@@ -462,7 +470,9 @@ asio::awaitable<void> http_server::run()
             continue;
         }
         auto slot = std::make_shared<client_slot>(st, peer);
-        asio::co_spawn(st->ex, session(st, std::move(sock), std::move(slot)), [](std::exception_ptr e) {
+        auto stream = st->tls ? conn_stream(beast::tcp_stream(std::move(sock)), st->tls)
+                              : conn_stream(beast::tcp_stream(std::move(sock)));
+        asio::co_spawn(st->ex, session(st, std::move(stream), std::move(slot)), [](std::exception_ptr e) {
             if (!e)
                 return;
             try {

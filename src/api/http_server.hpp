@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// DRIVER: Beast HTTP/1.1 listener and sessions on the daemon's io_context, feeding api::handle.
+// DRIVER: Beast HTTP/1.1 listener and sessions on the daemon's io_context, feeding api::handle;
+// plain HTTP, or HTTPS/WSS on the same sessions (conn_stream) once use_tls() is given a context.
 // Limits: request header 16 KiB, body 1 MiB (413 beyond), 10 s to receive a whole request
 // and 10 s to send a response (slow or idle clients are dropped: no slowloris), and at most
 // 512 open connections, 192 from one address (more are closed at once).
@@ -11,6 +12,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "api/api.hpp"
 
@@ -35,6 +37,10 @@ public:
     http_server(boost::asio::any_io_executor ex, const boost::asio::ip::tcp::endpoint& ep, const context& ctx,
                 http_limits limits = {});
     boost::asio::ip::tcp::endpoint local_endpoint() const;
+    // Serves HTTPS and WSS from now on, with `ctx` (null: plain HTTP). Connections already open
+    // keep the context they began with: a certificate reload drops none of them.
+    void use_tls(std::shared_ptr<boost::asio::ssl::context> ctx);
+    bool tls() const;
     // Accepts until cancelled or stopped; open sessions are closed then too.
     boost::asio::awaitable<void> run();
     // Shutdown: stops accepting; idle connections end now, WebSocket clients get 1001 (going

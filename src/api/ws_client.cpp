@@ -14,7 +14,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
-ws_client::ws_client(beast::tcp_stream s, ws_limits l, bool binary)
+ws_client::ws_client(conn_stream s, ws_limits l, bool binary)
     : ws(std::move(s)), limits_(l), queue_(ws.get_executor()), kill_(ws.get_executor()), room_(ws.get_executor())
 {
     beast::get_lowest_layer(ws).expires_never(); // the WebSocket's own timeouts take over

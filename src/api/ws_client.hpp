@@ -17,7 +17,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include "api/conn_stream.hpp"
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -29,8 +29,8 @@ namespace paddock::api {
 // The HTTP server's open connections, each with how it ends when the daemon shuts down.
 class session_registry {
 public:
-    void insert(boost::beast::tcp_stream* s, std::function<void()> on_close) { open_[s] = std::move(on_close); }
-    void erase(boost::beast::tcp_stream* s) { open_.erase(s); }
+    void insert(const void* s, std::function<void()> on_close) { open_[s] = std::move(on_close); }
+    void erase(const void* s) { open_.erase(s); }
     std::size_t size() const { return open_.size(); }
     bool closing() const { return closing_; }
     // Shutdown: every connection is told to end (idle ones at once, busy ones after their reply).
@@ -44,7 +44,7 @@ public:
     }
 
 private:
-    std::map<boost::beast::tcp_stream*, std::function<void()>> open_;
+    std::map<const void*, std::function<void()>> open_;
     bool closing_ = false;
 };
 
@@ -60,7 +60,7 @@ class ws_client {
 public:
     using frame = std::shared_ptr<const std::string>;
 
-    ws_client(boost::beast::tcp_stream s, ws_limits l, bool binary);
+    ws_client(conn_stream s, ws_limits l, bool binary);
 
     // Completes the upgrade; false when the client went away. `subprotocol`: answered when the
     // client offers it (noVNC offers "binary").
@@ -83,7 +83,7 @@ public:
     // Returns true when it closed the client for falling behind.
     boost::asio::awaitable<bool> write_loop();
 
-    boost::beast::websocket::stream<boost::beast::tcp_stream> ws;
+    boost::beast::websocket::stream<conn_stream> ws;
 
 private:
     void fall_behind();
@@ -115,7 +115,7 @@ public:
 
 private:
     std::shared_ptr<session_registry> reg_;
-    boost::beast::tcp_stream* s_;
+    const void* s_;
 };
 
 } // namespace paddock::api

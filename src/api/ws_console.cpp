@@ -54,7 +54,7 @@ asio::awaitable<void> type_into(std::shared_ptr<ws_client> c, std::shared_ptr<vm
 
 } // namespace
 
-asio::awaitable<void> serve_console(beast::tcp_stream stream, http::request<http::string_body> req,
+asio::awaitable<void> serve_console(conn_stream stream, http::request<http::string_body> req,
                                     std::shared_ptr<vm::console_hub> hub, ws_limits limits,
                                     std::shared_ptr<session_registry> registry, http_metrics* metrics)
 {

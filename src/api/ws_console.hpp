@@ -10,7 +10,7 @@
 #include <set>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include "api/conn_stream.hpp"
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -22,7 +22,7 @@ namespace paddock::api {
 
 class http_metrics;
 
-boost::asio::awaitable<void> serve_console(boost::beast::tcp_stream stream,
+boost::asio::awaitable<void> serve_console(conn_stream stream,
                                            boost::beast::http::request<boost::beast::http::string_body> req,
                                            std::shared_ptr<vm::console_hub> hub, ws_limits limits,
                                            std::shared_ptr<session_registry> registry, http_metrics* metrics);

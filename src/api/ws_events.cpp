@@ -36,7 +36,7 @@ asio::awaitable<void> read_and_drop(std::shared_ptr<ws_client> c)
 }
 } // namespace
 
-asio::awaitable<void> serve_events(beast::tcp_stream stream, http::request<http::string_body> req, event_bus& bus,
+asio::awaitable<void> serve_events(conn_stream stream, http::request<http::string_body> req, event_bus& bus,
                                    events_query q, ws_limits limits, std::shared_ptr<session_registry> registry,
                                    http_metrics* metrics)
 {

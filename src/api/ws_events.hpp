@@ -9,7 +9,7 @@
 #include <set>
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include "api/conn_stream.hpp"
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -22,7 +22,7 @@ class http_metrics;
 
 // Serves the stream until the client goes, falls behind, or the daemon stops. `registry` holds
 // the open connections (the HTTP server cancels them at shutdown).
-boost::asio::awaitable<void> serve_events(boost::beast::tcp_stream stream,
+boost::asio::awaitable<void> serve_events(conn_stream stream,
                                           boost::beast::http::request<boost::beast::http::string_body> req,
                                           event_bus& bus, events_query q, ws_limits limits,
                                           std::shared_ptr<session_registry> registry, http_metrics* metrics);

@@ -84,7 +84,7 @@ asio::awaitable<result<unix_socket>> connect_vnc(std::string path, std::chrono::
     co_return s;
 }
 
-asio::awaitable<void> serve_vnc(beast::tcp_stream stream, http::request<http::string_body> req, unix_socket vnc,
+asio::awaitable<void> serve_vnc(conn_stream stream, http::request<http::string_body> req, unix_socket vnc,
                                 ws_limits limits, std::shared_ptr<session_registry> registry, http_metrics* metrics)
 {
     limits.max_frames = 1 << 16;

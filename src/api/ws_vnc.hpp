@@ -11,7 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include "api/conn_stream.hpp"
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -26,7 +26,7 @@ class http_metrics;
 boost::asio::awaitable<result<boost::asio::local::stream_protocol::socket>> connect_vnc(std::string path,
                                                                                          std::chrono::milliseconds timeout);
 
-boost::asio::awaitable<void> serve_vnc(boost::beast::tcp_stream stream,
+boost::asio::awaitable<void> serve_vnc(conn_stream stream,
                                        boost::beast::http::request<boost::beast::http::string_body> req,
                                        boost::asio::local::stream_protocol::socket vnc, ws_limits limits,
                                        std::shared_ptr<session_registry> registry, http_metrics* metrics);

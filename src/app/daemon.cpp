@@ -21,6 +21,7 @@
 #include "api/http_metrics.hpp"
 #include "base/sd_notify.hpp"
 #include "api/http_server.hpp"
+#include "api/tls.hpp"
 #include "api/static_files.hpp"
 #include "app/backend.hpp"
 #include "app/dhcp_store.hpp"
@@ -157,6 +158,42 @@ asio::awaitable<void> tell_service_manager(const notifier& n, const vm::manager&
     }
 }
 
+// The API's TLS context from `cfg` (certificate files made when self-signed), logged with its
+// fingerprint; failures name the file and the reason.
+result<std::shared_ptr<asio::ssl::context>> tls_context(const conf::config& cfg)
+{
+    auto m = tls_files_for(cfg);
+    if (!m)
+        return m.error();
+    auto ctx = api::load_tls({m->cert, m->key});
+    if (!ctx)
+        return ctx.error();
+    log::info("http", "TLS certificate ", m->cert, " (", cfg.tls.mode, "), SHA-256 fingerprint ", m->fingerprint);
+    return *ctx;
+}
+
+// SIGHUP: the certificate and key are read again (a self-signed pair deleted meanwhile is made
+// anew); new connections use them, open ones keep theirs. A failed reload keeps the old pair.
+asio::awaitable<void> reload_on_hangup(asio::signal_set& hup, const conf::config& cfg, api::http_server& http)
+{
+    for (;;) {
+        auto [ec, sig] = co_await hup.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (ec)
+            co_return;
+        if (cfg.tls.mode == "off") {
+            log::info("daemon", "SIGHUP: nothing to reload (tls is \"off\")");
+            continue;
+        }
+        auto ctx = tls_context(cfg);
+        if (!ctx) {
+            log::error("http", "SIGHUP: TLS reload failed, still serving the previous certificate: ", ctx.error().message);
+            continue;
+        }
+        http.use_tls(*ctx);
+        log::info("http", "SIGHUP: TLS certificate reloaded; new connections use it");
+    }
+}
+
 } // namespace
 
 int run_daemon(const conf::config& cfg, const run_options& opt)
@@ -184,6 +221,16 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
             log::error("daemon", f->message);
             return 1;
         }
+
+    std::shared_ptr<asio::ssl::context> tls;
+    if (cfg.tls.mode != "off") {
+        auto ctx = tls_context(cfg);
+        if (!ctx) {
+            log::error("http", ctx.error().message);
+            return 1;
+        }
+        tls = *ctx;
+    }
 
     asio::io_context ioc{1};
     // Seq starts at the start time in microseconds: it never goes backwards across restarts.
@@ -285,7 +332,7 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     if (ctx.token.empty())
         log::warn("daemon", "auth is \"none\" (config): anyone who can reach ", cfg.listen_host, ":", cfg.listen_port,
                   " controls every VM");
-    if (!conf::loopback_listen(cfg))
+    if (!conf::loopback_listen(cfg) && !tls)
         log::warn("daemon", "listening on ", cfg.listen_host, ", not loopback, in plain HTTP (allow_insecure_listen): "
                             "the token crosses the network in clear");
     std::optional<api::http_server> http;
@@ -297,6 +344,7 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
         log::error("http", "cannot listen on ", cfg.listen_host, ":", cfg.listen_port, ": ", e.what());
         return 1;
     }
+    http->use_tls(tls);
 
     // Repairs: every netlink/nft event (and a periodic tick) asks the worker for a check.
     net::link_watch watch(ioc.get_executor(), fab, [&fab](bool full) { fab.check(full); });
@@ -316,13 +364,15 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
         asio::co_spawn(ioc, shut_down(ioc, *http, vms, fab, running, writer), asio::detached);
     });
     ::signal(SIGPIPE, SIG_IGN);
+    asio::signal_set hup(ioc, SIGHUP);
+    running.spawn("certificate reload", reload_on_hangup(hup, cfg, *http));
 
     auto ep = http->local_endpoint();
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
     std::string host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
     log::info("daemon", "paddockd ", PADDOCK_VERSION, " ready in ", ms, " ms; accel ", accel, "; namespace ",
               cfg.network.namespace_name, "; state_dir ", cfg.state_dir);
-    log::info("daemon", "dashboard: http://", host, ":", ep.port(), "/", ctx.token.empty() ? "" : "#token=" + ctx.token);
+    log::info("daemon", "dashboard: ", tls ? "https" : "http", "://", host, ":", ep.port(), "/", ctx.token.empty() ? "" : "#token=" + ctx.token);
     // Ready: the fabric, DHCP, DNS and the API are up (the listener accepts from now on).
     service.send("READY=1\n" + status_line(vms) + "; API on " + host + ":" + std::to_string(ep.port()));
     if (service.active()) {

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "app/state.hpp"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
+#include "api/tls.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -125,6 +131,55 @@ result<std::string> api_token(const std::string& dir)
     if (!wrote || ::rename(tmp.c_str(), path.c_str()) != 0)
         return fail(errc::token, "write " + path + ": " + std::strerror(errno));
     return tok;
+}
+
+namespace {
+
+// What a self-signed certificate names: localhost, this host's name, loopback, and the listen
+// address, or every address of this host when listening on all of them.
+std::vector<std::string> host_names(const conf::config& cfg)
+{
+    std::vector<std::string> names;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0 && host[0])
+        names.push_back(host);
+    names.insert(names.end(), {"localhost", "127.0.0.1", "::1"});
+    if (cfg.listen_host != "0.0.0.0" && cfg.listen_host != "::") {
+        names.push_back(cfg.listen_host);
+        return names;
+    }
+    ifaddrs* ifs = nullptr;
+    if (::getifaddrs(&ifs) != 0)
+        return names;
+    for (ifaddrs* i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
+            continue;
+        char buf[INET6_ADDRSTRLEN] = {};
+        const void* a = i->ifa_addr->sa_family == AF_INET
+                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr)
+                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(i->ifa_addr)->sin6_addr);
+        if (::inet_ntop(i->ifa_addr->sa_family, a, buf, sizeof buf) && !std::string_view(buf).starts_with("fe80"))
+            names.push_back(buf);
+    }
+    ::freeifaddrs(ifs);
+    return names;
+}
+
+} // namespace
+
+result<tls_material> tls_files_for(const conf::config& cfg)
+{
+    api::tls_files f{cfg.tls.cert, cfg.tls.key};
+    if (cfg.tls.mode == "self-signed") {
+        auto made = api::ensure_self_signed(cfg.state_dir + "/tls", host_names(cfg));
+        if (!made)
+            return made.error();
+        f = *made;
+    }
+    auto fp = api::cert_fingerprint(f.cert);
+    if (!fp)
+        return fp.error();
+    return tls_material{f.cert, f.key, *fp};
 }
 
 result<std::optional<int>> forward_before(store::db& db)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "base/error.hpp"
@@ -38,6 +39,14 @@ result<opened_state> open_state(const conf::config& cfg, bool stop_holder);
 
 // Reads state_dir/api-token, or creates it (32 random bytes as hex, mode 0600).
 result<std::string> api_token(const std::string& state_dir);
+
+// The API's TLS certificate and key for `cfg.tls` ("files": as configured; "self-signed":
+// state_dir/tls, made when missing, for this host's names and addresses), with the certificate's
+// SHA-256 fingerprint. Called at start and again on SIGHUP.
+struct tls_material {
+    std::string cert, key, fingerprint;
+};
+result<tls_material> tls_files_for(const conf::config& cfg);
 
 // The store setting that keeps the host's net.ipv4.ip_forward from before Paddock's first start.
 inline constexpr const char* forward_key = "host.ip_forward_before";

@@ -45,6 +45,7 @@ const char* to_string(errc c)
     case errc::setns: return "setns";
     case errc::state_dir: return "state_dir";
     case errc::token: return "token";
+    case errc::tls: return "tls";
     case errc::timeout: return "timeout";
     case errc::invalid_image: return "invalid_image";
     case errc::no_space: return "no_space";

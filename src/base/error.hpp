@@ -57,6 +57,7 @@ enum class errc {
     setns,
     state_dir,
     token,
+    tls,
     timeout,
     no_space,
     shutting_down,

@@ -248,6 +248,36 @@ status parse_cloud_init(const json::value& v, cloud_init_config& ci)
     return ok();
 }
 
+// "tls": "self-signed" | "off" | {"cert": PATH, "key": PATH}
+status parse_tls(const json::value& v, tls_config& t)
+{
+    if (v.is_string()) {
+        t = tls_config{};
+        t.mode = std::string(v.get_string());
+        if (t.mode != "off" && t.mode != "self-signed")
+            return bad("tls", quoted(v) + " is not \"self-signed\", \"off\" or {\"cert\": PATH, \"key\": PATH}");
+        return ok();
+    }
+    const json::object* o = nullptr;
+    if (auto st = read_object(v, "tls", o); !st)
+        return bad("tls", "expected \"self-signed\", \"off\" or {\"cert\": PATH, \"key\": PATH}");
+    t = tls_config{};
+    t.mode = "files";
+    for (auto& [k, val] : *o) {
+        status st = ok();
+        if (k == "cert") st = read_string(val, "tls.cert", t.cert);
+        else if (k == "key") st = read_string(val, "tls.key", t.key);
+        else st = unknown("tls", k);
+        if (!st)
+            return st;
+    }
+    for (auto [name, path] : {std::pair<const char*, const std::string*>{"tls.cert", &t.cert}, {"tls.key", &t.key}})
+        if (path->empty() || path->front() != '/')
+            return bad(name, path->empty() ? "missing: the PEM file's absolute path"
+                                           : "must be an absolute path, got \"" + *path + "\"");
+    return ok();
+}
+
 // An IPv4 or IPv6 address in text.
 bool valid_ip(const std::string& s)
 {
@@ -406,10 +436,10 @@ status validate(const config& c)
     }
     if (c.auth != "token" && c.auth != "none")
         return bad("auth", "must be \"token\" or \"none\", got \"" + c.auth + "\"");
-    if (!loopback_listen(c) && !c.allow_insecure_listen)
-        return bad("listen", c.listen_host + " is not a loopback address, and the API speaks plain HTTP (no TLS): "
-                             "the token and everything else would cross the network in clear. Put a TLS proxy in front "
-                             "and keep listen on loopback, or set \"allow_insecure_listen\": true to accept that");
+    if (!loopback_listen(c) && !c.allow_insecure_listen && c.tls.mode == "off")
+        return bad("listen", c.listen_host + " is not a loopback address, and the API speaks plain HTTP (tls is \"off\"): "
+                             "the token and everything else would cross the network in clear. Set \"tls\": \"self-signed\" "
+                             "(or a certificate and key), or set \"allow_insecure_listen\": true to accept that");
     if (!valid_netns_name(n.namespace_name))
         return bad("network.namespace", "\"" + n.namespace_name +
                                             "\" is not a namespace name (1 to 64 of A-Z a-z 0-9 _ - .)");
@@ -485,6 +515,7 @@ result<config> parse_config(std::string_view text)
         else if (k == "qemu") st = parse_qemu(val, c.qemu);
         else if (k == "dns_service") st = parse_dns_service(val, c.dns_service);
         else if (k == "cloud_init") st = parse_cloud_init(val, c.cloud_init);
+        else if (k == "tls") st = parse_tls(val, c.tls);
         else st = unknown("", k);
         if (!st)
             return st.error();
@@ -515,6 +546,7 @@ std::string to_json_text(const config& c)
         {"state_dir", c.state_dir},
         {"auth", c.auth},
         {"allow_insecure_listen", c.allow_insecure_listen},
+        {"tls", c.tls.mode == "files" ? json::value{{"cert", c.tls.cert}, {"key", c.tls.key}} : json::value(c.tls.mode)},
         {"network",
          {{"namespace", n.namespace_name},
           {"host_veth", n.host_veth},

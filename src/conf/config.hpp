@@ -36,13 +36,21 @@ struct cloud_init_config {
     std::string seed = "both";
 };
 
+// The API over TLS: "off" (plain HTTP), "self-signed" (a key and certificate made in
+// state_dir/tls on first start) or "files" (the config names a PEM certificate chain and key).
+struct tls_config {
+    std::string mode = "off";
+    std::string cert, key; // absolute paths, mode "files" only
+};
+
 struct config {
     std::string listen_host = "127.0.0.1"; // IPv4 dotted quad or IPv6 (without brackets)
     std::uint16_t listen_port = 8080;
     std::string state_dir = "/var/lib/paddock";
     std::string auth = "token"; // token | none
-    // The API has no TLS: a listen address other than loopback needs this explicit opt-out.
+    // Without TLS, a listen address other than loopback needs this explicit opt-out.
     bool allow_insecure_listen = false;
+    tls_config tls;
     net::network_config network;
     qemu_config qemu;
     dns_service_config dns_service;

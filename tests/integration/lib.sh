@@ -104,16 +104,20 @@ stop_daemon() {
   DAEMON_PID=
 }
 
+# Where api/api_status send requests; a TLS test sets API_URL=https://... and API_CURL=(--cacert F).
+API_URL=http://127.0.0.1:8080
+API_CURL=()
+
 # curl against the daemon's API inside HOST_NS, with the token; prints the body.
 api() {
   local path=$1; shift
-  inh curl -sS --max-time 5 -H "Authorization: Bearer $(cat "$STATE/api-token")" "$@" "http://127.0.0.1:8080$path"
+  inh curl -sS --max-time 5 "${API_CURL[@]}" -H "Authorization: Bearer $(cat "$STATE/api-token")" "$@" "$API_URL$path"
 }
 
 # HTTP status only.
 api_status() {
   local path=$1; shift
-  inh curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $(cat "$STATE/api-token")" "$@" "http://127.0.0.1:8080$path"
+  inh curl -s -o /dev/null -w '%{http_code}' --max-time 5 "${API_CURL[@]}" -H "Authorization: Bearer $(cat "$STATE/api-token")" "$@" "$API_URL$path"
 }
 
 # JSON field via python (Debian's /usr/bin/python3; stdlib only).

@@ -1,10 +1,13 @@
 """A minimal WebSocket client (RFC 6455) for the integration tests, standard library only:
-handshake with a token, masked client frames, text/binary/close/ping frames, read with a timeout."""
+handshake with a token, over TLS when given a context, masked client frames, text/binary/close/ping frames, read with a timeout."""
 import base64, json, os, socket, struct
 
 class WebSocket:
-    def __init__(self, host, port, path, token=None, timeout=10):
+    def __init__(self, host, port, path, token=None, timeout=10, tls=None):
+        """tls: an ssl.SSLContext for wss:// (the handshake checks the server's certificate)."""
         self.s = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            self.s = tls.wrap_socket(self.s, server_hostname=host)
         key = base64.b64encode(os.urandom(16)).decode()
         auth = f"Authorization: Bearer {token}\r\n" if token else ""
         self.s.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

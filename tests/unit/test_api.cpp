@@ -306,7 +306,7 @@ TEST_CASE("every failure code maps to one HTTP status")
         {"store_failed", 503},     {"spawn_failed", 500},     {"tool_failed", 500},     {"tap_failed", 500},
         {"netlink_failed", 500},   {"netns_failed", 500},     {"nft_failed", 500},      {"sysctl_failed", 500},
         {"link_conflict", 500},    {"fabric_down", 500},      {"dhcp_socket", 500},     {"setns", 500},
-        {"state_dir", 500},        {"token", 500},            {"timeout", 504},         {"no_space", 507},
+        {"state_dir", 500},        {"token", 500},  {"tls", 500},          {"timeout", 504},         {"no_space", 507},
         {"shutting_down", 503},   {"forbidden", 403},
     };
     std::set<std::string> names;

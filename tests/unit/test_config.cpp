@@ -217,3 +217,30 @@ TEST_CASE("guests' access to the host and their egress deny list are validated a
     REQUIRE(again.ok());
     CHECK(conf::to_json_text(*again) == conf::to_json_text(*r));
 }
+
+TEST_CASE("tls: off by default, self-signed, or given files; TLS lifts the loopback rule")
+{
+    CHECK(conf::defaults().tls.mode == "off");
+    auto s = conf::parse_config(R"({"tls": "self-signed", "listen": "0.0.0.0:8443"})");
+    REQUIRE(s.ok());
+    CHECK(s->tls.mode == "self-signed");
+    CHECK(conf::to_json_text(*s).find(R"("tls":"self-signed")") != std::string::npos);
+    auto f = conf::parse_config(R"({"tls": {"cert": "/etc/p/c.pem", "key": "/etc/p/k.pem"}, "listen": "[::]:443"})");
+    REQUIRE(f.ok());
+    CHECK(f->tls.mode == "files");
+    CHECK(f->tls.cert == "/etc/p/c.pem");
+    CHECK(f->tls.key == "/etc/p/k.pem");
+    auto again = conf::parse_config(conf::to_json_text(*f));
+    REQUIRE(again.ok());
+    CHECK(again->tls.cert == "/etc/p/c.pem");
+    auto plain = conf::parse_config(R"({"tls": "off", "listen": "0.0.0.0:8080"})");
+    REQUIRE_FALSE(plain.ok());
+    CHECK(plain.error().message.starts_with("listen: "));
+    CHECK(plain.error().message.find("\"tls\": \"self-signed\"") != std::string::npos);
+    for (const char* bad : {R"({"tls": true})", R"({"tls": "on"})", R"({"tls": {"cert": "/c"}})", R"({"tls": {"key": "/k", "cert": "c"}})"}) {
+        auto r = conf::parse_config(bad);
+        CHECK_FALSE(r.ok());
+        if (!r.ok())
+            CHECK(r.error().message.starts_with("tls"));
+    }
+}
