@@ -8,13 +8,18 @@
 namespace paddock::api {
 namespace asio = boost::asio;
 
-asio::awaitable<bool> conn_stream::handshake(std::chrono::milliseconds limit)
+asio::awaitable<boost::beast::error_code> conn_stream::handshake(std::chrono::milliseconds limit, bool client,
+                                                                 std::string server_name)
 {
     if (!tls_)
-        co_return true;
+        co_return boost::beast::error_code{};
+    if (!server_name.empty())
+        SSL_set_tlsext_host_name(tls_->native_handle(), server_name.c_str());
     tcp().expires_after(limit);
-    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
-    co_return !ec;
+    auto [ec] = co_await tls_->async_handshake(client ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
+                                               asio::as_tuple(asio::use_awaitable));
+    tcp().expires_never();
+    co_return ec;
 }
 
 void conn_stream::shutdown_send()

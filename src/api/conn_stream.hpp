@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
@@ -42,9 +43,12 @@ public:
     void expires_after(std::chrono::steady_clock::duration d) { tcp().expires_after(d); }
     void cancel() { tcp().cancel(); }
 
-    // The TLS handshake (server side) within `limit`; plain connections have none. False when
-    // the client went away or spoke something else (plain HTTP to the TLS port, say).
-    boost::asio::awaitable<bool> handshake(std::chrono::milliseconds limit);
+    // The TLS handshake within `limit` (the daemon's side, or with `client` the `paddock` command's,
+    // naming `server_name` for SNI when it is a host name); plain connections have none. Fails when
+    // the peer went away or spoke something else (plain HTTP to the TLS port, say), or its
+    // certificate was refused.
+    boost::asio::awaitable<boost::beast::error_code> handshake(std::chrono::milliseconds limit, bool client = false,
+                                                               std::string server_name = {});
     // Ends the sending side (TLS: without waiting for the peer's close_notify).
     void shutdown_send();
 

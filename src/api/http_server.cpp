@@ -322,7 +322,7 @@ asio::awaitable<void> session(std::shared_ptr<http_server::state> st, conn_strea
             stream.cancel();
     };
     st->sessions->insert(&stream, on_close);
-    if (!co_await stream.handshake(st->limits.read_timeout)) {
+    if (co_await stream.handshake(st->limits.read_timeout)) {
         st->sessions->erase(&stream);
         co_return; // not TLS, or gone: nothing can be answered
     }

@@ -12,12 +12,13 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+
+#include "cli/client.hpp"
 
 namespace paddock::app {
 namespace asio = boost::asio;
@@ -32,39 +33,23 @@ struct reply {
     std::string body;
 };
 
-// One request to the daemon's API on a connection of its own, within `timeout`.
+// One request to the daemon's API (HTTP, or HTTPS with its certificate pinned) within `timeout`.
 reply call(const conf::config& cfg, const std::string& token, http::verb method, const std::string& target,
            const std::string& body, std::chrono::seconds timeout)
 {
-    reply out;
-    try {
-        asio::io_context ioc;
-        beast::tcp_stream stream(ioc);
-        stream.expires_after(timeout);
-        stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address(cfg.listen_host), cfg.listen_port));
-        http::request<http::string_body> req(method, target, 11);
-        req.set(http::field::host, cfg.listen_host);
-        if (!token.empty())
-            req.set(http::field::authorization, "Bearer " + token);
-        if (!body.empty()) {
-            req.set(http::field::content_type, "application/json");
-            req.body() = body;
-        }
-        req.prepare_payload();
-        http::write(stream, req);
-        beast::flat_buffer buf;
-        http::response<http::string_body> res;
-        http::read(stream, buf, res);
-        out.status = static_cast<int>(res.result_int());
-        out.body = std::move(res.body());
-    }
-    catch (const boost::system::system_error& e) {
-        out.body = e.code().message(); // what() would add the source location
-    }
-    catch (const std::exception& e) {
-        out.body = e.what();
-    }
-    return out;
+    cli::client_settings s = cli::local_settings(cfg);
+    s.token = token;
+    s.timeout = timeout;
+    cli::client c(s);
+    asio::io_context ioc;
+    result<cli::reply> r;
+    asio::co_spawn(ioc, c.request(method, target, body, timeout), [&r](std::exception_ptr e, result<cli::reply> got) {
+        r = e ? result<cli::reply>(fail(errc::timeout, "the request failed")) : std::move(got);
+    });
+    ioc.run();
+    if (!r)
+        return reply{0, r.error().message};
+    return reply{r->status, std::move(r->body)};
 }
 
 // The API's own message from an error body, or the body.

@@ -46,6 +46,20 @@ out=$(inh curl -s --max-time 5 -k --tlsv1.1 --tls-max 1.1 -o /dev/null -w '%{htt
 [ "$(api_status /api/v1/health)" = 200 ] || fail "unhealthy after plain HTTP and TLS 1.1"
 pass "plain HTTP and TLS 1.1 to the TLS port get no answer; the daemon serves on"
 
+# The paddock command over TLS: a local daemon's certificate is pinned from its file (--config);
+# --fingerprint pins one given by hand; a wrong one, or none for a self-signed daemon, is refused.
+PADDOCK=$(dirname "$PADDOCKD")/paddock
+out=$(inh "$PADDOCK" --config "$WORK/config.json" vm ls -q) || fail "paddock with --config over TLS: $out"
+[ "$out" = tlsvm ] || fail "paddock vm ls over TLS: $out"
+out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 --fingerprint "$(echo "$fp_file" | tr -d : | tr A-F a-f)" health) \
+  || fail "--fingerprint: $out"
+rc=0; out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 --fingerprint "$(printf '%064d' 0)" health 2>&1) || rc=$?
+[ "$rc" = 3 ] && echo "$out" | grep -q "has SHA-256 fingerprint $fp_file, not the 00:00" || fail "wrong fingerprint: rc $rc: $out"
+rc=0; out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 health 2>&1) || rc=$?
+[ "$rc" = 3 ] && echo "$out" | grep -q "pass --fingerprint" || fail "self-signed without a pin: rc $rc: $out"
+out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 --cacert "$STATE/tls/cert.pem" health) || fail "--cacert: $out"
+pass "paddock over TLS: pinned from the config, --fingerprint (any case, no colons), --cacert; a wrong pin and no pin exit 3 with the reason"
+
 # SIGHUP: a new self-signed pair for new connections; the held connection goes on.
 inh $CHECK hold 203.0.113.1 8443 "$STATE/tls/cert.pem" "$TOKEN" "$WORK/held" > "$WORK/held.log" 2>&1 &
 EXTRA_PIDS+=($!)

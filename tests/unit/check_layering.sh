@@ -1,6 +1,6 @@
 #!/bin/bash
 # Unit: the module layering (STYLE §4). Two checks:
-#  1. Direction: base ← dhcp, dns, qmp, net, store, conf ← vm ← api ← app (conf reads net's
+#  1. Direction: base ← dhcp, dns, qmp, net, store, conf ← vm ← api ← cli ← app (conf reads net's
 #     network_config). Leaf domains never include each
 #     other; vm reaches the network only through vm/host.hpp (no net/ or dhcp/ includes); api
 #     never includes qmp/, net/, dhcp/ or store/. Each offending include is named.
@@ -18,7 +18,8 @@ declare -A allowed=(
   [conf]="base net conf"
   [vm]="base qmp store vm"
   [api]="base vm api"
-  [app]="base conf dhcp dns qmp net store vm api app"
+  [app]="base conf dhcp dns qmp net store vm api cli app"
+  [cli]="base conf api cli"
 )
 bad=0
 for mod in "${!allowed[@]}"; do
@@ -34,7 +35,7 @@ for mod in "${!allowed[@]}"; do
 done
 
 cores=(base/ipv4 base/mac base/error net/nft_ruleset conf/config dhcp/message dhcp/engine dhcp/frame dhcp/admission dns/message dns/cache dns/resolver vm/spec vm/lifecycle
-       vm/qemu_argv qmp/protocol base/event_bus api/api api/event_stream)
+       vm/qemu_argv qmp/protocol base/event_bus api/api api/event_stream cli/commands)
 for c in "${cores[@]}"; do
   for f in "$SRC/$c.hpp" "$SRC/$c.cpp"; do
     [ -f "$f" ] || { echo "missing core file $f"; bad=1; continue; }
