@@ -7,6 +7,7 @@
 // applies to new connections and leaves open ones as they are.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/buffers_prefix.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -71,7 +73,7 @@ public:
         return boost::asio::async_initiate<Token, void(boost::beast::error_code, std::size_t)>(
             [this](auto handler, const Buffers& bufs) {
                 if (tls_)
-                    tls_->async_write_some(bufs, std::move(handler));
+                    tls_->async_write_some(without_empty(bufs), std::move(handler));
                 else
                     plain_->async_write_some(bufs, std::move(handler));
             },
@@ -98,6 +100,25 @@ public:
     }
 
 private:
+    // The first non-empty buffers of `b` (up to 8). Beast's TLS stream writes nothing, and reports
+    // success, when a sequence starts with an empty buffer followed by a large one (its flattening
+    // looks at the first buffer only), which is what asio::async_write hands on once a reply's
+    // head is sent: the body was never written.
+    template <class Buffers>
+    static auto without_empty(const Buffers& b)
+    {
+        std::array<boost::asio::const_buffer, 8> parts{};
+        std::size_t k = 0, bytes = 0;
+        for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b) && k < parts.size(); ++it) {
+            boost::asio::const_buffer c(*it);
+            if (c.size() == 0)
+                continue;
+            parts[k++] = c;
+            bytes += c.size();
+        }
+        return boost::beast::buffers_prefix(bytes, parts);
+    }
+
     std::optional<boost::beast::tcp_stream> plain_;
     std::unique_ptr<tls_stream> tls_;
     std::shared_ptr<boost::asio::ssl::context> ctx_;

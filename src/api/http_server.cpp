@@ -80,6 +80,8 @@ asio::awaitable<bool> write_response(conn_stream& stream, const response& r, uns
     std::array<asio::const_buffer, 2> bufs{asio::buffer(h), asio::buffer(body.data(), head ? 0 : body.size())};
     stream.expires_after(timeout);
     auto [ec, n] = co_await asio::async_write(stream, bufs, use_tuple);
+    if (ec)
+        log::debug("http", "reply not sent (", n, " of ", h.size() + bufs[1].size(), " bytes): ", ec.message());
     co_return !ec;
 }
 
@@ -469,6 +471,9 @@ asio::awaitable<void> http_server::run()
                 ++st->ctx.http->refused_per_client;
             continue;
         }
+        // No Nagle delay: a reply's last segment (a TLS record after the head's, a WebSocket frame)
+        // must not wait for the client's delayed ACK (40 ms a reply over TLS before this).
+        sock.set_option(tcp::no_delay(true), pec);
         auto slot = std::make_shared<client_slot>(st, peer);
         auto stream = st->tls ? conn_stream(beast::tcp_stream(std::move(sock)), st->tls)
                               : conn_stream(beast::tcp_stream(std::move(sock)));

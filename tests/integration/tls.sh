@@ -32,12 +32,17 @@ pass "self-signed: key 0600, fingerprint $fp_file logged, SAN names 203.0.113.1,
 [ "$(api_status /api/v1/health)" = 200 ] || fail "HTTPS health"
 proto=$(inh curl -sS -o /dev/null -w '%{http_version} %{ssl_verify_result}' --cacert "$STATE/tls/cert.pem" "$API_URL/")
 [ "$proto" = "1.1 0" ] || fail "dashboard over HTTPS: $proto"
-inh curl -sS --cacert "$STATE/tls/cert.pem" --compressed "$API_URL/" | grep -q '<title>' || fail "dashboard page"
+page=$(inh curl -sS --cacert "$STATE/tls/cert.pem" --compressed "$API_URL/")
+grep -q '<title>' <<<"$page" || fail "dashboard page: $(head -c 200 <<<"$page")"
+# A reply larger than one TLS record, uncompressed (the body after the head was once never sent).
+n=$(api /api/v1/openapi.json | /usr/bin/python3 -c 'import json,sys; d=sys.stdin.read(); json.loads(d); print(len(d))') \
+  || fail "openapi.json over TLS"
+[ "$n" -gt 20000 ] || fail "openapi.json over TLS: only $n bytes"
 head -c 3145728 /dev/urandom > "$WORK/blob"
 r=$(api /api/v1/images/blob.raw -X PUT --data-binary @"$WORK/blob")
 [ "$(echo "$r" | jget sha256)" = "$(sha256sum "$WORK/blob" | cut -d' ' -f1)" ] || fail "upload over TLS: $r"
 out=$(inh $CHECK wss 203.0.113.1 8443 "$STATE/tls/cert.pem" "$TOKEN" 2>&1) || fail "WSS: $out"
-pass "HTTPS: health, dashboard (verified, HTTP/1.1), 3 MiB image upload (sha256 equal), $out"
+pass "HTTPS: health, dashboard (verified, HTTP/1.1), openapi.json whole ($n bytes), 3 MiB image upload (sha256 equal), $out"
 
 out=$(inh curl -s --max-time 5 -o /dev/null -w '%{http_code}' http://203.0.113.1:8443/api/v1/health || true)
 [ "$out" = 000 ] || fail "plain HTTP to the TLS port answered $out"
