@@ -78,7 +78,7 @@ const std::vector<command_def>& commands()
         {"console", "NAME", "the VM's serial console in this terminal (Ctrl-] leaves)", {}, 1, 1},
         {"events", "", "follow the event stream (Ctrl-C ends)",
          {{"since", "SEQ", "replay events after this sequence number first"},
-          {"type", "TYPE", "only these types (vm.state, dhcp.lease, ...; repeat or comma-separate)", true},
+          {"type", "TYPE", "only these types (vm.state, lease.bound, ...; repeat or comma-separate)", true},
           {"vm", "NAME", "only this VM's events"},
           {"count", "N", "exit after N events"}},
          0, 0},
