@@ -70,12 +70,12 @@ rc=0; out=$(P vm start vm1 2>&1) || rc=$?
 [ "$rc" = 5 ] || fail "start a running VM: rc $rc: $out"
 rc=0; out=$(P vm create vm1 --kernel test-kernel 2>&1) || rc=$?
 [ "$rc" = 5 ] || fail "create a taken name: rc $rc: $out"
-wait_for 60 sh -c "nsenter --net=/run/netns/$HOST_NS $PADDOCK --config $WORK/config.json leases | grep -q ' vm1 '" >/dev/null \
+ms=$(wait_for 60 sh -c "nsenter --net=/run/netns/$HOST_NS $PADDOCK --config $WORK/config.json leases | awk '\$3 == \"vm1\" && \$5 == \"bound\"' | grep -q .") \
   || fail "no lease for vm1: $(P leases)"
 ip=$(P vm info vm1 | awk '$1 == "ip:" {print $2}')
-P leases | grep -q "^$ip .* vm1 " || fail "leases: $(P leases)"
+P leases | grep -q "^$ip .* vm1 .* bound " || fail "leases: $(P leases)"
 P net | grep -q '^subnet: *192.168.26.0/24' || fail "net: $(P net)"
-pass "vm create --start, ls (table, --json, -q), exit 5 for start-when-running and a taken name; vm1 leased $ip (leases, vm info); net"
+pass "vm create --start, ls (table, --json, -q), exit 5 for start-when-running and a taken name; vm1 leased $ip in $ms ms (leases, vm info); net"
 
 # since=0 is from no run of this daemon: the stream says so (resync) with the oldest seq it holds.
 out=$(P events --since 0 --count 1 --json)
