@@ -182,10 +182,18 @@ result<std::string> cert_fingerprint(const std::string& path)
     std::fclose(fp);
     if (!x.p)
         return tls_fail(path + ": not a PEM certificate");
+    std::string digest = fingerprint_of(x.p);
+    if (digest.empty())
+        return tls_fail("digest of " + path);
+    return digest;
+}
+
+std::string fingerprint_of(X509* cert)
+{
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    if (X509_digest(x.p, EVP_sha256(), md, &n) != 1)
-        return tls_fail("digest of " + path);
+    if (!cert || X509_digest(cert, EVP_sha256(), md, &n) != 1)
+        return {};
     static const char* hex = "0123456789ABCDEF";
     std::string out;
     for (unsigned int i = 0; i < n; ++i) {

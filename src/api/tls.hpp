@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/asio/ssl/context.hpp>
+#include <openssl/types.h>
 
 #include "base/error.hpp"
 
@@ -29,6 +30,8 @@ result<std::shared_ptr<boost::asio::ssl::context>> load_tls(const tls_files& f);
 
 // The SHA-256 of the first certificate in a PEM file, as "AB:CD:...".
 result<std::string> cert_fingerprint(const std::string& cert_pem_path);
+// The same of a certificate in memory ("" for none): what a client pinning a fingerprint compares.
+std::string fingerprint_of(X509* cert);
 
 // "AB:CD:..." of 32 bytes, or "" when `s` is not a SHA-256 fingerprint (colons, spaces and case
 // are ignored, so the outputs of paddockd, openssl and browsers all compare equal).

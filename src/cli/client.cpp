@@ -20,7 +20,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <openssl/evp.h>
 
 #include "api/tls.hpp"
 #include <openssl/x509.h>
@@ -33,23 +32,6 @@ using tcp = asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-
-std::string sha256_of(X509* cert)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (!cert || X509_digest(cert, EVP_sha256(), md, &n) != 1)
-        return {};
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned int i = 0; i < n; ++i) {
-        if (i)
-            out += ':';
-        out += hex[md[i] >> 4];
-        out += hex[md[i] & 15];
-    }
-    return out;
-}
 
 bool is_ip(const std::string& host)
 {
@@ -99,7 +81,7 @@ client::client(client_settings s) : s_(std::move(s)), seen_(std::make_shared<std
             X509_STORE_CTX* x = vc.native_handle();
             if (X509_STORE_CTX_get_error_depth(x) > 0)
                 return true;
-            *seen = sha256_of(X509_STORE_CTX_get_current_cert(x));
+            *seen = api::fingerprint_of(X509_STORE_CTX_get_current_cert(x));
             return *seen == pin;
         });
         return;
