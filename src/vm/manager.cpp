@@ -543,18 +543,29 @@ asio::awaitable<result<vm_info>> manager::create_claimed(spec s, record r,
     co_return vm->info();
 }
 
-asio::awaitable<result<vm_info>> manager::patch(std::string name, vm_patch p)
+asio::awaitable<result<manager::held_vm>> manager::take_turn(const std::string& name)
 {
-    if (closing_)
-        co_return closing_failure();
-    in_progress op(*this);
     auto it = vms_.find(name);
     if (it == vms_.end())
         co_return fail(errc::not_found, "no VM named \"" + name + "\"");
     auto vm = it->second;
     auto t = co_await vm->enter();
+    if (closing_)
+        co_return closing_failure();
     if (vms_.find(name) == vms_.end() || vms_.at(name) != vm)
         co_return fail(errc::not_found, "no VM named \"" + name + "\" (it was removed meanwhile)");
+    co_return held_vm(std::move(vm), std::move(t));
+}
+
+asio::awaitable<result<vm_info>> manager::patch(std::string name, vm_patch p)
+{
+    if (closing_)
+        co_return closing_failure();
+    in_progress op(*this);
+    auto held = co_await take_turn(name);
+    if (!held)
+        co_return held.error();
+    auto& vm = held->vm;
     if (auto st = vm->patch(p); !st)
         co_return st.error();
     co_return vm->info();
@@ -565,15 +576,10 @@ asio::awaitable<result<vm_info>> manager::act(std::string name, action a, action
     if (closing_)
         co_return closing_failure();
     in_progress op(*this);
-    auto it = vms_.find(name);
-    if (it == vms_.end())
-        co_return fail(errc::not_found, "no VM named \"" + name + "\"");
-    auto vm = it->second;
-    auto t = co_await vm->enter();
-    if (closing_)
-        co_return closing_failure();
-    if (vms_.find(name) == vms_.end() || vms_.at(name) != vm)
-        co_return fail(errc::not_found, "no VM named \"" + name + "\" (it was removed meanwhile)");
+    auto held = co_await take_turn(name);
+    if (!held)
+        co_return held.error();
+    auto& vm = held->vm;
     status st = ok();
     switch (a) {
     case action::start: st = co_await vm->start(); break;
@@ -596,15 +602,10 @@ asio::awaitable<status> manager::remove(std::string name)
     if (closing_)
         co_return closing_failure();
     in_progress op(*this);
-    auto it = vms_.find(name);
-    if (it == vms_.end())
-        co_return fail(errc::not_found, "no VM named \"" + name + "\"");
-    auto vm = it->second;
-    auto t = co_await vm->enter();
-    if (closing_)
-        co_return closing_failure();
-    if (vms_.find(name) == vms_.end() || vms_.at(name) != vm)
-        co_return fail(errc::not_found, "no VM named \"" + name + "\" (it was removed meanwhile)");
+    auto mine = co_await take_turn(name);
+    if (!mine)
+        co_return mine.error();
+    auto& vm = mine->vm;
     if (auto st = co_await vm->end_for_remove(); !st)
         co_return st;
     // The record goes first: a remove that was not kept leaves the VM (stopped), not half of it.

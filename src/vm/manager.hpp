@@ -122,6 +122,15 @@ private:
     int autostarting_ = 0;
     // Counts an operation in progress for as long as it lives.
     struct in_progress;
+    // A VM with its turn taken (operations on it run in order).
+    struct held_vm {
+        held_vm(std::shared_ptr<supervisor> v, supervisor::turn t) : vm(std::move(v)), turn(std::move(t)) {}
+        std::shared_ptr<supervisor> vm;
+        supervisor::turn turn;
+    };
+    // The VM named `name` once its turn comes: not_found when there is none, or it was removed
+    // while this waited; shutting_down when the daemon began closing meanwhile.
+    boost::asio::awaitable<result<held_vm>> take_turn(const std::string& name);
 
     boost::asio::any_io_executor ex_;
     manager_config cfg_;
