@@ -7,9 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/system/system_error.hpp>
@@ -20,6 +18,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+
+#include "base/durable_file.hpp"
 
 namespace paddock::api {
 namespace asio = boost::asio;
@@ -60,20 +60,6 @@ bool exists(const std::string& p)
 {
     struct stat st{};
     return ::stat(p.c_str(), &st) == 0;
-}
-
-// Writes `pem` to `path` through a temporary file (mode `mode`), synced, then renamed.
-status write_file(const std::string& path, const std::string& pem, mode_t mode)
-{
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0)
-        return fail(errc::tls, "create " + tmp + ": " + std::strerror(errno));
-    bool wrote = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!wrote || ::rename(tmp.c_str(), path.c_str()) != 0)
-        return fail(errc::tls, "write " + path + ": " + std::strerror(errno));
-    return ok();
 }
 
 std::string bio_text(BIO* b)
@@ -146,9 +132,9 @@ result<tls_files> ensure_self_signed(const std::string& dir, const std::vector<s
     bio_ptr kb(BIO_new(BIO_s_mem())), cb(BIO_new(BIO_s_mem()));
     if (!PEM_write_bio_PrivateKey(kb.p, key.p, nullptr, nullptr, 0, nullptr, nullptr) || !PEM_write_bio_X509(cb.p, x.p))
         return tls_fail("encode the key and certificate");
-    if (auto st = write_file(f.key, bio_text(kb.p), 0600); !st)
+    if (auto st = write_file_durably(f.key, bio_text(kb.p), 0600, errc::tls); !st)
         return st.error();
-    if (auto st = write_file(f.cert, bio_text(cb.p), 0644); !st)
+    if (auto st = write_file_durably(f.cert, bio_text(cb.p), 0644, errc::tls); !st)
         return st.error();
     return f;
 }

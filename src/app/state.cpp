@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/durable_file.hpp"
 #include "base/log.hpp"
 #include "store/rows.hpp"
 
@@ -121,15 +122,8 @@ result<std::string> api_token(const std::string& dir)
         tok += hex[c >> 4];
         tok += hex[c & 15];
     }
-    const std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return fail(errc::token, "create " + tmp + ": " + std::strerror(errno));
-    std::string line = tok + "\n";
-    bool wrote = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
-    ::close(fd);
-    if (!wrote || ::rename(tmp.c_str(), path.c_str()) != 0)
-        return fail(errc::token, "write " + path + ": " + std::strerror(errno));
+    if (auto st = write_file_durably(path, tok + "\n", 0600, errc::token); !st)
+        return st.error();
     return tok;
 }
 
