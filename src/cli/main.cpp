@@ -118,7 +118,8 @@ result<client_settings> settings_for(const invocation& inv)
     return s;
 }
 
-// Prints a reply: JSON as it came with --json, else `human`; an error reply as the API's message.
+// Prints a reply: JSON as it came with --json, else `human` (given null for an empty reply); an
+// error reply as the API's message.
 int show(const result<reply>& r, bool as_json, const std::function<std::string(const json::value&)>& human)
 {
     if (!r)
@@ -131,6 +132,10 @@ int show(const result<reply>& r, bool as_json, const std::function<std::string(c
     }
     if (as_json) {
         std::cout << r->body << (r->body.ends_with('\n') ? "" : "\n");
+        return exit_ok;
+    }
+    if (r->body.empty()) { // 204 (a DELETE): `human` says what was done
+        std::cout << human(json::value());
         return exit_ok;
     }
     boost::system::error_code ec;
@@ -411,9 +416,7 @@ asio::awaitable<int> run(invocation inv)
         int rc = exit_ok;
         for (auto& n : inv.args) {
             auto r = co_await c.request(V::delete_, base + n);
-            int one = show(r, as_json, [&](const json::value&) { return "removed " + n + "\n"; });
-            if (one == exit_ok && !as_json && r && r->body.empty())
-                std::cout << "removed " << n << "\n";
+            int one = show(r, as_json, [&n](const json::value&) { return "removed " + n + "\n"; });
             if (one != exit_ok)
                 rc = one;
         }
