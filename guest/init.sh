@@ -10,6 +10,7 @@
 #   paddock.ping=IP[,IP...]  also ping these addresses after the lease (e.g. another VM)
 #   paddock.resolve=NAME[,NAME...]  look these names up (nslookup, through the DNS server DHCP gave)
 #   paddock.mode=oneshot     power off right after the checks instead of waiting
+#   paddock.httpd=PORT       serve "hello from <host name>" over HTTP on PORT (busybox httpd)
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mount -t proc proc /proc
@@ -38,6 +39,12 @@ if udhcpc -i eth0 -q -f -n -t 10 -T 1 -s /etc/udhcpc.script -O hostname; then
   [ -n "$hostname" ] && hostname "$hostname"
   say "LEASE ip=$ip/$mask router=$router dns=$dns domain=$domain hostname=$hostname"
   if ping -c 1 -W 3 "$router" >/dev/null 2>&1; then say "PING_OK $router"; else say "PING_FAIL $router"; fi
+  port=$(arg paddock.httpd)
+  if [ -n "$port" ]; then
+    mkdir -p /www
+    echo "hello from $(hostname)" > /www/index.html
+    if httpd -p "$port" -h /www; then say "HTTPD $port"; else say "HTTPD_FAIL $port"; fi
+  fi
   # cloud-init's NoCloud seed, as a real guest would find it: the URL is in the SMBIOS serial.
   # (HTTP by hand with nc: the static busybox's wget crashes looking up the "http" service.)
   serial=$(cat /sys/class/dmi/id/product_serial 2>/dev/null)

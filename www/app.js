@@ -29,7 +29,7 @@ const state = {
 };
 // Every event type the stream carries: all of them, vm.stats included (it is sent only when named).
 const EVENT_TYPES = ['vm.created', 'vm.state', 'vm.ip', 'vm.removed', 'vm.blocked', 'vm.stats', 'lease.bound', 'lease.released',
-  'lease.expired', 'link.changed', 'network.repaired', 'image.added', 'image.removed'];
+  'lease.expired', 'link.changed', 'network.repaired', 'image.added', 'image.removed', 'vm.forwards'];
 let stream = null;
 let charts = null; // the VM page's graphs, while it shows
 let consoleView = null;
@@ -164,6 +164,9 @@ function apply(e) {
     case 'vm.ip':
       if (v) { v.ip = e.data.ip; v.ip_leased = true; }
       break;
+    case 'vm.forwards':
+      if (v) v.forwards = e.data.forwards;
+      break;
     case 'vm.removed':
       state.vms.delete(e.vm);
       break;
@@ -221,6 +224,7 @@ function describe(e) {
     case 'vm.ip': return d.ip;
     case 'lease.bound': case 'lease.released': case 'lease.expired': return `${d.ip} ${d.mac}`;
     case 'network.repaired': return (d.actions || []).join('; ');
+    case 'vm.forwards': return (d.forwards || []).map(forwardText).join(', ') || 'none';
     default: return '';
   }
 }
@@ -451,6 +455,16 @@ async function create(ev) {
     if (f.get('firmware') !== 'bios') spec.firmware = f.get('firmware');
   }
   for (const k of ['mac', 'ip']) if (f.get(k).trim()) spec[k] = f.get(k).trim();
+  if (f.get('forwards').trim()) {
+    const fw = parseForwards(f.get('forwards'));
+    if (typeof fw === 'string') {
+      $('#e-forwards').textContent = fw;
+      $('#c-forwards').setAttribute('aria-invalid', 'true');
+      $('#c-forwards').focus();
+      return;
+    }
+    spec.forwards = fw;
+  }
   if (f.get('autostart') !== 'never') spec.autostart = f.get('autostart');
   if (f.get('start')) spec.start = true;
   const button = $('#create button[type=submit]');
@@ -462,7 +476,7 @@ async function create(ev) {
     toggleCreate(false);
   } catch (e) {
     if (e.status === 401) return;
-    const field = e instanceof ApiError && e.field;
+    const field = e instanceof ApiError && (e.message.startsWith('forwards') ? 'forwards' : e.field);
     const out = field && $('#e-' + field);
     if (out) {
       out.textContent = e.message;
@@ -480,6 +494,59 @@ function toggleCreate(open) {
   $('#create').hidden = !open;
   $('#new-vm').setAttribute('aria-expanded', String(open));
   if (open) { clearErrors(); $('#c-name').focus(); }
+}
+
+// ---- port forwards ----
+
+// "tcp/8080:80" (or "tcp/8080:80@203.0.113.1"; the guest port defaults to the host port).
+function forwardText(f) { return `${f.proto}/${f.host_port}:${f.guest_port}${f.listen !== '0.0.0.0' ? '@' + f.listen : ''}`; }
+
+// "tcp/8080:80, udp/5353:53@10.0.0.1" -> [{proto, host_port, guest_port, listen}], or a message.
+function parseForwards(text) {
+  const out = [];
+  for (const item of text.split(/[,\s]+/).filter(Boolean)) {
+    const m = /^(tcp|udp)\/(\d{1,5})(?::(\d{1,5}))?(?:@([0-9.]+))?$/.exec(item);
+    if (!m) return `"${item}" is not like tcp/8080:80 (protocol/host port:guest port, optionally @listen address)`;
+    const f = { proto: m[1], host_port: Number(m[2]) };
+    if (m[3]) f.guest_port = Number(m[3]);
+    if (m[4]) f.listen = m[4];
+    out.push(f);
+  }
+  return out;
+}
+
+function renderForwards(v) {
+  const rows = (v.forwards || []).map((f) => {
+    const del = el('button', { className: 'small ghost', textContent: 'Remove', ariaLabel: `Remove forward ${f.proto}/${f.host_port}` });
+    del.addEventListener('click', () => removeForward(v.name, f));
+    return el('tr', { dataset: { fw: `${f.proto}/${f.host_port}` } }, el('td', { textContent: `${f.proto}/${f.host_port}` }),
+      el('td', { textContent: String(f.guest_port) }), el('td', { textContent: f.listen }), el('td', {}, del));
+  });
+  $('#fw-rows').replaceChildren(...rows);
+  $('#fw-empty').hidden = rows.length > 0;
+}
+
+async function addForward(ev) {
+  ev.preventDefault();
+  const name = state.detail;
+  const f = new FormData($('#fw-form'));
+  const host = f.get('host_port').trim();
+  const body = {};
+  if (f.get('guest_port').trim()) body.guest_port = Number(f.get('guest_port'));
+  if (f.get('listen').trim()) body.listen = f.get('listen').trim();
+  $('#fw-status').textContent = '';
+  try {
+    await api('PUT', `/api/v1/vms/${encodeURIComponent(name)}/forwards/${f.get('proto')}/${encodeURIComponent(host)}`, body);
+    $('#fw-form').reset();
+  } catch (e) {
+    if (e.status !== 401) $('#fw-status').textContent = e.message;
+  }
+}
+
+async function removeForward(name, f) {
+  $('#fw-status').textContent = '';
+  try { await api('DELETE', `/api/v1/vms/${encodeURIComponent(name)}/forwards/${f.proto}/${f.host_port}`); }
+  catch (e) { if (e.status !== 401) $('#fw-status').textContent = e.message; }
 }
 
 // ---- VM detail ----
@@ -505,6 +572,7 @@ function renderVm() {
   const lease = state.leases.find((l) => l.mac === v.mac);
   dl($('#vm-net'), [['IP', v.ip], ['Lease', v.ip_leased ? 'held by the guest' : 'reserved, not leased yet'],
     ['Lease expires', lease?.expires_at ? new Date(lease.expires_at).toLocaleString() : null], ['MAC', v.mac], ['TAP', v.tap]]);
+  renderForwards(v);
   const a = v.agent;
   $('#vm-agent-none').hidden = !!a;
   $('#vm-agent-none').textContent = running(v) ? 'No agent: install qemu-guest-agent in the guest to see its OS, addresses and disks here.' : 'No agent (the VM is not running).';
@@ -646,6 +714,7 @@ function init() {
   $('#console-log-toggle').addEventListener('click', toggleLog);
   $('#screen-toggle').addEventListener('click', () => showScreen(!screenView));
   $('#vm-autostart').addEventListener('change', setAutostart);
+  $('#fw-form').addEventListener('submit', addForward);
   $('#screen-cad').addEventListener('click', () => { if (screenView) screenView.ctrlAltDel(); });
   $('#upload').addEventListener('submit', upload);
   $('#u-file').addEventListener('change', () => { const f = $('#u-file').files[0]; if (f && !$('#u-name').value) $('#u-name').value = f.name; });

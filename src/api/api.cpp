@@ -2,6 +2,8 @@
 // The REST API handler (routing, auth, static files, error model).
 #include "api/api.hpp"
 
+#include "vm/forwards.hpp"
+
 #include "api/event_json.hpp"
 
 #include <fstream>
@@ -439,6 +441,31 @@ boost::asio::awaitable<response> handle(const context& ctx, request req)
         if (!st)
             co_return from_failure(st.error());
         co_return no_content();
+    }
+    case route_id::vm_forwards: {
+        auto r = ctx.svc->forwards(name);
+        if (!r)
+            co_return from_failure(r.error());
+        co_return json_response(200, {{"name", name}, {"forwards", to_json(*r)}});
+    }
+    case route_id::vm_forward: {
+        const std::string& proto = m.params.at(1);
+        const std::string& port = m.params.at(2);
+        if (req.method == "DELETE") {
+            auto key = vm::parse_forward_key(proto, port);
+            if (!key)
+                co_return from_failure(key.error());
+            if (auto st = co_await ctx.svc->delete_forward(name, key->proto, key->host_port); !st)
+                co_return from_failure(st.error());
+            co_return no_content();
+        }
+        auto f = vm::parse_forward(proto, port, req.body);
+        if (!f)
+            co_return from_failure(f.error());
+        auto r = co_await ctx.svc->put_forward(name, std::move(*f));
+        if (!r)
+            co_return from_failure(r.error());
+        co_return json_response(r->second ? 201 : 200, to_json(r->first));
     }
     case route_id::vm_stats: {
         auto r = ctx.svc->vm_stats(name);

@@ -126,6 +126,10 @@ public:
     virtual boost::asio::awaitable<result<vm_info>> patch_vm(std::string name, vm::vm_patch p) = 0;
     virtual boost::asio::awaitable<result<vm_info>> vm_action(std::string name, vm::action a, vm::action_options o) = 0;
     virtual boost::asio::awaitable<status> remove_vm(std::string name) = 0;
+    // A VM's port forwards; put answers the forward and whether it is new.
+    virtual result<std::vector<port_map>> forwards(const std::string& vm) = 0;
+    virtual boost::asio::awaitable<result<std::pair<port_map, bool>>> put_forward(std::string vm, port_map f) = 0;
+    virtual boost::asio::awaitable<status> delete_forward(std::string vm, std::string proto, std::uint16_t host_port) = 0;
     // The daemon's part of /metrics: VMs, DHCP, leases and pool, fabric repairs, the loop.
     virtual void metrics(prom& out) = 0;
 };

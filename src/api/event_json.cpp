@@ -17,6 +17,19 @@ json::value iso(std::int64_t t) { return t > 0 ? json::value(json::string(iso860
 json::value text_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
 } // namespace
 
+json::object to_json(const port_map& f)
+{
+    return {{"proto", f.proto}, {"host_port", f.host_port}, {"guest_port", f.guest_port}, {"listen", f.listen}};
+}
+
+json::array to_json(const std::vector<port_map>& fs)
+{
+    json::array a;
+    for (auto& f : fs)
+        a.push_back(to_json(f));
+    return a;
+}
+
 json::object to_json(const vm_info& v)
 {
     json::object o{{"name", v.name},
@@ -46,6 +59,7 @@ json::object to_json(const vm_info& v)
                                    : json::value(nullptr);
     o["agent"] = v.agent ? json::value(to_json(*v.agent)) : json::value(nullptr);
     o["autostart"] = v.autostart;
+    o["forwards"] = to_json(v.forwards);
     if (!v.kernel.empty()) {
         o["kernel"] = v.kernel;
         o["initrd"] = text_or_null(v.initrd);
@@ -151,6 +165,7 @@ struct data_json {
         return {{"links", std::move(a)}};
     }
     json::object operator()(const stats_point& p) const { return to_json(p); }
+    json::object operator()(const forward_list& f) const { return {{"forwards", to_json(f.forwards)}}; }
 };
 } // namespace
 

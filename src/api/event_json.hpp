@@ -15,6 +15,8 @@ namespace paddock::api {
 
 // A VM as GET /api/v1/vms/{name} shows it.
 boost::json::object to_json(const vm_info& v);
+boost::json::object to_json(const port_map& f);
+boost::json::array to_json(const std::vector<port_map>& fs);
 // What the guest agent says (the VM's "agent" member; null when no agent answers).
 boost::json::object to_json(const guest_agent_view& g);
 // {"vms": [...]} serialized (GET /api/v1/vms).

@@ -25,6 +25,8 @@ constexpr std::array table{
     route_def{route_id::console_log, "/api/v1/vms/{name}/console/log", "GET"},
     route_def{route_id::vnc, "/api/v1/vms/{name}/vnc", "GET", true},
     route_def{route_id::vm_stats, "/api/v1/vms/{name}/stats", "GET"},
+    route_def{route_id::vm_forwards, "/api/v1/vms/{name}/forwards", "GET"},
+    route_def{route_id::vm_forward, "/api/v1/vms/{name}/forwards/{proto}/{host_port}", "PUT, DELETE"},
     route_def{route_id::images, "/api/v1/images", "GET"},
     route_def{route_id::image, "/api/v1/images/{name}", "GET, PUT, DELETE"},
     route_def{route_id::events, "/api/v1/events", "GET", true},
@@ -32,9 +34,10 @@ constexpr std::array table{
     route_def{route_id::metrics, "/metrics", "GET"},
 };
 
-// Matches one pattern; on success `param` holds the {param} segment.
-bool matches(std::string_view pattern, std::string_view path, std::string& param)
+// Matches one pattern; on success `params` holds the {param} segments.
+bool matches(std::string_view pattern, std::string_view path, std::vector<std::string>& params)
 {
+    params.clear();
     while (!pattern.empty() && !path.empty()) {
         if (pattern.front() == '{') {
             auto close = pattern.find('}');
@@ -42,7 +45,7 @@ bool matches(std::string_view pattern, std::string_view path, std::string& param
             std::string_view seg = path.substr(0, end);
             if (seg.empty())
                 return false;
-            param.assign(seg);
+            params.emplace_back(seg);
             pattern.remove_prefix(close + 1);
             path.remove_prefix(seg.size());
             continue;
@@ -62,11 +65,13 @@ route_match match_route(std::string_view path)
 {
     route_match m;
     for (const auto& r : table)
-        if (matches(r.pattern, path, m.param)) {
+        if (matches(r.pattern, path, m.params)) {
             m.def = &r;
+            if (!m.params.empty())
+                m.param = m.params.front();
             return m;
         }
-    m.param.clear();
+    m.params.clear();
     return m;
 }
 

@@ -15,7 +15,7 @@ namespace paddock::api {
 
 enum class route_id : std::uint8_t {
     health, host, network, leases, reservations, reservation, vms, vm,
-    vm_start, vm_stop, vm_restart, vm_pause, vm_resume, console, console_log, vnc, vm_stats,
+    vm_start, vm_stop, vm_restart, vm_pause, vm_resume, console, console_log, vnc, vm_stats, vm_forwards, vm_forward,
     images, image, events, openapi, metrics,
 };
 
@@ -30,7 +30,8 @@ std::span<const route_def> routes();
 
 struct route_match {
     const route_def* def = nullptr; // null: no route has this path
-    std::string param;              // the {param} segment, if the pattern has one
+    std::string param;              // the first {param} segment, if the pattern has one
+    std::vector<std::string> params; // every {param} segment, in order
 };
 route_match match_route(std::string_view path);
 

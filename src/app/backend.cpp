@@ -146,4 +146,12 @@ result<api::vm_figures> backend::vm_stats(const std::string& name)
     return api::vm_figures{std::move(f->points), vms_.stats_interval_s(), f->running};
 }
 
+asio::awaitable<result<std::pair<port_map, bool>>> backend::put_forward(std::string name, port_map f)
+{
+    auto r = co_await vms_.put_forward(std::move(name), std::move(f));
+    if (!r)
+        co_return r.error();
+    co_return std::pair<port_map, bool>(r->f, r->created);
+}
+
 } // namespace paddock::app

@@ -52,6 +52,12 @@ public:
         return vms_.act(std::move(name), a, o);
     }
     boost::asio::awaitable<status> remove_vm(std::string name) override { return vms_.remove(std::move(name)); }
+    result<std::vector<port_map>> forwards(const std::string& name) override { return vms_.forwards(name); }
+    boost::asio::awaitable<result<std::pair<port_map, bool>>> put_forward(std::string name, port_map f) override;
+    boost::asio::awaitable<status> delete_forward(std::string name, std::string proto, std::uint16_t port) override
+    {
+        return vms_.delete_forward(std::move(name), std::move(proto), port);
+    }
 
     boost::json::array images() override { return images_.list(); }
     result<boost::json::object> image(const std::string& name) override { return images_.get(name); }

@@ -246,6 +246,15 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
             return fail(errc::store_failed, "ip_forward can only be recorded at start-up");
         return store::put_setting(*startup_db, forward_key, std::to_string(v));
     });
+    // The VMs' port forwards are in the table from its first application.
+    {
+        std::vector<vm::forward_target> targets;
+        for (const auto& row : *vm_rows)
+            if (auto r = vm::from_row(row))
+                for (auto& f : r->s.forwards)
+                    targets.push_back({f, r->ip});
+        (void)fabric.set_forwards(firewall_forwards(targets));
+    }
     auto up = fabric.ensure();
     if (!up) {
         log::error("net", "cannot bring up the network fabric: ", up.error().message);

@@ -2,6 +2,11 @@
 // vm::host over the real network.
 #include "app/vm_host.hpp"
 
+#include "net/listeners.hpp"
+
+#include <algorithm>
+#include <tuple>
+
 namespace paddock::app {
 namespace asio = boost::asio;
 
@@ -12,6 +17,32 @@ asio::awaitable<std::map<std::string, vm::net_counters>> vm_host::tap_counters()
         out[name] = vm::net_counters{l.tx_bytes, l.rx_bytes, l.tx_packets, l.rx_packets};
     co_return out;
 }
+
+std::vector<net::port_forward> firewall_forwards(const std::vector<vm::forward_target>& all)
+{
+    std::vector<net::port_forward> out;
+    out.reserve(all.size());
+    for (const auto& t : all) {
+        auto to = parse_ipv4(t.ip);
+        auto listen = parse_ipv4(t.f.listen);
+        if (to && listen)
+            out.push_back({t.f.proto, *listen, t.f.host_port, *to, t.f.guest_port});
+    }
+    // One order whatever the VMs' order: the same forwards make the same table (a restart adopts it).
+    std::sort(out.begin(), out.end(), [](const net::port_forward& a, const net::port_forward& b) {
+        return std::tie(a.proto, a.host_port, a.listen) < std::tie(b.proto, b.host_port, b.listen);
+    });
+    return out;
+}
+
+asio::awaitable<status> vm_host::set_forwards(std::vector<vm::forward_target> all)
+{
+    return fabric_.set_forwards(firewall_forwards(all));
+}
+
+std::string vm_host::port_holder(const port_map& f) const { return net::port_holder(f.proto, f.listen, f.host_port); }
+
+bool vm_host::local_address(const std::string& ip) const { return net::local_ipv4(ip); }
 
 bool vm_host::mac_in_use(const std::string& mac) const
 {

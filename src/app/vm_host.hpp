@@ -20,6 +20,9 @@ public:
         return guard_.installed(std::move(name), std::chrono::seconds(10));
     }
     boost::asio::awaitable<std::map<std::string, vm::net_counters>> tap_counters() override;
+    boost::asio::awaitable<status> set_forwards(std::vector<vm::forward_target> all) override;
+    std::string port_holder(const port_map& f) const override;
+    bool local_address(const std::string& ip) const override;
     bool mac_in_use(const std::string& mac) const override;
     boost::asio::awaitable<result<ipv4>> reserve(std::string mac, std::optional<ipv4> ip, std::string vm) override;
     boost::asio::awaitable<status> release(std::string mac) override { return dhcp_.forget(std::move(mac)); }
@@ -31,5 +34,8 @@ private:
     dhcp::server& dhcp_;
     net::guard& guard_;
 };
+
+// The firewall's form of the VMs' forwards (entries whose addresses do not parse are left out).
+std::vector<net::port_forward> firewall_forwards(const std::vector<vm::forward_target>& all);
 
 } // namespace paddock::app

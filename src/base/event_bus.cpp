@@ -25,6 +25,7 @@ const char* to_string(event_type t)
     case event_type::image_removed: return "image.removed";
     case event_type::vm_blocked: return "vm.blocked";
     case event_type::vm_stats: return "vm.stats";
+    case event_type::vm_forwards: return "vm.forwards";
     }
     return "?";
 }

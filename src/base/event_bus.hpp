@@ -18,6 +18,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "base/port_map.hpp"
+
 namespace paddock {
 
 // Every event the daemon publishes. This is the one declaration: the event stream's type filter
@@ -25,13 +27,13 @@ namespace paddock {
 // dashboard to it.
 enum class event_type {
     vm_created, vm_state, vm_ip, vm_removed, lease_bound, lease_released, lease_expired, link_changed,
-    network_repaired, image_added, image_removed, vm_blocked, vm_stats,
+    network_repaired, image_added, image_removed, vm_blocked, vm_stats, vm_forwards,
 };
 inline constexpr event_type all_event_types[] = {
     event_type::vm_created,     event_type::vm_state,       event_type::vm_ip,         event_type::vm_removed,
     event_type::lease_bound,    event_type::lease_released, event_type::lease_expired, event_type::link_changed,
     event_type::network_repaired, event_type::image_added,  event_type::image_removed, event_type::vm_blocked,
-    event_type::vm_stats,
+    event_type::vm_stats,       event_type::vm_forwards,
 };
 // Types a stream carries only when asked for by name (?types=): vm.stats.
 bool on_request_only(event_type t);
@@ -71,6 +73,11 @@ struct guest_agent_view {
     bool operator==(const guest_agent_view&) const = default;
 };
 
+// A VM's forwards after a change (vm.forwards).
+struct forward_list {
+    std::vector<port_map> forwards;
+};
+
 // A VM as the daemon shows it (GET /api/v1/vms/{name}, vm.created): plain data; only the API
 // turns it into JSON (api/vm_json).
 struct vm_info {
@@ -89,6 +96,7 @@ struct vm_info {
     bool cloud_init = false;
     std::size_t user_data_bytes = 0, ssh_keys = 0;
     std::optional<guest_agent_view> agent; // none: no guest agent answers
+    std::vector<port_map> forwards;
 };
 // An image as GET /api/v1/images/{name} shows it (image.added, image.removed).
 struct image_view {
@@ -119,7 +127,7 @@ struct stats_point {
     float net_rx_bps = 0, net_tx_bps = 0, net_rx_pps = 0, net_tx_pps = 0; // rx: what the guest received
 };
 using event_data = std::variant<std::monostate, vm_state_change, vm_address, lease_info, repair_report, vm_info, image_view,
-                                blocked_report, link_report, stats_point>;
+                                blocked_report, link_report, stats_point, forward_list>;
 
 struct event {
     std::uint64_t seq = 0;

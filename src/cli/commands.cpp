@@ -62,6 +62,7 @@ const std::vector<command_def>& commands()
           {"autostart", "never|always|restore", "what the daemon does with it after a reboot"},
           {"user-data", "FILE", "cloud-init user data for the guest"},
           {"ssh-key", "FILE", "an SSH public key for the guest's default user", true},
+          {"forward", "PROTO/PORT[:GUEST][@ADDR]", "forward a host port to it, like tcp/8080:80", true},
           {"start", "", "start it at once"}},
          1, 1},
         {"vm start", "NAME...", "start VMs", {}, 1, 64},
@@ -75,6 +76,10 @@ const std::vector<command_def>& commands()
           {"autostart", "never|always|restore", "what the daemon does with it after a reboot"}},
          1, 1},
         {"vm rm", "NAME...", "remove stopped VMs and their disks", {}, 1, 64},
+        {"forward ls", "NAME", "a VM's port forwards", {}, 1, 1},
+        {"forward add", "NAME PROTO/PORT[:GUEST][@ADDR]...", "forward host ports to a VM (tcp/8080:80; the guest port "
+                                                            "defaults to the host port, the address to every one)", {}, 2, 64},
+        {"forward rm", "NAME PROTO/PORT...", "remove a VM's port forwards", {}, 2, 64},
         {"console", "NAME", "the VM's serial console in this terminal (Ctrl-] leaves)", {}, 1, 1},
         {"events", "", "follow the event stream (Ctrl-C ends)",
          {{"since", "SEQ", "replay events after this sequence number first"},
@@ -518,17 +523,68 @@ result<std::string> read_file(const std::string& opt, const std::string& path)
     return ss.str();
 }
 
-result<long> whole(const std::string& opt, const std::string& v)
+
+} // namespace
+
+result<long> whole_number(const std::string& opt, const std::string& v)
 {
     char* end = nullptr;
     errno = 0;
     long n = std::strtol(v.c_str(), &end, 10);
-    if (v.empty() || *end || errno || n < 0)
+    if (v.empty() || *end || errno || n < 0 || !std::isdigit(static_cast<unsigned char>(v[0])))
         return fail(errc::invalid_field, "--" + opt + ": \"" + v + "\" is not a whole number");
     return n;
 }
 
-} // namespace
+result<forward_arg> parse_forward_arg(std::string_view text)
+{
+    auto bad = [&text]() {
+        return fail(errc::invalid_field, "\"" + std::string(text) +
+                                             "\" is not a forward like tcp/8080:80 (PROTO/HOST_PORT[:GUEST_PORT][@LISTEN_ADDRESS])");
+    };
+    auto port = [](std::string_view p) -> std::optional<long> {
+        if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string_view::npos)
+            return std::nullopt;
+        long n = std::stol(std::string(p));
+        return n >= 1 && n <= 65535 ? std::optional<long>(n) : std::nullopt;
+    };
+    forward_arg f;
+    auto slash = text.find('/');
+    if (slash == std::string_view::npos)
+        return bad();
+    f.proto = std::string(text.substr(0, slash));
+    if (f.proto != "tcp" && f.proto != "udp")
+        return bad();
+    std::string_view rest = text.substr(slash + 1);
+    if (auto at = rest.find('@'); at != std::string_view::npos) {
+        if (at + 1 == rest.size())
+            return bad();
+        f.body["listen"] = std::string(rest.substr(at + 1));
+        rest = rest.substr(0, at);
+    }
+    auto colon = rest.find(':');
+    auto host = port(rest.substr(0, colon));
+    if (!host)
+        return bad();
+    f.host_port = std::to_string(*host);
+    if (colon != std::string_view::npos) {
+        auto guest = port(rest.substr(colon + 1));
+        if (!guest)
+            return bad();
+        f.body["guest_port"] = *guest;
+    }
+    return f;
+}
+
+std::string forward_table(const json::value& v)
+{
+    std::vector<std::vector<std::string>> rows{{"HOST PORT", "GUEST PORT", "LISTEN"}};
+    if (auto* a = list_in(v, "forwards"))
+        for (auto& f : *a)
+            rows.push_back({text_of(field(f, "proto")) + "/" + text_of(field(f, "host_port")), text_of(field(f, "guest_port")),
+                            text_of(field(f, "listen"))});
+    return rows.size() == 1 ? std::string("no forwards\n") : table(rows);
+}
 
 result<json::object> create_body(const invocation& inv)
 {
@@ -539,7 +595,7 @@ result<json::object> create_body(const invocation& inv)
             b[k] = inv.get(k);
     for (auto [opt, key] : {std::pair<const char*, const char*>{"cpus", "cpus"}, {"memory", "memory_mib"}, {"disk", "disk_gib"}})
         if (inv.has(opt)) {
-            auto n = whole(opt, inv.get(opt));
+            auto n = whole_number(opt, inv.get(opt));
             if (!n)
                 return n.error();
             b[key] = *n;
@@ -566,6 +622,19 @@ result<json::object> create_body(const invocation& inv)
         if (!keys.empty())
             ci["ssh_authorized_keys"] = keys;
         b["cloud_init"] = ci;
+    }
+    if (auto it = inv.opts.find("forward"); it != inv.opts.end()) {
+        json::array fs;
+        for (auto& text : it->second) {
+            auto f = parse_forward_arg(text);
+            if (!f)
+                return fail(errc::invalid_field, "--forward: " + f.error().message);
+            json::object o = f->body;
+            o["proto"] = f->proto;
+            o["host_port"] = std::stol(f->host_port);
+            fs.push_back(std::move(o));
+        }
+        b["forwards"] = std::move(fs);
     }
     if (inv.has("start"))
         b["start"] = true;

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
 #include "base/error.hpp"
@@ -87,6 +88,17 @@ std::string event_line(const boost::json::value& e);       // one event
 std::string progress_line(std::uint64_t done, std::uint64_t total, double seconds, std::size_t width);
 // The API's error message from a reply body, else the body itself (trimmed).
 std::string api_message(std::string_view body);
+
+// A whole number (>= 0) given to option --opt; errors name the option.
+result<long> whole_number(const std::string& opt, const std::string& text);
+
+// "tcp/8080:80", "udp/53@203.0.113.1": the PUT's protocol and host port, and its body.
+struct forward_arg {
+    std::string proto, host_port;
+    boost::json::object body;
+};
+result<forward_arg> parse_forward_arg(std::string_view text);
+std::string forward_table(const boost::json::value& v); // GET /vms/{name}/forwards
 
 // The JSON body of `vm create` from its options; errors name the option.
 result<boost::json::object> create_body(const invocation& inv);

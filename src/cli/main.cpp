@@ -267,8 +267,12 @@ asio::awaitable<int> events(client& c, const invocation& inv)
 {
     std::string q;
     auto add = [&q](const std::string& k, const std::string& v) { q += (q.empty() ? "?" : "&") + k + "=" + v; };
-    if (inv.has("since"))
-        add("since", inv.get("since"));
+    if (inv.has("since")) {
+        auto n = whole_number("since", inv.get("since"));
+        if (!n)
+            co_return say_error(n.error().message, exit_usage);
+        add("since", std::to_string(*n));
+    }
     if (auto it = inv.opts.find("type"); it != inv.opts.end()) {
         std::string types;
         for (auto& t : it->second)
@@ -277,7 +281,13 @@ asio::awaitable<int> events(client& c, const invocation& inv)
     }
     if (inv.has("vm"))
         add("vm", inv.get("vm"));
-    long limit = inv.has("count") ? std::strtol(inv.get("count").c_str(), nullptr, 10) : -1;
+    long limit = -1;
+    if (inv.has("count")) {
+        auto n = whole_number("count", inv.get("count"));
+        if (!n)
+            co_return say_error(n.error().message, exit_usage);
+        limit = *n;
+    }
     auto ws = co_await c.open_websocket("/api/v1/events" + q);
     if (!ws)
         co_return say_error(ws.error().message, code_for(ws.error()));
@@ -395,8 +405,12 @@ asio::awaitable<int> run(invocation inv)
         json::object b;
         if (inv.has("force"))
             b["force"] = true;
-        if (inv.has("stop-timeout"))
-            b["timeout_s"] = std::strtol(inv.get("stop-timeout").c_str(), nullptr, 10);
+        if (inv.has("stop-timeout")) {
+            auto n = whole_number("stop-timeout", inv.get("stop-timeout"));
+            if (!n)
+                co_return say_error(n.error().message, exit_usage);
+            b["timeout_s"] = *n;
+        }
         std::string body; // (no conditional expression with a temporary in a coroutine: g++ 12 frees it twice)
         if (!b.empty())
             body = json::serialize(b);
@@ -404,8 +418,12 @@ asio::awaitable<int> run(invocation inv)
     }
     if (path == "vm restart") {
         json::object b;
-        if (inv.has("stop-timeout"))
-            b["timeout_s"] = std::strtol(inv.get("stop-timeout").c_str(), nullptr, 10);
+        if (inv.has("stop-timeout")) {
+            auto n = whole_number("stop-timeout", inv.get("stop-timeout"));
+            if (!n)
+                co_return say_error(n.error().message, exit_usage);
+            b["timeout_s"] = *n;
+        }
         std::string body;
         if (!b.empty())
             body = json::serialize(b);
@@ -417,6 +435,43 @@ asio::awaitable<int> run(invocation inv)
         for (auto& n : inv.args) {
             auto r = co_await c.request(V::delete_, base + n);
             int one = show(r, as_json, [&n](const json::value&) { return "removed " + n + "\n"; });
+            if (one != exit_ok)
+                rc = one;
+        }
+        co_return rc;
+    }
+    if (path == "forward ls") {
+        auto r = co_await c.request(V::get, "/api/v1/vms/" + inv.args[0] + "/forwards");
+        co_return show(r, as_json, forward_table);
+    }
+    if (path == "forward add" || path == "forward rm") {
+        const bool add = path == "forward add";
+        std::vector<forward_arg> todo;
+        for (std::size_t i = 1; i < inv.args.size(); ++i) {
+            const std::string& a = inv.args[i];
+            if (!add && a.find_first_of(":@") != std::string::npos)
+                co_return say_error("\"" + a + "\": give the protocol and host port only, like tcp/8080", exit_usage);
+            auto f = parse_forward_arg(a);
+            if (!f)
+                co_return say_error(f.error().message, exit_usage);
+            todo.push_back(std::move(*f));
+        }
+        int rc = exit_ok;
+        for (auto& f : todo) {
+            const std::string where = "/api/v1/vms/" + inv.args[0] + "/forwards/" + f.proto + "/" + f.host_port;
+            std::string body;
+            if (add)
+                body = json::serialize(f.body);
+            auto r = co_await c.request(add ? V::put : V::delete_, where, std::move(body));
+            const std::string what = f.proto + "/" + f.host_port;
+            int one = show(r, as_json, [&](const json::value& v) {
+                if (!add)
+                    return "removed " + what + "\n";
+                auto* g = v.is_object() ? v.get_object().if_contains("guest_port") : nullptr;
+                auto* l = v.is_object() ? v.get_object().if_contains("listen") : nullptr;
+                return "forwarding " + what + (l && l->is_string() ? " on " + std::string(l->get_string()) : std::string()) +
+                       " to " + inv.args[0] + " port " + (g ? json::serialize(*g) : std::string("?")) + "\n";
+            });
             if (one != exit_ok)
                 rc = one;
         }

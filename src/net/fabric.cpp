@@ -12,9 +12,9 @@ namespace paddock::net {
 namespace json = boost::json;
 
 namespace {
-nft_spec spec_of(const network_config& c, std::uint16_t api_port)
+nft_spec spec_of(const network_config& c, std::uint16_t api_port, const std::vector<port_forward>& forwards)
 {
-    return {c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny};
+    return {c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny, forwards};
 }
 
 bool table_present(nft& n) { return n.run(nft_list_table_command()).ok(); }
@@ -208,7 +208,7 @@ status fabric::ensure_nft(std::vector<std::string>& done)
     auto listing = nft_.run(nft_list_table_command());
     if (listing && !nft_fingerprint_.empty() && nft_fingerprint(*listing) == nft_fingerprint_)
         return ok();
-    if (auto r = nft_.run(nft_apply_document(spec_of(cfg_, api_port_))); !r)
+    if (auto r = nft_.run(nft_apply_document(spec_of(cfg_, api_port_, forwards_))); !r)
         return r.error();
     auto after = nft_.run(nft_list_table_command());
     if (!after)
@@ -218,6 +218,20 @@ status fabric::ensure_nft(std::vector<std::string>& done)
     nft_fingerprint_ = nft_fingerprint(*after);
     if (!adopted)
         done.push_back(listing ? "restored nftables table inet paddock" : "created nftables table inet paddock");
+    return ok();
+}
+
+status fabric::set_forwards(std::vector<port_forward> f)
+{
+    forwards_ = std::move(f);
+    if (nft_fingerprint_.empty())
+        return ok(); // not brought up yet: ensure() applies them
+    if (auto r = nft_.run(nft_apply_document(spec_of(cfg_, api_port_, forwards_))); !r)
+        return r.error();
+    auto after = nft_.run(nft_list_table_command());
+    if (!after)
+        return after.error();
+    nft_fingerprint_ = nft_fingerprint(*after);
     return ok();
 }
 

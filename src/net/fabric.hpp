@@ -18,6 +18,7 @@
 #include "net/links.hpp"
 #include "net/netns.hpp"
 #include "net/nft.hpp"
+#include "net/nft_ruleset.hpp"
 
 namespace paddock::net {
 
@@ -39,6 +40,11 @@ public:
     // The topology as it is now, for GET /api/v1/network (other tables' chain headers read for the
     // firewall warnings, never their rules).
     boost::json::object describe();
+
+    // The port forwards the table carries (every VM's). Before the first ensure() they are only
+    // kept (ensure applies them); afterwards the table is applied again, whole, in one transaction.
+    status set_forwards(std::vector<port_forward> f);
+    const std::vector<port_forward>& forwards() const { return forwards_; }
 
     status delete_tap(const std::string& name);
     // Every TAP in the namespace (VMs' ports) with its counters, in one netlink dump.
@@ -77,6 +83,7 @@ private:
     int ns_fd_ = -1;
     unsigned generation_ = 0;
     std::string nft_fingerprint_;
+    std::vector<port_forward> forwards_;
 };
 
 } // namespace paddock::net

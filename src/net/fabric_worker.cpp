@@ -78,6 +78,7 @@ namespace {
 // coroutine's captures twice.)
 asio::awaitable<result<int>> open_tap_on_worker(fabric& f, std::string name) { co_return f.open_tap(name); }
 asio::awaitable<std::vector<std::pair<std::string, link_info>>> taps_on_worker(fabric& f) { co_return f.taps(); }
+asio::awaitable<status> forwards_on_worker(fabric& f, std::vector<port_forward> v) { co_return f.set_forwards(std::move(v)); }
 
 // The fabric's links (host veth, namespace veth, bridge) whose presence or state differs.
 std::vector<link_state> changed_links(const boost::json::object& before, const boost::json::object& after)
@@ -141,6 +142,13 @@ asio::awaitable<std::vector<std::pair<std::string, link_info>>> fabric_worker::t
     if (stopped_)
         co_return std::vector<std::pair<std::string, link_info>>{};
     co_return co_await asio::co_spawn(worker_, taps_on_worker(fabric_), asio::use_awaitable);
+}
+
+asio::awaitable<status> fabric_worker::set_forwards(std::vector<port_forward> f)
+{
+    if (stopped_)
+        co_return fail(errc::shutting_down, "the daemon is shutting down");
+    co_return co_await asio::co_spawn(worker_, forwards_on_worker(fabric_, std::move(f)), asio::use_awaitable);
 }
 
 void fabric_worker::delete_tap(std::string name)

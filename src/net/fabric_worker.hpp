@@ -21,6 +21,7 @@
 #include "base/event_bus.hpp" // link_state
 #include "base/metrics.hpp"
 #include "net/links.hpp"
+#include "net/nft_ruleset.hpp"
 
 namespace paddock::net {
 
@@ -46,6 +47,8 @@ public:
     // A VM's TAP, made in the namespace and plugged into the bridge; its fd for QEMU.
     boost::asio::awaitable<result<int>> open_tap(std::string name);
     void delete_tap(std::string name);
+    // The table's port forwards replaced (applied when this completes).
+    boost::asio::awaitable<status> set_forwards(std::vector<port_forward> f);
     // The namespace's TAPs and their counters, dumped on the worker (empty once stopped).
     boost::asio::awaitable<std::vector<std::pair<std::string, link_info>>> taps();
 

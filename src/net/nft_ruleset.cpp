@@ -42,6 +42,24 @@ json::object prefix(const cidr& c)
 json::object counter() { return {{"counter", nullptr}}; }
 json::object verdict(const char* v) { return {{v, nullptr}}; }
 json::object ct_state() { return {{"ct", {{"key", "state"}}}}; }
+json::object ct_status() { return {{"ct", {{"key", "status"}}}}; }
+json::object fib_daddr_type() { return {{"fib", {{"result", "type"}, {"flags", json::array{"daddr"}}}}}; }
+
+// The DNAT rule of one forward, for the prerouting or output chain.
+json::object forward_rule(const char* chain_name, const port_forward& f)
+{
+    json::array expr;
+    if (f.listen.value == 0) {
+        expr.push_back(match(fib_daddr_type(), "local"));
+        expr.push_back(match(payload("ip", "daddr"), prefix(cidr{ipv4{0x7F000000u}, 8}), "!="));
+    }
+    else
+        expr.push_back(match(payload("ip", "daddr"), json::string(to_string(f.listen))));
+    expr.push_back(match(payload(f.proto.c_str(), "dport"), f.host_port));
+    expr.push_back(counter());
+    expr.push_back(json::object{{"dnat", {{"family", "ip"}, {"addr", to_string(f.to)}, {"port", f.to_port}}}});
+    return rule(chain_name, std::move(expr));
+}
 
 json::object add(const char* what, json::object o) { return {{"add", {{what, std::move(o)}}}}; }
 
@@ -74,6 +92,14 @@ std::string nft_apply_document(const nft_spec& s)
     cmds.push_back(add("chain", chain("forward", "filter", "forward", 0)));
     cmds.push_back(add("chain", chain("postrouting", "nat", "postrouting", 100)));
     cmds.push_back(add("chain", chain("input", "filter", "input", 0)));
+    if (!s.forwards.empty()) {
+        cmds.push_back(add("chain", chain("prerouting", "nat", "prerouting", -100)));
+        cmds.push_back(add("chain", chain("output", "nat", "output", -100)));
+        for (const auto& f : s.forwards) {
+            cmds.push_back(add("rule", forward_rule("prerouting", f)));
+            cmds.push_back(add("rule", forward_rule("output", f)));
+        }
+    }
     // Where guests may not go (a cloud host's metadata service, the operator's LAN...).
     for (const auto& c : s.egress_deny)
         cmds.push_back(add("rule", rule("forward", {match(meta("iifname"), veth), match(payload("ip", "daddr"), prefix(c)),
@@ -85,12 +111,22 @@ std::string nft_apply_document(const nft_spec& s)
     cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip", "daddr"), prefix(s.subnet)),
                                                 match(ct_state(), json::array{"established", "related"}, "in"),
                                                 counter(), verdict("accept")})));
+    // Forwarded ports in: connections our prerouting or output chain DNATed to a VM.
+    if (!s.forwards.empty())
+        cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip", "daddr"), prefix(s.subnet)),
+                                                    match(ct_status(), "dnat", "in"), counter(), verdict("accept")})));
     // Nothing else gets in: a new connection from outside into the VM subnet is dropped.
     cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), counter(), verdict("drop")})));
     // Masquerade the VM subnet leaving through any interface but the gateway veth.
     cmds.push_back(add("rule", rule("postrouting", {match(payload("ip", "saddr"), prefix(s.subnet)),
                                                     match(meta("oifname"), veth, "!="), counter(),
                                                     json::object{{"masquerade", nullptr}}})));
+    // A guest reaching a forward at the host's address lands on a guest: masquerade it as the
+    // gateway, or the reply would go straight back over the bridge and miss the DNAT.
+    if (!s.forwards.empty())
+        cmds.push_back(add("rule", rule("postrouting", {match(payload("ip", "saddr"), prefix(s.subnet)),
+                                                        match(meta("oifname"), veth), match(ct_status(), "dnat", "in"),
+                                                        counter(), json::object{{"masquerade", nullptr}}})));
     // The host as guests see it: replies, ping, what the operator opened; never the daemon's API
     // (even when it listens on a wildcard address, even if opened); nothing else.
     cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth),

@@ -16,19 +16,33 @@ namespace paddock::net {
 inline constexpr const char* nft_family = "inet";
 inline constexpr const char* nft_table = "paddock";
 
+// Host port -> VM port (DNAT). `listen` 0.0.0.0: every host address (fib daddr type local), except
+// 127.0.0.0/8 (DNAT from loopback to a VM would need route_localnet).
+struct port_forward {
+    std::string proto;           // tcp | udp
+    ipv4 listen{0};
+    std::uint16_t host_port = 0;
+    ipv4 to{0};                  // the VM's reserved address
+    std::uint16_t to_port = 0;
+    bool operator==(const port_forward&) const = default;
+};
+
 struct nft_spec {
     cidr subnet;              // the VM subnet
     std::string host_veth;    // the VMs' gateway interface in the host namespace
     std::uint16_t api_port = 0; // TCP port of the daemon's API, never open to guests; 0 = none
     std::vector<host_port> guest_host_access; // what guests may reach on the host (beyond ping)
     std::vector<cidr> egress_deny;            // where guests may not go through the host
+    std::vector<port_forward> forwards;       // host ports forwarded to VMs
 };
 
 // One buffer = one transaction: add table, delete it (drops any stale content), add it again
 // with its chains and rules. Applying it twice leaves exactly one copy. The rules: VMs go out
 // (masqueraded) except to egress_deny; only replies come back in (a new connection from outside
 // into the VM subnet is dropped); on the host itself guests reach only ping and guest_host_access,
-// never the API port.
+// never the API port. Port forwards: DNAT in prerouting (from outside and from guests) and in
+// output (the host itself), forwarded in when DNATed, masqueraded when a guest reaches another
+// guest (or itself) through the host's address, so the replies come back the same way.
 std::string nft_apply_document(const nft_spec& s);
 // Deletes the table (callers check it exists first: `delete` of a missing table fails).
 std::string nft_delete_document();

@@ -12,10 +12,17 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "base/error.hpp"
+#include "base/port_map.hpp"
 #include "base/ipv4.hpp"
 #include "vm/stats.hpp"
 
 namespace paddock::vm {
+
+// A forward as the firewall takes it: the VM's reserved address with the port map.
+struct forward_target {
+    port_map f;
+    std::string ip;
+};
 
 class host {
 public:
@@ -32,6 +39,25 @@ public:
     virtual boost::asio::awaitable<std::map<std::string, net_counters>> tap_counters()
     {
         co_return std::map<std::string, net_counters>{};
+    }
+
+    // Every VM's port forwards, applied whole (in place when this completes).
+    virtual boost::asio::awaitable<status> set_forwards(std::vector<forward_target> all)
+    {
+        (void)all;
+        co_return ok();
+    }
+    // The host process a forward would hide ("sshd (pid 412) on 0.0.0.0:22"), or "".
+    virtual std::string port_holder(const port_map& f) const
+    {
+        (void)f;
+        return {};
+    }
+    // Is `ip` an address of the host (a forward's listen address)?
+    virtual bool local_address(const std::string& ip) const
+    {
+        (void)ip;
+        return true;
     }
 
     // Is `mac` used by any DHCP client or reservation?

@@ -2,6 +2,8 @@
 // DRIVER: the VM registry.
 #include "vm/manager.hpp"
 
+#include "vm/forwards.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -58,6 +60,26 @@ public:
 private:
     std::shared_ptr<Sets> sets_;
     std::string name_, tap_, mac_;
+};
+
+// A forward being set, visible to other VMs' checks until the change ends.
+struct manager::forward_claim {
+    forward_claim(std::shared_ptr<claim_sets> sets, std::string vm, port_map f) : sets_(std::move(sets))
+    {
+        sets_->forwards.emplace_back(std::move(vm), std::move(f));
+        entry_ = sets_->forwards.back();
+    }
+    forward_claim(const forward_claim&) = delete;
+    ~forward_claim()
+    {
+        auto& v = sets_->forwards;
+        if (auto it = std::find(v.begin(), v.end(), entry_); it != v.end())
+            v.erase(it);
+    }
+
+private:
+    std::shared_ptr<claim_sets> sets_;
+    std::pair<std::string, port_map> entry_;
 };
 
 struct manager::in_progress {
@@ -477,7 +499,13 @@ asio::awaitable<result<vm_info>> manager::create(spec s)
             r.mac = make_mac(rd());
         while (used(r.mac));
     }
+    for (const auto& f : s.forwards)
+        if (auto st = forward_refusal(s.name, f); !st)
+            co_return st.error();
     claims held(claimed_, s.name, r.tap, r.mac);
+    std::vector<std::unique_ptr<forward_claim>> forwards_held;
+    for (const auto& f : s.forwards)
+        forwards_held.push_back(std::make_unique<forward_claim>(claimed_, s.name, f));
     co_return co_await create_claimed(std::move(s), std::move(r), std::move(pins));
 }
 
@@ -534,6 +562,10 @@ asio::awaitable<result<vm_info>> manager::create_claimed(spec s, record r,
     vms_[s.name] = vm;
     ++env_.changes;
     bus_.publish(event_type::vm_created, s.name, vm->info(), std::chrono::system_clock::now());
+    if (!s.forwards.empty())
+        if (auto st = co_await apply_forwards(); !st)
+            log::error("vm", s.name, ": its port forwards are not in the firewall yet (the next repair retries): ",
+                       st.error().message);
     if (s.start) {
         auto t = co_await vm->enter();
         auto st = co_await vm->start();
@@ -619,9 +651,118 @@ asio::awaitable<status> manager::remove(std::string name)
     if (auto st = co_await net_.release(r.mac); !st)
         log::warn("vm", name, ": its reservation stays until the next start: ", st.error().message);
     net_.delete_tap(r.tap); // normally gone with QEMU already
+    if (!r.s.forwards.empty())
+        if (auto st = co_await apply_forwards(); !st)
+            log::error("vm", name, ": its port forwards stay in the firewall until the next repair: ", st.error().message);
     co_await files_.remove_all(vm_dir(name));
     log::info("vm", name, ": removed");
     bus_.publish(event_type::vm_removed, name, std::monostate{}, std::chrono::system_clock::now());
+    co_return ok();
+}
+
+status manager::forward_refusal(const std::string& vm, const port_map& f) const
+{
+    const std::string what = forward_name(f);
+    for (auto& [n, other] : vms_) {
+        if (n == vm)
+            continue; // its own forward of this port is replaced
+        for (auto& o : other->rec().s.forwards)
+            if (overlaps(o, f))
+                return fail(errc::conflict, what + " is taken: VM " + n + " forwards " + forward_name(o));
+    }
+    for (auto& [n, o] : claimed_->forwards)
+        if (overlaps(o, f) && !(n == vm && o.proto == f.proto && o.host_port == f.host_port))
+            return fail(errc::conflict, what + " is taken: VM " + n + " is setting " + forward_name(o));
+    if (f.listen != "0.0.0.0" && !net_.local_address(f.listen))
+        return fail(errc::invalid_field, "listen: " + f.listen + " is not an address of this host");
+    if (auto holder = net_.port_holder(f); !holder.empty())
+        return fail(errc::conflict, what + " is taken: " + holder + " listens there");
+    return ok();
+}
+
+std::vector<forward_target> manager::forward_targets() const
+{
+    std::vector<forward_target> out;
+    for (auto& [n, vm] : vms_)
+        for (auto& f : vm->rec().s.forwards)
+            out.push_back({f, vm->rec().ip});
+    return out;
+}
+
+asio::awaitable<status> manager::apply_forwards() { co_return co_await net_.set_forwards(forward_targets()); }
+
+result<std::vector<port_map>> manager::forwards(const std::string& name) const
+{
+    auto it = vms_.find(name);
+    if (it == vms_.end())
+        return fail(errc::not_found, "no VM named \"" + name + "\"");
+    return it->second->rec().s.forwards;
+}
+
+asio::awaitable<result<manager::forward_put>> manager::put_forward(std::string name, port_map f)
+{
+    // The checks and the claim run before the first suspension: of two VMs asking for one port,
+    // the second is refused.
+    if (closing_)
+        co_return closing_failure();
+    in_progress op(*this);
+    if (!vms_.count(name))
+        co_return fail(errc::not_found, "no VM named \"" + name + "\"");
+    if (auto st = forward_refusal(name, f); !st)
+        co_return st.error();
+    forward_claim claim(claimed_, name, f);
+    auto held = co_await take_turn(name);
+    if (!held)
+        co_return held.error();
+    auto& vm = held->vm;
+    std::vector<port_map> before = vm->rec().s.forwards, after = before;
+    bool created = true;
+    for (auto& o : after)
+        if (o.proto == f.proto && o.host_port == f.host_port) {
+            o = f;
+            created = false;
+        }
+    if (created) {
+        if (after.size() >= max_forwards)
+            co_return fail(errc::invalid_field, "forwards: " + name + " has " + std::to_string(max_forwards) +
+                                                    " forwards, the most a VM can have");
+        after.push_back(f);
+    }
+    if (!created && after == before)
+        co_return forward_put(f, false);
+    vm->set_forwards(after);
+    if (auto st = co_await apply_forwards(); !st) {
+        // Not in the firewall: the VM keeps what it had.
+        vm->set_forwards(before);
+        co_return st.error();
+    }
+    log::info("vm", name, ": forward ", forward_name(f), " -> port ", f.guest_port, created ? " added" : " changed");
+    bus_.publish(event_type::vm_forwards, name, forward_list{after}, std::chrono::system_clock::now());
+    co_return forward_put(f, created);
+}
+
+asio::awaitable<status> manager::delete_forward(std::string name, std::string proto, std::uint16_t host_port)
+{
+    if (closing_)
+        co_return closing_failure();
+    in_progress op(*this);
+    auto held = co_await take_turn(name);
+    if (!held)
+        co_return held.error();
+    auto& vm = held->vm;
+    std::vector<port_map> before = vm->rec().s.forwards, after;
+    for (auto& o : before)
+        if (!(o.proto == proto && o.host_port == host_port))
+            after.push_back(o);
+    if (after.size() == before.size())
+        co_return fail(errc::not_found, name + " has no forward of " + proto + "/" + std::to_string(host_port));
+    vm->set_forwards(after);
+    if (auto st = co_await apply_forwards(); !st) {
+        vm->set_forwards(before);
+        co_return st;
+    }
+    log::info("vm", name, ": forward ", proto, "/", host_port, " removed");
+    bus_.publish(event_type::vm_forwards, name, forward_list{after}, std::chrono::system_clock::now());
     co_return ok();
 }
 

@@ -23,6 +23,7 @@
 #include "base/metrics.hpp"
 #include "vm/actions.hpp"
 #include "vm/console.hpp"
+#include "vm/host.hpp"
 #include "vm/images.hpp"
 #include "vm/repository.hpp"
 #include "vm/spec.hpp"
@@ -32,7 +33,6 @@ namespace paddock { class event_bus; }
 
 namespace paddock::vm {
 
-class host;
 
 struct manager_config {
     std::string state_dir;
@@ -76,6 +76,21 @@ public:
     // PATCH: cpus and memory of a VM without a QEMU (invalid_state otherwise), autostart any time.
     boost::asio::awaitable<result<vm_info>> patch(std::string name, vm_patch p);
     boost::asio::awaitable<status> remove(std::string name);
+
+    // Port forwards (a VM holds at most one per protocol and host port). put: added, or replacing
+    // the VM's forward of that protocol and port; refused with conflict naming the holder when
+    // another VM's forward or a host process has the port, invalid_field when `listen` is not an
+    // address of the host. In the firewall when it completes.
+    struct forward_put {
+        forward_put(port_map m, bool c) : f(std::move(m)), created(c) {}
+        port_map f;
+        bool created = false;
+    };
+    boost::asio::awaitable<result<forward_put>> put_forward(std::string name, port_map f);
+    boost::asio::awaitable<status> delete_forward(std::string name, std::string proto, std::uint16_t host_port);
+    result<std::vector<port_map>> forwards(const std::string& name) const;
+    // Every VM's forwards with its address (what the firewall carries).
+    std::vector<forward_target> forward_targets() const;
 
     // A bound lease (from the DHCP server) for VM `vm`'s MAC `mac`.
     void lease_bound(const std::string& vm, const std::string& mac, const std::string& ip);
@@ -144,7 +159,14 @@ private:
     // Claimed by creates in progress (not yet in vms_); shared, so a claim is safe to drop whenever.
     struct claim_sets {
         std::set<std::string> names, taps, macs;
+        std::vector<std::pair<std::string, port_map>> forwards; // (VM, forward) being set
     };
+    struct forward_claim;
+    // Why VM `vm` cannot take `f` (ok when it can): an overlapping forward of another VM (stored
+    // or being set), a host process on the port, a listen address the host does not have.
+    status forward_refusal(const std::string& vm, const port_map& f) const;
+    // The firewall's forwards made again from every VM's, after a change.
+    boost::asio::awaitable<status> apply_forwards();
     std::shared_ptr<claim_sets> claimed_ = std::make_shared<claim_sets>();
     std::size_t ops_ = 0;                  // operations in progress
     boost::asio::steady_timer idle_;       // cancelled when ops_ drops to 0 (a condition variable)

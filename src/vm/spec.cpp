@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "base/mac.hpp"
+#include "vm/forwards.hpp"
 
 namespace paddock::vm {
 namespace json = boost::json;
@@ -222,6 +223,25 @@ result<spec> parse_spec(std::string_view body)
                     s.boot_order.emplace_back(d.as_string());
                 }
         }
+        else if (k == "forwards") {
+            if (!val.is_array() || val.as_array().size() > max_forwards)
+                st = bad("forwards", "expected an array of at most " + std::to_string(max_forwards) +
+                                         " {\"proto\", \"host_port\", \"guest_port\", \"listen\"}");
+            else
+                for (std::size_t i = 0; st && i < val.as_array().size(); ++i) {
+                    auto f = read_forward(val.as_array()[i], "forwards[" + std::to_string(i) + "]");
+                    if (!f) {
+                        st = f.error();
+                        break;
+                    }
+                    for (auto& other : s.forwards)
+                        if (overlaps(other, *f) || (other.proto == f->proto && other.host_port == f->host_port)) {
+                            st = bad("forwards[" + std::to_string(i) + "]", forward_name(*f) + " overlaps " + forward_name(other));
+                            break;
+                        }
+                    s.forwards.push_back(std::move(*f));
+                }
+        }
         else
             st = bad(k, "unknown field");
         if (!st)
@@ -275,6 +295,13 @@ std::string spec_to_json(const spec& s)
         for (auto& d : s.boot_order)
             b.push_back(json::string(d));
         o["boot_order"] = std::move(b);
+    }
+    if (!s.forwards.empty()) {
+        json::array fs;
+        for (auto& f : s.forwards)
+            fs.push_back(json::object{{"proto", f.proto}, {"host_port", f.host_port}, {"guest_port", f.guest_port},
+                                      {"listen", f.listen}});
+        o["forwards"] = std::move(fs);
     }
     return json::serialize(o);
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/port_map.hpp"
 
 namespace paddock::vm {
 
@@ -41,6 +42,8 @@ struct spec {
     // When the daemon starts and finds the VM's QEMU gone (a host reboot): "never" leaves it,
     // "always" starts it, "restore" starts it if it was running (or was stopped with restore).
     std::string autostart = "never";
+    // Host ports forwarded to this VM (vm/forwards.hpp); no two overlap.
+    std::vector<port_map> forwards;
 };
 
 // PATCH /api/v1/vms/{name}: what changes (cpus and memory only while the VM has no QEMU).

@@ -138,6 +138,7 @@ vm_info supervisor::info() const
     v.cloud_init = s.ci.given;
     v.user_data_bytes = s.ci.user_data.size();
     v.ssh_keys = s.ci.ssh_authorized_keys.size();
+    v.forwards = s.forwards;
     v.agent = agent_view_;
     return v;
 }
@@ -499,6 +500,13 @@ status supervisor::patch(const vm_patch& p)
     log::info("vm", rec_.s.name, ": changed: cpus ", rec_.s.cpus, ", memory ", rec_.s.memory_mib, " MiB, autostart ",
               rec_.s.autostart);
     return ok();
+}
+
+void supervisor::set_forwards(std::vector<port_map> f)
+{
+    rec_.s.forwards = std::move(f);
+    ++env_.changes;
+    env_.repo->save(rec_);
 }
 
 void supervisor::mark_resume()

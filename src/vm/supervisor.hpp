@@ -94,6 +94,8 @@ public:
     // PATCH: cpus and memory only without a QEMU (invalid_state names the state), autostart any
     // time; the record is saved.
     status patch(const vm_patch& p);
+    // The VM's port forwards replaced (saved; the caller applies them to the firewall).
+    void set_forwards(std::vector<port_map> f);
     // "Start it again when the daemon next starts" (a stop with restore), saved at once.
     void mark_resume();
     // Whether a daemon start should start this VM: `qemu_vanished`, its QEMU was recorded running

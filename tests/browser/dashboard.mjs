@@ -130,7 +130,8 @@ try {
   await page.getByLabel('Memory (MiB)', { exact: true }).fill('256');
   await page.getByLabel('Kernel', { exact: true }).selectOption('test-kernel');
   await page.getByLabel('Initrd', { exact: true }).selectOption('test-initrd');
-  await page.getByLabel('Kernel command line', { exact: true }).fill('quiet panic=-1');
+  await page.getByLabel('Kernel command line', { exact: true }).fill('quiet panic=-1 paddock.httpd=80');
+  await page.getByLabel('Port forwards (optional)', { exact: true }).fill('tcp/8081:80');
   await page.locator('#create button[type=submit]').click();
   const row = page.locator('tr[data-vm="web1"]');
   await row.waitFor({ timeout: 10000 });
@@ -210,6 +211,32 @@ try {
   const kept = await page.request.get(`${base}/api/v1/vms/web1`, { headers: { Authorization: 'Bearer ' + token } });
   if ((await kept.json()).autostart !== 'restore') throw new Error('autostart not kept: ' + await kept.text());
   console.log('ok: autostart set to "restore" from the VM page (PATCH), kept by the daemon');
+
+  step('port forwards: the one from the form answers; one added and one removed on the VM page, live');
+  await page.locator('#fw-rows tr[data-fw="tcp/8081"]').waitFor({ timeout: 5000 });
+  let hello = '';
+  for (let i = 0; i < 100 && hello !== 'hello from web1'; i++) {
+    try { hello = (await (await page.request.get('http://203.0.113.1:8081/', { timeout: 2000 })).text()).trim(); }
+    catch (e) { await page.waitForTimeout(200); }
+  }
+  if (hello !== 'hello from web1') throw new Error('the forward tcp/8081 did not answer: ' + hello);
+  await page.locator('#fw-proto').selectOption('udp');
+  await page.getByLabel('Host port', { exact: true }).fill('5353');
+  await page.getByLabel('Guest port', { exact: true }).fill('53');
+  await page.getByRole('button', { name: 'Forward', exact: true }).click();
+  await page.locator('#fw-rows tr[data-fw="udp/5353"]').waitFor({ timeout: 5000 });
+  expected = [/status of 400/, /HTTP 400 PUT/];
+  await page.getByLabel('Host port', { exact: true }).fill('9000');
+  await page.getByLabel('Listen address', { exact: true }).fill('10.9.9.9');
+  await page.getByRole('button', { name: 'Forward', exact: true }).click();
+  await page.locator('#fw-status', { hasText: 'not an address of this host' }).waitFor({ timeout: 5000 });
+  expected = [];
+  await page.getByRole('button', { name: 'Remove forward udp/5353', exact: true }).click();
+  await page.locator('#fw-rows tr[data-fw="udp/5353"]').waitFor({ state: 'detached', timeout: 5000 });
+  const fws = await (await page.request.get(`${base}/api/v1/vms/web1/forwards`, { headers: { Authorization: 'Bearer ' + token } })).json();
+  if (fws.forwards.length !== 1 || fws.forwards[0].host_port !== 8081) throw new Error('forwards: ' + JSON.stringify(fws));
+  console.log('ok: tcp/8081 from the create form answers "hello from web1"; udp/5353 added and removed live; a bad listen address shows its message');
+  await shots(page, 'vm-forwards');
 
   step('pause and resume');
   await page.getByRole('button', { name: 'Pause web1', exact: true }).click();

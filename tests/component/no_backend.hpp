@@ -41,6 +41,12 @@ struct no_backend : api::backend {
         co_return vm_info{};
     }
     boost::asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
+    result<std::vector<port_map>> forwards(const std::string&) override { return std::vector<port_map>{}; }
+    boost::asio::awaitable<result<std::pair<port_map, bool>>> put_forward(std::string, port_map f) override
+    {
+        co_return std::pair<port_map, bool>(f, true);
+    }
+    boost::asio::awaitable<status> delete_forward(std::string, std::string, std::uint16_t) override { co_return ok(); }
     result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override
     {
         if (hub && name == "vm1")

@@ -90,6 +90,32 @@ pass "events --since --type --vm --count: $(head -1 "$WORK/events.txt" | cut -c1
 out=$(inh /usr/bin/python3 "$SRC/tests/integration/cli_console.py" "$PADDOCK" --config "$WORK/config.json" -- vm1) || fail "console: $out"
 pass "console under a pty: $out"
 
+# Port forwards: add (one line each), ls, a conflict is exit 5 naming the holder, rm.
+out=$(P forward add vm1 tcp/8081:80 udp/5353:53@203.0.113.1) || fail "forward add: $out"
+grep -q "forwarding tcp/8081 on 0.0.0.0 to vm1 port 80" <<<"$out" && grep -q "forwarding udp/5353 on 203.0.113.1 to vm1 port 53" <<<"$out" \
+  || fail "forward add said: $out"
+out=$(P forward ls vm1)
+grep -q "^tcp/8081 *80 *0.0.0.0" <<<"$out" && grep -q "^udp/5353 *53 *203.0.113.1" <<<"$out" || fail "forward ls: $out"
+P vm create other --kernel test-kernel > /dev/null || fail "create other"
+rc=0; out=$(P forward add other tcp/8081 2>&1) || rc=$?
+[ "$rc" = 5 ] && grep -q "VM vm1 forwards tcp/8081" <<<"$out" || fail "taken port: rc $rc: $out"
+rc=0; out=$(P forward add other tcp/80x 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q "is not a forward like tcp/8080:80" <<<"$out" || fail "bad forward: rc $rc: $out"
+rc=0; out=$(P forward rm vm1 tcp/8081:80 2>&1) || rc=$?
+[ "$rc" = 2 ] || fail "forward rm with a guest port: rc $rc: $out"
+P forward rm vm1 tcp/8081 udp/5353 | grep -c removed | grep -q 2 || fail "forward rm"
+[ "$(P forward ls vm1)" = "no forwards" ] || fail "forwards left: $(P forward ls vm1)"
+rc=0; out=$(P forward rm vm1 tcp/8081 2>&1) || rc=$?
+[ "$rc" = 4 ] || fail "removing a missing forward: rc $rc: $out"
+out=$(P vm create fw2 --kernel test-kernel --forward tcp/9090:90 --json)
+[ "$(echo "$out" | jget forwards.0.guest_port)" = 90 ] || fail "vm create --forward: $out"
+P vm rm other fw2 > /dev/null || fail "rm other fw2"
+rc=0; out=$(P events --count abc 2>&1) || rc=$?
+[ "$rc" = 2 ] && grep -q -- '--count: "abc" is not a whole number' <<<"$out" || fail "events --count abc: rc $rc: $out"
+rc=0; out=$(P vm stop vm1 --stop-timeout soon 2>&1) || rc=$?
+[ "$rc" = 2 ] || fail "--stop-timeout soon: rc $rc: $out"
+pass "forward add/ls/rm, vm create --forward; a taken port is exit 5 naming the holder; bad numbers exit 2"
+
 P vm stop vm1 --force | grep -q '^vm1: stopped' || fail "stop"
 P vm set vm1 --cpus 2 --memory 256 | grep -q '^cpus: *2' || fail "vm set"
 P vm rm vm1 | grep -q 'removed vm1' || fail "vm rm"

@@ -98,6 +98,34 @@ struct fake_backend : api::backend {
         co_return v;
     }
     asio::awaitable<status> remove_vm(std::string) override { co_return ok(); }
+    std::vector<port_map> fwd;
+    result<std::vector<port_map>> forwards(const std::string& name) override
+    {
+        if (name != "web-1")
+            return fail(errc::not_found, "no VM named \"" + name + "\"");
+        return fwd;
+    }
+    asio::awaitable<result<std::pair<port_map, bool>>> put_forward(std::string name, port_map f) override
+    {
+        if (name != "web-1")
+            co_return fail(errc::not_found, "no VM named \"" + name + "\"");
+        for (auto& o : fwd)
+            if (o.proto == f.proto && o.host_port == f.host_port) {
+                o = f;
+                co_return std::pair<port_map, bool>(f, false);
+            }
+        fwd.push_back(f);
+        co_return std::pair<port_map, bool>(f, true);
+    }
+    asio::awaitable<status> delete_forward(std::string, std::string proto, std::uint16_t port) override
+    {
+        for (auto it = fwd.begin(); it != fwd.end(); ++it)
+            if (it->proto == proto && it->host_port == port) {
+                fwd.erase(it);
+                co_return ok();
+            }
+        co_return fail(errc::not_found, "no forward");
+    }
     result<std::shared_ptr<vm::console_hub>> console(const std::string& name) override
     {
         return fail(errc::invalid_state, name + " is stopped");
@@ -375,7 +403,8 @@ TEST_CASE("every route of the table needs the token, in every method; static fil
     auto c = make_ctx();
     for (const auto& r : api::routes()) {
         std::string path(r.pattern);
-        for (auto [from, to] : {std::pair{"{name}", "vm1"}, std::pair{"{mac}", "52:54:00:aa:bb:cc"}})
+        for (auto [from, to] : {std::pair{"{name}", "vm1"}, std::pair{"{mac}", "52:54:00:aa:bb:cc"}, std::pair{"{proto}", "tcp"},
+                                std::pair{"{host_port}", "8080"}})
             if (auto at = path.find(from); at != std::string::npos)
                 path.replace(at, std::string_view(from).size(), to);
         for (const char* m : {"GET", "POST", "PUT", "DELETE", "HEAD"})
@@ -389,7 +418,7 @@ TEST_CASE("every route of the table needs the token, in every method; static fil
         CHECK_MESSAGE(res.status != 401, path);
         CHECK_MESSAGE((res.status != 404 || error_code(res) != "not_found" || r.id == api::route_id::vm ||
                        r.id == api::route_id::console_log || r.id == api::route_id::reservation || r.id == api::route_id::image ||
-                       r.id == api::route_id::vm_stats),
+                       r.id == api::route_id::vm_stats || r.id == api::route_id::vm_forwards || r.id == api::route_id::vm_forward),
                       path);
     }
     CHECK(call(c, "GET", "/index.html", "").status == 200);
@@ -681,4 +710,42 @@ TEST_CASE("PATCH /api/v1/vms/{name}: the body parsed and handed over, errors as 
     CHECK(call(c, "PATCH", "/api/v1/vms/web1", "Bearer secret", "{}").status == 400);
     CHECK(call(c, "PATCH", "/api/v1/vms/nope", "Bearer secret", R"({"cpus":1})").status == 404);
     CHECK(b.patched.size() == 2); // the bad bodies never reached the backend
+}
+
+TEST_CASE("port forwards: routes with three parameters, bodies validated before the backend, 201 then 200")
+{
+    auto m = api::match_route("/api/v1/vms/web-1/forwards/tcp/8080");
+    REQUIRE(m.def);
+    CHECK(m.def->id == api::route_id::vm_forward);
+    CHECK(m.params == std::vector<std::string>{"web-1", "tcp", "8080"});
+    CHECK(m.param == "web-1");
+    CHECK_FALSE(api::match_route("/api/v1/vms/web-1/forwards/tcp").def);
+    CHECK_FALSE(api::match_route("/api/v1/vms/web-1/forwards/tcp/8080/x").def);
+
+    fake_backend b;
+    auto c = make_ctx("secret", &b);
+    auto res = call(c, "PUT", "/api/v1/vms/web-1/forwards/tcp/8080", "Bearer secret", R"({"guest_port":80})");
+    REQUIRE(res.status == 201);
+    CHECK(boost::json::parse(res.body) == boost::json::parse(R"({"proto":"tcp","host_port":8080,"guest_port":80,"listen":"0.0.0.0"})"));
+    CHECK(call(c, "PUT", "/api/v1/vms/web-1/forwards/tcp/8080", "Bearer secret", R"({"guest_port":81})").status == 200);
+    // An empty body: the guest port is the host port, every address.
+    res = call(c, "PUT", "/api/v1/vms/web-1/forwards/udp/53", "Bearer secret", "");
+    REQUIRE(res.status == 201);
+    CHECK(boost::json::parse(res.body).at("guest_port") == 53);
+    for (auto [target, body] : {std::pair{"/api/v1/vms/web-1/forwards/icmp/1", ""}, std::pair{"/api/v1/vms/web-1/forwards/tcp/0", ""},
+                                std::pair{"/api/v1/vms/web-1/forwards/tcp/65536", ""}, std::pair{"/api/v1/vms/web-1/forwards/tcp/08x", ""},
+                                std::pair{"/api/v1/vms/web-1/forwards/tcp/1", "[1]"}, std::pair{"/api/v1/vms/web-1/forwards/tcp/1", R"({"listen":"1.2.3"})"},
+                                std::pair{"/api/v1/vms/web-1/forwards/tcp/1", R"({"listen":"127.0.0.1"})"},
+                                std::pair{"/api/v1/vms/web-1/forwards/tcp/1", R"({"guest_port":"80"})"}}) {
+        auto r = call(c, "PUT", target, "Bearer secret", body);
+        CHECK_MESSAGE(r.status == 400, target, " ", body, " -> ", r.body);
+    }
+    CHECK(b.fwd.size() == 2); // the bad ones never reached the backend
+    res = call(c, "GET", "/api/v1/vms/web-1/forwards");
+    REQUIRE(res.status == 200);
+    CHECK(boost::json::parse(res.body).at("forwards").as_array().size() == 2);
+    CHECK(call(c, "DELETE", "/api/v1/vms/web-1/forwards/udp/53").status == 204);
+    CHECK(call(c, "DELETE", "/api/v1/vms/web-1/forwards/udp/53").status == 404);
+    CHECK(call(c, "DELETE", "/api/v1/vms/web-1/forwards/udp/x").status == 400);
+    CHECK(call(c, "GET", "/api/v1/vms/nope/forwards").status == 404);
 }

@@ -125,3 +125,36 @@ TEST_CASE("vm create's body from its options")
     REQUIRE(missing.ok());
     CHECK_FALSE(create_body(*missing).ok());
 }
+
+TEST_CASE("forwards on the command line: PROTO/PORT[:GUEST][@ADDR], in vm create and forward add; numbers checked")
+{
+    auto f = parse_forward_arg("tcp/8080:80");
+    REQUIRE(f.ok());
+    CHECK(f->proto == "tcp");
+    CHECK(f->host_port == "8080");
+    CHECK(boost::json::serialize(f->body) == R"({"guest_port":80})");
+    f = parse_forward_arg("udp/53@203.0.113.1");
+    REQUIRE(f.ok());
+    CHECK(boost::json::serialize(f->body) == R"({"listen":"203.0.113.1"})");
+    for (const char* bad : {"tcp", "tcp/", "icmp/1", "tcp/0", "tcp/65536", "tcp/80:", "tcp/80:x", "tcp/80@", "tcp/+80", "8080:80"})
+        CHECK_MESSAGE(!parse_forward_arg(bad).ok(), bad);
+
+    auto inv = parse({"vm", "create", "web", "--kernel", "k", "--forward", "tcp/8080:80", "--forward", "udp/53@10.0.0.1"});
+    REQUIRE(inv.ok());
+    auto b = create_body(*inv);
+    REQUIRE(b.ok());
+    CHECK(boost::json::serialize(b->at("forwards")) ==
+          R"([{"guest_port":80,"proto":"tcp","host_port":8080},{"listen":"10.0.0.1","proto":"udp","host_port":53}])");
+    auto bad = parse({"vm", "create", "web", "--kernel", "k", "--forward", "tcp:80"});
+    REQUIRE(bad.ok());
+    CHECK(create_body(*bad).error().message.starts_with("--forward: \"tcp:80\" is not a forward"));
+    CHECK(parse({"forward", "add", "web", "tcp/1", "udp/2"}).ok());
+    CHECK_FALSE(parse({"forward", "add", "web"}).ok());
+    CHECK(forward_table(boost::json::parse(R"({"forwards":[{"proto":"tcp","host_port":8080,"guest_port":80,"listen":"0.0.0.0"}]})"))
+              .find("tcp/8080") != std::string::npos);
+    CHECK(forward_table(boost::json::parse(R"({"forwards":[]})")) == "no forwards\n");
+
+    CHECK(whole_number("count", "12").value() == 12);
+    for (const char* bad_n : {"", "abc", "-1", "1x", " 1", "+1"})
+        CHECK_MESSAGE(!whole_number("count", bad_n).ok(), bad_n);
+}

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "net/guard_ruleset.hpp"
+#include "net/listeners.hpp"
 #include "net/nft_ruleset.hpp"
 
 using namespace paddock;
@@ -138,4 +139,55 @@ TEST_CASE("the bridge's own MAC: locally administered unicast, stable, different
     net::network_config b;
     b.namespace_name = "paddock2";
     CHECK(net::bridge_mac(b) != m);
+}
+
+TEST_CASE("port forwards: DNAT in prerouting and output, forwarded in when DNATed, hairpin masqueraded (golden)")
+{
+    auto s = default_spec();
+    s.forwards = {{"tcp", ipv4{0}, 8081, *parse_ipv4("192.168.26.10"), 80},
+                  {"udp", *parse_ipv4("203.0.113.1"), 5353, *parse_ipv4("192.168.26.11"), 53}};
+    auto got = boost::json::parse(net::nft_apply_document(s));
+    auto want = boost::json::parse(fixture("nft_apply_forwards.json"));
+    CHECK(boost::json::serialize(got) == boost::json::serialize(want));
+    // Without forwards, no nat chains but postrouting: the table stays what it was.
+    CHECK(net::nft_apply_document(default_spec()).find("prerouting") == std::string::npos);
+}
+
+TEST_CASE("/proc/net tables: TCP listeners and bound UDP sockets, IPv4 and IPv6, odd lines skipped")
+{
+    const std::string tcp =
+        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        "   0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 655 1 0 100 0 0 10 0\n"
+        "   1: 0100007F:0035 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 700 1 0 100 0 0 10 0\n"
+        "   2: 0100007F:9C40 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 0 1 0 100 0 0 10 0\n"
+        "   3: garbage\n";
+    auto l = net::parse_proc_net(tcp, true, false);
+    REQUIRE(l.size() == 2);
+    CHECK(l[0] == net::listener{"0.0.0.0", 8080, 655});
+    CHECK(l[1] == net::listener{"127.0.0.1", 53, 700});
+    const std::string tcp6 =
+        "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+        "   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 900 1 0\n"
+        "   1: 00000000000000000000000001000000:0017 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 901 1 0\n";
+    auto l6 = net::parse_proc_net(tcp6, true, true);
+    REQUIRE(l6.size() == 2);
+    CHECK(l6[0] == net::listener{"::", 22, 900});
+    CHECK(l6[1] == net::listener{"::1", 23, 901});
+    const std::string udp =
+        "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+        "  100: 010011AC:14E9 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 800 2 0 0\n";
+    auto u = net::parse_proc_net(udp, false, false);
+    REQUIRE(u.size() == 1);
+    CHECK(u[0] == net::listener{"172.17.0.1", 5353, 800});
+
+    // Which of them a forward hides.
+    CHECK(net::shadows({"0.0.0.0", 80, 1}, "203.0.113.1"));
+    CHECK(net::shadows({"::", 80, 1}, "0.0.0.0"));
+    CHECK(net::shadows({"203.0.113.1", 80, 1}, "0.0.0.0"));
+    CHECK(net::shadows({"203.0.113.1", 80, 1}, "203.0.113.1"));
+    CHECK(net::shadows({"::ffff:203.0.113.1", 80, 1}, "203.0.113.1"));
+    CHECK_FALSE(net::shadows({"203.0.113.1", 80, 1}, "203.0.113.9"));
+    CHECK_FALSE(net::shadows({"127.0.0.1", 80, 1}, "0.0.0.0")); // forwards skip loopback
+    CHECK_FALSE(net::shadows({"::1", 80, 1}, "0.0.0.0"));
+    CHECK_FALSE(net::shadows({"fd00::1", 80, 1}, "0.0.0.0")); // DNAT is IPv4
 }

@@ -15,6 +15,7 @@
 #include "vm/lifecycle.hpp"
 #include "vm/nocloud.hpp"
 #include "vm/qemu_argv.hpp"
+#include "vm/forwards.hpp"
 #include "vm/spec.hpp"
 #include "base/mac.hpp"
 
@@ -726,4 +727,43 @@ TEST_CASE("autostart in the spec, and PATCH bodies: what may change, refusals na
         CAPTURE(body);
         CHECK_FALSE(parse_patch(body).ok());
     }
+}
+
+TEST_CASE("port forwards in the spec: defaults, refusals naming the element, kept in the stored JSON")
+{
+    auto s = parse_spec(R"({"name":"w","kernel":"k","forwards":[{"proto":"tcp","host_port":8080,"guest_port":80},
+                                                                  {"proto":"udp","host_port":53,"listen":"203.0.113.1"}]})");
+    REQUIRE(s);
+    REQUIRE(s->forwards.size() == 2);
+    CHECK(s->forwards[0] == port_map{"tcp", 8080, 80, "0.0.0.0"});
+    CHECK(s->forwards[1] == port_map{"udp", 53, 53, "203.0.113.1"});
+    auto again = parse_spec(spec_to_json(*s));
+    REQUIRE(again);
+    CHECK(again->forwards == s->forwards);
+    CHECK(spec_to_json(*parse_spec(R"({"name":"w","kernel":"k"})")).find("forwards") == std::string::npos);
+
+    auto refused = [](const char* body) {
+        auto r = parse_spec(body);
+        REQUIRE_FALSE(r);
+        return r.error().message;
+    };
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":{}})").starts_with("forwards: expected an array"));
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":[{"host_port":1}]})") == "forwards[0].proto: required (\"tcp\" or \"udp\")");
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":[{"proto":"tcp"}]})").starts_with("forwards[0].host_port: required"));
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":[{"proto":"sctp","host_port":1}]})").starts_with("forwards[0].proto:"));
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":[{"proto":"tcp","host_port":1,"colour":1}]})").starts_with("forwards[0].colour: unknown field"));
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":[{"proto":"tcp","host_port":1,"listen":"::1"}]})").starts_with("forwards[0].listen:"));
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":[{"proto":"tcp","host_port":1},{"proto":"tcp","host_port":1,"listen":"10.0.0.1"}]})")
+              .starts_with("forwards[1]: tcp/1 on 10.0.0.1 overlaps tcp/1 on 0.0.0.0"));
+    CHECK(refused(R"({"name":"w","kernel":"k","forwards":[{"proto":"tcp","host_port":1,"listen":"10.0.0.2"},{"proto":"tcp","host_port":1,"listen":"10.0.0.1"}]})")
+              .starts_with("forwards[1]:"));
+    CHECK(parse_spec(R"({"name":"w","kernel":"k","forwards":[{"proto":"tcp","host_port":1},{"proto":"udp","host_port":1}]})"));
+
+    // Overlap: same protocol and port, and the same address or either on every address.
+    CHECK(overlaps({"tcp", 80, 80, "0.0.0.0"}, {"tcp", 80, 81, "10.0.0.1"}));
+    CHECK(overlaps({"tcp", 80, 80, "10.0.0.1"}, {"tcp", 80, 81, "10.0.0.1"}));
+    CHECK_FALSE(overlaps({"tcp", 80, 80, "10.0.0.2"}, {"tcp", 80, 80, "10.0.0.1"}));
+    CHECK_FALSE(overlaps({"tcp", 80, 80, "0.0.0.0"}, {"udp", 80, 80, "0.0.0.0"}));
+    CHECK_FALSE(overlaps({"tcp", 80, 80, "0.0.0.0"}, {"tcp", 81, 80, "0.0.0.0"}));
+    CHECK(forward_name({"udp", 53, 5353, "10.0.0.1"}) == "udp/53 on 10.0.0.1");
 }
