@@ -2,6 +2,8 @@
 // Pure nftables documents for the `inet paddock` table.
 #include "net/nft_ruleset.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 namespace paddock::net {
@@ -45,19 +47,51 @@ json::object ct_state() { return {{"ct", {{"key", "state"}}}}; }
 json::object ct_status() { return {{"ct", {{"key", "status"}}}}; }
 json::object fib_daddr_type() { return {{"fib", {{"result", "type"}, {"flags", json::array{"daddr"}}}}}; }
 
-// The DNAT rule of one forward, for the prerouting or output chain.
-json::object forward_rule(const char* chain_name, const port_forward& f)
+// Forwards live in maps (one kernel lookup, one element each: a table with hundreds of forwards
+// applies as fast as an empty one): by protocol and port for forwards on every address, by
+// address, protocol and port for the others; one map gives the VM's address, its twin the port
+// (libnftables 1.0.6 cannot read a concatenated map value from JSON).
+constexpr const char* map_any_addr = "fwd_any_addr";
+constexpr const char* map_any_port = "fwd_any_port";
+constexpr const char* map_at_addr = "fwd_at_addr";
+constexpr const char* map_at_port = "fwd_at_port";
+
+json::object forward_map(const char* name, bool with_address, const char* value_type, json::array elems)
+{
+    json::array type;
+    if (with_address)
+        type.push_back("ipv4_addr");
+    type.push_back("inet_proto");
+    type.push_back("inet_service");
+    json::object m{{"family", nft_family}, {"table", nft_table}, {"name", name}, {"type", std::move(type)}, {"map", value_type}};
+    if (!elems.empty())
+        m["elem"] = std::move(elems);
+    return m;
+}
+
+json::object forward_key(bool with_address)
+{
+    json::array parts;
+    if (with_address)
+        parts.push_back(payload("ip", "daddr"));
+    parts.push_back(meta("l4proto"));
+    parts.push_back(payload("th", "dport"));
+    return {{"concat", std::move(parts)}};
+}
+
+// The DNAT rule of the forwards on every address (with_address false) or on given ones.
+json::object forward_rule(const char* chain_name, bool with_address)
 {
     json::array expr;
-    if (f.listen.value == 0) {
+    expr.push_back(match(meta("nfproto"), "ipv4"));
+    if (!with_address) {
         expr.push_back(match(fib_daddr_type(), "local"));
         expr.push_back(match(payload("ip", "daddr"), prefix(cidr{ipv4{0x7F000000u}, 8}), "!="));
     }
-    else
-        expr.push_back(match(payload("ip", "daddr"), json::string(to_string(f.listen))));
-    expr.push_back(match(payload(f.proto.c_str(), "dport"), f.host_port));
-    expr.push_back(counter());
-    expr.push_back(json::object{{"dnat", {{"family", "ip"}, {"addr", to_string(f.to)}, {"port", f.to_port}}}});
+    expr.push_back(json::object{
+        {"dnat", {{"family", "ip"},
+                  {"addr", {{"map", {{"key", forward_key(with_address)}, {"data", std::string("@") + (with_address ? map_at_addr : map_any_addr)}}}}},
+                  {"port", {{"map", {{"key", forward_key(with_address)}, {"data", std::string("@") + (with_address ? map_at_port : map_any_port)}}}}}}}});
     return rule(chain_name, std::move(expr));
 }
 
@@ -71,6 +105,17 @@ void strip_handles(json::value& v)
         o.erase("handle");
         if (auto* c = o.if_contains("counter"); c && c->is_object())
             *c = nullptr;
+        // A map's elements list in the kernel's hash order, which a re-made map need not keep.
+        if (auto* e = o.if_contains("elem"); e && e->is_array()) {
+            auto& a = e->get_array();
+            std::vector<std::string> texts;
+            for (auto& x : a)
+                texts.push_back(json::serialize(x));
+            std::sort(texts.begin(), texts.end());
+            a.clear();
+            for (auto& t : texts)
+                a.push_back(json::parse(t));
+        }
         for (auto& [k, c] : o)
             strip_handles(c);
     }
@@ -93,11 +138,30 @@ std::string nft_apply_document(const nft_spec& s)
     cmds.push_back(add("chain", chain("postrouting", "nat", "postrouting", 100)));
     cmds.push_back(add("chain", chain("input", "filter", "input", 0)));
     if (!s.forwards.empty()) {
+        json::array any_addr, any_port, at_addr, at_port;
+        for (const auto& f : s.forwards) {
+            const bool at = f.listen.value != 0;
+            json::array key;
+            if (at)
+                key.push_back(json::string(to_string(f.listen)));
+            key.push_back(json::string(f.proto));
+            key.push_back(f.host_port);
+            json::object k{{"concat", std::move(key)}};
+            (at ? at_addr : any_addr).push_back(json::array{k, json::string(to_string(f.to))});
+            (at ? at_port : any_port).push_back(json::array{k, f.to_port});
+        }
+        const bool has_any = !any_addr.empty(), has_at = !at_addr.empty();
+        cmds.push_back(add("map", forward_map(map_any_addr, false, "ipv4_addr", std::move(any_addr))));
+        cmds.push_back(add("map", forward_map(map_any_port, false, "inet_service", std::move(any_port))));
+        cmds.push_back(add("map", forward_map(map_at_addr, true, "ipv4_addr", std::move(at_addr))));
+        cmds.push_back(add("map", forward_map(map_at_port, true, "inet_service", std::move(at_port))));
         cmds.push_back(add("chain", chain("prerouting", "nat", "prerouting", -100)));
         cmds.push_back(add("chain", chain("output", "nat", "output", -100)));
-        for (const auto& f : s.forwards) {
-            cmds.push_back(add("rule", forward_rule("prerouting", f)));
-            cmds.push_back(add("rule", forward_rule("output", f)));
+        for (const char* ch : {"prerouting", "output"}) {
+            if (has_at)
+                cmds.push_back(add("rule", forward_rule(ch, true)));
+            if (has_any)
+                cmds.push_back(add("rule", forward_rule(ch, false)));
         }
     }
     // Where guests may not go (a cloud host's metadata service, the operator's LAN...).

@@ -134,6 +134,6 @@ api_status /api/v1/vms/web/stop -X POST -d '{"force":true}' >/dev/null
 [ "$(api_status /api/v1/vms/web -X DELETE)" = 204 ] || fail "remove web"
 inh nft list table inet paddock > "$WORK/table.nft"
 grep -q "$WEB_IP" "$WORK/table.nft" && fail "web's forwards outlived it: $(grep dnat "$WORK/table.nft")"
-grep -q "dnat ip to $DB_IP:53" "$WORK/table.nft" || fail "db's forward went too: $(cat "$WORK/table.nft")"
+grep -q "udp . 5353 : $DB_IP" "$WORK/table.nft" || fail "db's forward went too: $(cat "$WORK/table.nft")"
 [ "$(api_status /api/v1/vms/db/forwards/tcp/8081 -X PUT -d '{"guest_port":80}')" = 201 ] || fail "tcp/8081 not free after web's removal"
 pass "removing web removed its forwards (tcp/8081 free again); db's stay"
