@@ -11,6 +11,9 @@
 #   paddock.resolve=NAME[,NAME...]  look these names up (nslookup, through the DNS server DHCP gave)
 #   paddock.mode=oneshot     power off right after the checks instead of waiting
 #   paddock.httpd=PORT       serve "hello from <host name>" over HTTP on PORT (busybox httpd)
+#   paddock.ipv6=1           wait for a SLAAC address and report it with the default router, then
+#                            paddock.ping6=IP[,IP...] and paddock.resolve6=NAME[,NAME...] (AAAA,
+#                            asking the server paddock.dns6=IP)
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin
 mount -t proc proc /proc
@@ -79,6 +82,23 @@ if udhcpc -i eth0 -q -f -n -t 10 -T 1 -s /etc/udhcpc.script -O hostname; then
   done
 else
   say "DHCP_FAIL"
+fi
+if [ "$(arg paddock.ipv6)" = 1 ]; then
+  i=0; addr6=
+  while [ -z "$addr6" ] && [ $i -lt 100 ]; do
+    addr6=$(ip -6 addr show dev eth0 scope global 2>/dev/null | sed -n 's/.*inet6 \([0-9a-f:]*\)\/64.*/\1/p' | head -1)
+    [ -z "$addr6" ] && sleep 0.1; i=$((i+1))
+  done
+  router6=$(ip -6 route show default 2>/dev/null | sed -n 's/^default via \([0-9a-f:]*\).*/\1/p' | head -1)
+  if [ -n "$addr6" ]; then say "IPV6 addr=$addr6 router=$router6"; else say "IPV6_FAIL $(ip -6 addr show dev eth0 | tr '\n' ' ')"; fi
+  for peer in $(arg paddock.ping6 | tr ',' ' '); do
+    if ping6 -c 1 -W 3 "$peer" >/dev/null 2>&1 || ping6 -c 1 -W 3 "$peer" >/dev/null 2>&1; then say "PING6_OK $peer"; else say "PING6_FAIL $peer"; fi
+  done
+  for name in $(arg paddock.resolve6 | tr ',' ' '); do
+    nslookup -type=aaaa "$name" "$(arg paddock.dns6)" > /tmp/ns6.out 2>&1
+    a6=$(sed -n '/^Name:/,$ s/^Address[^:]*: *\([0-9a-f:]*:[0-9a-f:]*\).*/\1/p' /tmp/ns6.out | grep . | head -1)
+    if [ -n "$a6" ]; then say "RESOLVE6 $name=$a6"; else say "RESOLVE6_FAIL $name: $(tr '\n' ' ' < /tmp/ns6.out)"; fi
+  done
 fi
 # cloud-init's NoCloud seed disk, found as cloud-init finds it: the file system labelled CIDATA.
 # (busybox has no blkid: the label is read where FAT keeps it, 43 bytes into the boot sector.)

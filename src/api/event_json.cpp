@@ -40,6 +40,7 @@ json::object to_json(const vm_info& v)
                    {"image", text_or_null(v.image)},
                    {"mac", v.mac},
                    {"ip", v.ip},
+                   {"ipv6", text_or_null(v.ipv6)},
                    {"ip_leased", v.ip_leased},
                    {"tap", v.tap},
                    {"created_at", iso(v.created_at)},

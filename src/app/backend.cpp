@@ -87,6 +87,14 @@ json::object backend::network()
         d["cache_entries"] = dns_->core().cache_size();
     }
     o["dns"] = std::move(d);
+    if (net_.prefix6 && v6_)
+        o["ipv6"] = json::object{{"prefix", to_string(*net_.prefix6)},
+                                 {"gateway", to_string(net_.gateway6())},
+                                 {"router", to_string(net::network_config::gateway_link_local())},
+                                 {"bridge_address", to_string(net_.bridge_address6())},
+                                 {"mode", net_.ipv6_mode}};
+    else
+        o["ipv6"] = false;
     return o;
 }
 
@@ -132,6 +140,8 @@ void backend::metrics(api::prom& out)
     guard_.report(m);
     if (dns_)
         dns_->report(m);
+    if (v6_)
+        v6_->report(m);
     fabric_.report(m);
     probe_.report(m);
     m.family("paddock_uptime_seconds", "gauge", "Seconds since the daemon started.").add(static_cast<double>(uptime_s()));

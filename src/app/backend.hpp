@@ -8,6 +8,7 @@
 #include "api/api.hpp"
 #include "base/loop_probe.hpp"
 #include "dhcp/server.hpp"
+#include "dhcp/ipv6_service.hpp"
 #include "dns/server.hpp"
 #include "net/fabric_worker.hpp"
 #include "net/guard.hpp"
@@ -66,6 +67,12 @@ public:
     boost::asio::awaitable<status> remove_image(std::string name) override;
 
     void metrics(api::prom& out) override;
+    // IPv6 for VMs, for GET /api/v1/network and /metrics (`service` null when off).
+    void use_ipv6(const net::network_config& n, const dhcp::ipv6_service* service)
+    {
+        net_ = n;
+        v6_ = service;
+    }
 
 private:
     std::chrono::steady_clock::time_point started_;
@@ -76,6 +83,8 @@ private:
     const net::guard& guard_;
     dns::server* dns_;
     const loop_probe& probe_;
+    net::network_config net_;
+    const dhcp::ipv6_service* v6_ = nullptr;
 };
 
 } // namespace paddock::app

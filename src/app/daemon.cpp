@@ -30,6 +30,8 @@
 #include "app/state.hpp"
 #include "app/vm_host.hpp"
 #include "base/event_bus.hpp"
+#include "base/mac.hpp"
+#include "dhcp/ipv6_service.hpp"
 #include "base/log.hpp"
 #include "net/fabric.hpp"
 #include "net/link_watch.hpp"
@@ -62,14 +64,25 @@ void log_events(const event& e)
 }
 
 // The anti-spoofing table's ports: one per VM, from the VMs' records.
-std::vector<net::guard_port> guard_ports(const vm::manager& vms)
+std::vector<net::guard_port> guard_ports(const vm::manager& vms, const std::optional<cidr6>& prefix6)
 {
     std::vector<net::guard_port> ports;
-    vms.each([&](const vm::record& r) { ports.push_back({r.s.name, r.tap, r.mac, r.ip}); });
+    vms.each([&](const vm::record& r) {
+        net::guard_port p{r.s.name, r.tap, r.mac, r.ip, {}, {}};
+        if (prefix6) {
+            auto g = slaac_address(*prefix6, r.mac);
+            auto l = link_local(r.mac);
+            if (g && l) {
+                p.ip6 = to_string(*g);
+                p.ll6 = to_string(*l);
+            }
+        }
+        ports.push_back(std::move(p));
+    });
     return ports;
 }
 
-dns::directory dns_names(const vm::manager& vms)
+dns::directory dns_names(const vm::manager& vms, std::optional<cidr6> prefix6)
 {
     dns::directory names;
     names.address_of = [&vms](std::string_view vm) {
@@ -84,6 +97,22 @@ dns::directory dns_names(const vm::manager& vms)
             n = std::move(vm);
         return n;
     };
+    if (prefix6) {
+        names.address6_of = [&vms, p = *prefix6](std::string_view vm) {
+            std::optional<ipv6> a;
+            if (const vm::record* r = vms.find(std::string(vm)))
+                a = slaac_address(p, r->mac);
+            return a;
+        };
+        names.name_of6 = [&vms, p = *prefix6](const ipv6& ip) {
+            std::optional<std::string> n;
+            vms.each([&](const vm::record& r) {
+                if (!n && slaac_address(p, r.mac) == ip)
+                    n = r.s.name;
+            });
+            return n;
+        };
+    }
     return names;
 }
 
@@ -196,8 +225,9 @@ asio::awaitable<void> reload_on_hangup(asio::signal_set& hup, const conf::config
 
 } // namespace
 
-int run_daemon(const conf::config& cfg, const run_options& opt)
+int run_daemon(const conf::config& given, const run_options& opt)
 {
+    conf::config cfg = given; // network.prefix6 is resolved below
     const auto t0 = std::chrono::steady_clock::now();
     // Read (and taken out of the environment) before any QEMU is started.
     const notifier service = notifier::from_environment();
@@ -240,11 +270,35 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
 
     // The host's ip_forward is recorded (durably, here on the main thread: only the first ensure()
     // at start-up ever records it) before the fabric first changes it.
+    // IPv6 for VMs: the /64 (made once and kept when "auto"), unless forwarding would cost the
+    // host its own IPv6 route.
+    auto prefix6 = resolve_ipv6(state->db, cfg.network);
+    if (!prefix6) {
+        log::error("daemon", prefix6.error().message);
+        return 1;
+    }
+    cfg.network.prefix6 = *prefix6;
+    if (cfg.network.prefix6) {
+        if (auto cur = net::read_sysctl(net::ipv6_forward_path); cur && *cur != 1) {
+            if (std::string dev = net::ra_dependent_interface(); !dev.empty()) {
+                log::warn("net", "IPv6 for VMs is off: ", dev, " learns its IPv6 routes from router advertisements "
+                          "(accept_ra 1), and turning IPv6 forwarding on would drop them. Set net.ipv6.conf.", dev,
+                          ".accept_ra=2, or network.ipv6 false to say so.");
+                cfg.network.prefix6.reset();
+            }
+        }
+        else if (!cur) {
+            log::warn("net", "IPv6 for VMs is off: ", cur.error().message);
+            cfg.network.prefix6.reset();
+        }
+    }
+    if (cfg.network.prefix6)
+        log::info("net", "IPv6 for VMs: ", to_string(*cfg.network.prefix6), ", gateway ", to_string(cfg.network.gateway6()));
     store::db* startup_db = &state->db;
-    net::fabric fabric(cfg.network, cfg.listen_port, *forward, [&startup_db](int v) -> status {
+    net::fabric fabric(cfg.network, cfg.listen_port, *forward, [&startup_db](const std::string& sysctl, int v) -> status {
         if (!startup_db)
-            return fail(errc::store_failed, "ip_forward can only be recorded at start-up");
-        return store::put_setting(*startup_db, forward_key, std::to_string(v));
+            return fail(errc::store_failed, sysctl + " can only be recorded at start-up");
+        return store::put_setting(*startup_db, sysctl_key(sysctl), std::to_string(v));
     });
     // The VMs' port forwards are in the table from its first application.
     {
@@ -306,19 +360,30 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
     }
 
     // The services in the namespace: DHCP, anti-spoofing, cloud-init seeds, DNS.
-    guard.set_ports(guard_ports(vms));
-    bus.subscribe([&ioc, &guard, &vms](const event& e) {
+    const std::optional<cidr6> vm_prefix6 = cfg.network.prefix6;
+    guard.set_ports(guard_ports(vms, vm_prefix6));
+    bus.subscribe([&ioc, &guard, &vms, vm_prefix6](const event& e) {
         if (e.type == event_type::vm_created || e.type == event_type::vm_removed)
-            asio::post(ioc, [&guard, &vms] { guard.set_ports(guard_ports(vms)); });
+            asio::post(ioc, [&guard, &vms, vm_prefix6] { guard.set_ports(guard_ports(vms, vm_prefix6)); });
     });
     vm::seed_server seeds(ioc.get_executor(), cfg.network.bridge_address, cfg.network.bridge,
                           [&vms](const std::string& name) { return seed_of(vms, name); });
-    dns::resolver names(dns_zone(cfg), dns_names(vms));
+    dns::resolver names(dns_zone(cfg), dns_names(vms, cfg.network.prefix6));
     dns::server dns(ioc.get_executor(), names, dns_settings(cfg));
     for (ns_service* s : {static_cast<ns_service*>(&dhcp), static_cast<ns_service*>(&guard), static_cast<ns_service*>(&seeds)})
         services.add(*s);
     if (cfg.dns_service.enabled)
         services.add(dns);
+    std::optional<dhcp::ipv6_service> v6;
+    if (cfg.network.prefix6) {
+        dhcp::ra_params rp;
+        rp.prefix = *cfg.network.prefix6;
+        rp.dns = cfg.network.bridge_address6();
+        rp.domain = cfg.network.domain;
+        v6.emplace(ioc.get_executor(), rp, cfg.network.bridge, *parse_mac(net::bridge_mac(cfg.network)),
+                   net::network_config::gateway_link_local());
+        services.add(*v6);
+    }
     if (auto st = services.open_all(fab.ns_fd()); !st) {
         log::error("daemon", st.error().message);
         return 1;
@@ -326,6 +391,7 @@ int run_daemon(const conf::config& cfg, const run_options& opt)
 
     loop_probe probe(ioc.get_executor(), probe_period());
     backend api_backend(t0, fab, dhcp, vms, images, guard, cfg.dns_service.enabled ? &dns : nullptr, probe);
+    api_backend.use_ipv6(cfg.network, v6 ? &*v6 : nullptr);
     api::static_files www(opt.www_dir);
     api::http_metrics http_stats;
     api::vm_list_cache vm_list;

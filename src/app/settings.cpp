@@ -30,6 +30,7 @@ dns::zone_config dns_zone(const conf::config& cfg)
     dns::zone_config z;
     z.domain = cfg.network.domain;
     z.subnet = cfg.network.subnet;
+    z.subnet6 = cfg.network.prefix6;
     z.cache_entries = cfg.dns_service.cache_entries;
     return z;
 }
@@ -38,6 +39,8 @@ dns::server_options dns_settings(const conf::config& cfg)
 {
     dns::server_options o;
     o.address = cfg.network.bridge_address;
+    if (cfg.network.prefix6)
+        o.address6 = cfg.network.bridge_address6();
     o.upstreams = cfg.dns_service.upstreams;
     o.resolv_conf = cfg.dns_service.resolv_conf;
     o.own_address = to_string(cfg.network.bridge_address);
@@ -50,6 +53,7 @@ vm::manager_config vm_settings(const conf::config& cfg, const std::string& accel
     m.state_dir = cfg.state_dir;
     m.qemu_binary = cfg.qemu.binary;
     m.accel = accel;
+    m.prefix6 = cfg.network.prefix6;
     m.bridge = cfg.network.bridge;
     // cloud_init.seed: the seed server's URL in the SMBIOS serial, a `cidata` disk, or both.
     if (cfg.cloud_init.seed != "disk")

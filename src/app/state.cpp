@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "app/state.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
@@ -176,14 +180,44 @@ result<tls_material> tls_files_for(const conf::config& cfg)
     return tls_material{f.cert, f.key, *fp};
 }
 
-result<std::optional<int>> forward_before(store::db& db)
+result<net::host_sysctls> forward_before(store::db& db)
 {
-    auto v = store::get_setting(db, forward_key);
+    net::host_sysctls out;
+    for (auto [key, slot] : {std::pair{forward_key, &out.ip_forward}, std::pair{forward6_key, &out.ip6_forward}}) {
+        auto v = store::get_setting(db, key);
+        if (!v)
+            return v.error();
+        if (*v)
+            *slot = **v == "1" ? 1 : 0;
+    }
+    return out;
+}
+
+const char* sysctl_key(const std::string& sysctl) { return sysctl == "net.ipv4.ip_forward" ? forward_key : forward6_key; }
+
+result<std::optional<cidr6>> resolve_ipv6(store::db& db, const net::network_config& n)
+{
+    std::optional<cidr6> out;
+    if (n.ipv6_mode == "off")
+        return out;
+    if (n.ipv6_mode == "prefix")
+        return n.prefix6;
+    auto v = store::get_setting(db, ula_id_key);
     if (!v)
         return v.error();
-    std::optional<int> out;
-    if (*v)
-        out = **v == "1" ? 1 : 0;
+    std::uint64_t id = 0;
+    if (*v) {
+        id = std::strtoull((*v)->c_str(), nullptr, 16);
+    }
+    else {
+        std::random_device rd;
+        id = ((static_cast<std::uint64_t>(rd()) << 32) | rd()) & 0xFFFFFFFFFFull;
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "%010llx", static_cast<unsigned long long>(id));
+        if (auto st = store::put_setting(db, ula_id_key, hex); !st)
+            return st.error();
+    }
+    out = ula_prefix(id);
     return out;
 }
 

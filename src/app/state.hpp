@@ -8,6 +8,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "net/fabric.hpp"
 #include "conf/config.hpp"
 #include "store/db.hpp"
 
@@ -51,6 +52,15 @@ result<tls_material> tls_files_for(const conf::config& cfg);
 // The store setting that keeps the host's net.ipv4.ip_forward from before Paddock's first start.
 inline constexpr const char* forward_key = "host.ip_forward_before";
 // That value, if recorded.
-result<std::optional<int>> forward_before(store::db& db);
+inline constexpr const char* forward6_key = "host.ip6_forward_before";
+// The host's forwarding sysctls from before Paddock's first start (each none if never recorded).
+result<net::host_sysctls> forward_before(store::db& db);
+// The store key a recorded sysctl goes under.
+const char* sysctl_key(const std::string& sysctl);
+// The store setting holding the random 40-bit ID the "auto" IPv6 prefix is made from.
+inline constexpr const char* ula_id_key = "network.ipv6_ula_id";
+// The /64 VMs get (network.ipv6): "auto" reads the ID from the store, making and keeping one on the
+// first start; none when "off".
+result<std::optional<cidr6>> resolve_ipv6(store::db& db, const net::network_config& n);
 
 } // namespace paddock::app

@@ -33,8 +33,9 @@ int run_teardown(const conf::config& cfg)
         log::error("teardown", r.error().message);
         return 1;
     }
-    if (auto st = store::erase_setting(db, forward_key); !st)
-        log::warn("teardown", st.error().message);
+    for (const char* key : {forward_key, forward6_key})
+        if (auto st = store::erase_setting(db, key); !st)
+            log::warn("teardown", st.error().message);
     for (auto& a : *r)
         log::info("teardown", a);
     log::info("teardown", r->empty() ? "nothing to remove" : "done");

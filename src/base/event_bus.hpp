@@ -82,6 +82,7 @@ struct forward_list {
 // turns it into JSON (api/vm_json).
 struct vm_info {
     std::string name, state, state_reason, mac, ip, tap;
+    std::string ipv6;                    // its SLAAC address on the VM /64; empty when IPv6 is off
     std::string accel;                   // of the running QEMU; empty when none ran
     std::string image, kernel, initrd, cmdline; // the boot source: image, or kernel (+ initrd, cmdline)
     std::string cpu_model;                      // as given; empty: the accelerator's default

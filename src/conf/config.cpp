@@ -200,6 +200,27 @@ status parse_network(const json::value& v, net::network_config& n)
         else if (k == "egress_deny")
             st = read_parsed_list(val, path, "IPv4 subnets", [](std::string_view s) { return parse_cidr(s); },
                                   "an IPv4 subnet in CIDR form with its host bits clear, like 169.254.0.0/16", n.egress_deny);
+        else if (k == "ipv6") {
+            if (val.is_bool())
+                n.ipv6_mode = val.get_bool() ? "auto" : "off";
+            else if (!val.is_string())
+                st = bad(path, quoted(val) + " is not \"auto\", false or a /64 prefix like \"fd12:3456:789a:1::/64\"");
+            else if (val.get_string() == "auto")
+                n.ipv6_mode = "auto";
+            else {
+                auto c = parse_cidr6(std::string_view(val.get_string()));
+                if (!c || c->prefix != 64)
+                    st = bad(path, quoted(val) + " is not a /64 prefix with its host bits clear, like \"fd12:3456:789a:1::/64\" "
+                                                 "(or \"auto\", or false)");
+                else if (c->network.b[0] == 0xFF || (c->network.b[0] == 0xFE && (c->network.b[1] & 0xC0) == 0x80) ||
+                         c->network == ipv6{})
+                    st = bad(path, quoted(val) + " is a multicast, link-local or unspecified prefix: give a unicast /64");
+                else {
+                    n.ipv6_mode = "prefix";
+                    n.prefix6 = *c;
+                }
+            }
+        }
         else if (k == "domain") {
             st = read_string(val, path, n.domain);
             if (st && !valid_domain(n.domain))
@@ -562,7 +583,9 @@ std::string to_json_text(const config& c)
           {"dns", dns},
           {"domain", n.domain},
           {"guest_host_access", access},
-          {"egress_deny", deny}}},
+          {"egress_deny", deny},
+          {"ipv6", n.ipv6_mode == "off" ? json::value(false) : n.ipv6_mode == "auto" ? json::value("auto")
+                                                                                     : json::value(to_string(*n.prefix6))}}},
         {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}, {"stats_interval_s", c.qemu.stats_interval_s}}},
         {"dns_service",
          {{"enabled", c.dns_service.enabled},

@@ -76,9 +76,25 @@ resolver::resolver(zone_config cfg, directory dir)
     zone_wire_ = encode_name(cfg_.domain).value_or(bytes{0});
     reverse_zone_ = reverse_zone_of(cfg_.subnet);
     reverse_zone_wire_ = encode_name(reverse_zone_).value_or(bytes{0});
+    if (cfg_.subnet6) {
+        // The /64's zone: its 16 nibbles, reversed.
+        std::string full = reverse_name(cfg_.subnet6->network);
+        reverse_zone6_wire_ = encode_name(full.substr(32)).value_or(bytes{0});
+    }
 }
 
 step resolver::handle(view msg, ipv4 client, bool tcp, time_point now)
+{
+    return handle_from(msg, cfg_.subnet.contains(client), tcp, now);
+}
+
+step resolver::handle(view msg, const ipv6& client, bool tcp, time_point now)
+{
+    const bool link_local = client.b[0] == 0xFE && (client.b[1] & 0xC0) == 0x80;
+    return handle_from(msg, link_local || (cfg_.subnet6 && cfg_.subnet6->contains(client)), tcp, now);
+}
+
+step resolver::handle_from(view msg, bool client_ok, bool tcp, time_point now)
 {
     step s;
     auto q = parse_query(msg);
@@ -87,7 +103,7 @@ step resolver::handle(view msg, ipv4 client, bool tcp, time_point now)
         return s;
     }
     s.what = step::kind::reply;
-    if (!cfg_.subnet.contains(client)) {
+    if (!client_ok) {
         count(outcome::refused);
         s.out = make_reply(msg, *q, rcode::refused, false, {}, {});
         return s;
@@ -132,16 +148,40 @@ std::optional<bytes> resolver::local(view msg, const query& q)
             return zone_reply(msg, q, rcode::noerror, zone_wire_, &soa);
         }
         std::optional<ipv4> a;
-        if (q.plain_name && vm.find('.') == std::string_view::npos)
+        std::optional<ipv6> a6;
+        if (q.plain_name && vm.find('.') == std::string_view::npos) {
             a = dir_.address_of(vm);
+            if (a && cfg_.subnet6 && dir_.address6_of)
+                a6 = dir_.address6_of(vm);
+        }
         if (!a)
             return zone_reply(msg, q, rcode::nxdomain, zone_wire_, nullptr);
-        if (q.qtype != type::a && q.qtype != type::any)
+        std::vector<record> answers;
+        if (q.qtype == type::a || q.qtype == type::any) {
+            record r{type::a, cfg_.local_ttl, bytes(4), std::nullopt};
+            put16(r.rdata.data(), static_cast<std::uint16_t>(a->value >> 16));
+            put16(r.rdata.data() + 2, static_cast<std::uint16_t>(a->value));
+            answers.push_back(std::move(r));
+        }
+        if (a6 && (q.qtype == type::aaaa || q.qtype == type::any))
+            answers.push_back(record{type::aaaa, cfg_.local_ttl, bytes(a6->b.begin(), a6->b.end()), std::nullopt});
+        if (answers.empty())
             return zone_reply(msg, q, rcode::noerror, zone_wire_, nullptr);
-        record r{type::a, cfg_.local_ttl, bytes(4), std::nullopt};
-        put16(r.rdata.data(), static_cast<std::uint16_t>(a->value >> 16));
-        put16(r.rdata.data() + 2, static_cast<std::uint16_t>(a->value));
-        return zone_reply(msg, q, rcode::noerror, zone_wire_, &r);
+        return make_reply(msg, q, rcode::noerror, true, answers, {});
+    }
+    if (auto ip6 = from_reverse_name(n); ip6 && cfg_.subnet6 && cfg_.subnet6->contains(*ip6)) {
+        std::optional<std::string> vm;
+        if (dir_.name_of6)
+            vm = dir_.name_of6(*ip6);
+        std::optional<bytes> target;
+        if (vm)
+            target = encode_name(*vm + "." + cfg_.domain);
+        if (!target)
+            return zone_reply(msg, q, rcode::nxdomain, reverse_zone6_wire_, nullptr);
+        if (q.qtype != type::ptr && q.qtype != type::any)
+            return zone_reply(msg, q, rcode::noerror, reverse_zone6_wire_, nullptr);
+        record r{type::ptr, cfg_.local_ttl, std::move(*target), std::nullopt};
+        return zone_reply(msg, q, rcode::noerror, reverse_zone6_wire_, &r);
     }
     auto ip = reverse_address(n);
     if (!ip || !cfg_.subnet.contains(*ip))

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "base/ipv4.hpp"
+#include "base/ipv6.hpp"
 #include "dns/cache.hpp"
 #include "dns/message.hpp"
 
@@ -26,6 +27,7 @@ namespace paddock::dns {
 struct zone_config {
     std::string domain = "paddock.internal";
     cidr subnet{{0xC0A81A00u}, 24};
+    std::optional<cidr6> subnet6;      // the VMs' IPv6 /64 (AAAA, ip6.arpa names, clients); none: IPv4 only
     std::uint32_t local_ttl = 5;       // VMs come and go: keep it short
     std::size_t cache_entries = 4096;
     std::uint32_t max_ttl = 3600;      // ceiling on what the cache keeps a positive answer for
@@ -36,6 +38,8 @@ struct zone_config {
 struct directory {
     std::function<std::optional<ipv4>(std::string_view vm)> address_of;
     std::function<std::optional<std::string>(ipv4)> name_of;
+    std::function<std::optional<ipv6>(std::string_view vm)> address6_of; // may be empty (no IPv6)
+    std::function<std::optional<std::string>(const ipv6&)> name_of6;
 };
 
 enum class outcome : std::uint8_t { local, cached, forwarded, failed, refused, notimp, malformed, shed };
@@ -64,6 +68,8 @@ public:
 
     // A message from `client` over UDP or TCP.
     step handle(view msg, ipv4 client, bool tcp, time_point now);
+    // The same from an IPv6 client: answered when it is on the VM /64 or link-local.
+    step handle(view msg, const ipv6& client, bool tcp, time_point now);
     // A server's reply to the query `q` (raw bytes `msg`) that handle() said to forward. The driver
     // may ask again (over TCP, or the next server), so the outcome is counted by forwarded().
     upstream_answer from_upstream(view msg, const query& q, const std::string& key, view reply, bool tcp,
@@ -80,6 +86,7 @@ public:
     const zone_config& config() const { return cfg_; }
 
 private:
+    step handle_from(view msg, bool client_ok, bool tcp, time_point now);
     std::optional<bytes> local(view msg, const query& q);
     bytes zone_reply(view msg, const query& q, std::uint8_t rc, const bytes& zone, const record* answer);
     bytes fit(view msg, const query& q, bytes out, bool tcp) const;
@@ -88,7 +95,7 @@ private:
     zone_config cfg_;
     directory dir_;
     cache cache_;
-    bytes zone_wire_, reverse_zone_wire_;
+    bytes zone_wire_, reverse_zone_wire_, reverse_zone6_wire_;
     std::string reverse_zone_;
     std::array<std::uint64_t, outcome_count> counts_{};
 };

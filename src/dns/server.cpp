@@ -36,7 +36,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct server::live {
     live(std::size_t max_in_flight, std::size_t max_tcp) : forwards(max_in_flight, 32), streams_open(max_tcp, 8) {}
-    std::shared_ptr<udp::socket> datagrams;
+    std::shared_ptr<udp::socket> datagrams, datagrams6;
     std::shared_ptr<tcp::acceptor> streams;
     conn_limit forwards;     // forwarded queries waiting: 32 per client at most, max_in_flight in all
     conn_limit streams_open; // TCP clients: 8 per client at most, max_tcp_clients in all
@@ -102,7 +102,35 @@ status server::open(int ns_fd)
     }
     if (auto st = adopt(*u, *t); !st)
         return st;
-    log::info("dns", "serving ", core_.config().domain, " on ", to_string(opt_.address), ":53 (UDP and TCP) in the namespace");
+    std::string also;
+    if (opt_.address6) {
+        int fd = socket_in(ns_fd, AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        sockaddr_in6 sa{};
+        sa.sin6_family = AF_INET6;
+        sa.sin6_port = htons(53);
+        std::memcpy(&sa.sin6_addr, opt_.address6->b.data(), 16);
+        int one = 1;
+        if (fd < 0 || ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0 ||
+            ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+            auto f = fail(errc::netns_failed, "DNS on [" + to_string(*opt_.address6) + "]:53: " + std::strerror(errno));
+            if (fd >= 0)
+                ::close(fd);
+            return f;
+        }
+        auto u6 = std::make_shared<udp::socket>(ex_);
+        boost::system::error_code ec;
+        u6->assign(udp::v6(), fd, ec);
+        if (ec) {
+            ::close(fd);
+            return fail(errc::netns_failed, "DNS UDP6 socket: " + ec.message());
+        }
+        if (live_->datagrams6)
+            live_->datagrams6->close(ec);
+        live_->datagrams6 = u6;
+        also = " and [" + to_string(*opt_.address6) + "]:53 (UDP)";
+    }
+    log::info("dns", "serving ", core_.config().domain, " on ", to_string(opt_.address), ":53 (UDP and TCP)", also,
+              " in the namespace");
     return ok();
 }
 
@@ -159,7 +187,56 @@ std::vector<std::string> server::upstream_names()
 
 asio::awaitable<void> server::run()
 {
-    co_await (udp_loop() && tcp_loop());
+    co_await (udp_loop() && tcp_loop() && udp6_loop());
+}
+
+asio::awaitable<void> server::udp6_loop()
+{
+    if (!opt_.address6)
+        co_return;
+    auto l = live_;
+    bytes buf(4096);
+    for (;;) {
+        auto cs = co_await asio::this_coro::cancellation_state;
+        if (cs.cancelled() != asio::cancellation_type::none)
+            co_return;
+        auto sock = l->datagrams6;
+        if (!sock) {
+            co_await pause(ex_, 200);
+            continue;
+        }
+        udp::endpoint from;
+        auto [ec, n] = co_await sock->async_receive_from(asio::buffer(buf), from, use_tuple);
+        if (ec) {
+            if (sock == l->datagrams6 && ec != asio::error::operation_aborted)
+                co_await pause(ex_, 100);
+            continue;
+        }
+        if (!from.address().is_v6())
+            continue;
+        ipv6 client;
+        const auto raw = from.address().to_v6().to_bytes();
+        std::copy(raw.begin(), raw.end(), client.b.begin());
+        dns::view msg(buf.data(), n);
+        step s = core_.handle(msg, client, false, std::chrono::steady_clock::now());
+        if (s.what == step::kind::reply) {
+            boost::system::error_code ignored;
+            sock->send_to(asio::buffer(s.out), from, 0, ignored);
+        }
+        else if (s.what == step::kind::forward) {
+            std::uint32_t key = 0;
+            for (int i = 0; i < 16; ++i)
+                key = key * 31 + client.b[i];
+            auto slot = l->forwards.take(key);
+            if (!slot) {
+                core_.shed();
+                continue;
+            }
+            asio::co_spawn(ex_, forward_udp(sock, from, std::make_shared<step>(std::move(s)), bytes(msg.begin(), msg.end()), l,
+                                            std::move(*slot)),
+                           asio::detached);
+        }
+    }
 }
 
 asio::awaitable<void> server::udp_loop()

@@ -24,6 +24,7 @@
 #include "base/conn_limit.hpp"
 #include "base/error.hpp"
 #include "base/ipv4.hpp"
+#include "base/ipv6.hpp"
 #include "base/metrics.hpp"
 #include "base/ns_service.hpp"
 #include "dns/resolver.hpp"
@@ -32,6 +33,7 @@ namespace paddock::dns {
 
 struct server_options {
     ipv4 address;                                // where it listens (port 53) in the namespace
+    std::optional<ipv6> address6;                // and over IPv6 (UDP), when the VMs have IPv6
     std::vector<std::string> upstreams;          // fixed servers; empty: the ones in resolv_conf
     std::string resolv_conf = "/etc/resolv.conf";
     std::string own_address;                     // never forwarded to (it is us)
@@ -61,6 +63,7 @@ public:
 private:
     struct live;
     boost::asio::awaitable<void> udp_loop();
+    boost::asio::awaitable<void> udp6_loop();
     boost::asio::awaitable<void> tcp_loop();
     boost::asio::awaitable<void> serve_tcp(boost::asio::ip::tcp::socket sock, std::shared_ptr<live> l, conn_limit::slot held);
     boost::asio::awaitable<void> forward_udp(std::shared_ptr<boost::asio::ip::udp::socket> sock,

@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include <boost/json.hpp>
 
 #include "net/nft_ruleset.hpp"
@@ -14,14 +17,14 @@ namespace json = boost::json;
 namespace {
 nft_spec spec_of(const network_config& c, std::uint16_t api_port, const std::vector<port_forward>& forwards)
 {
-    return {c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny, forwards};
+    return {c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny, forwards, c.prefix6};
 }
 
 bool table_present(nft& n) { return n.run(nft_list_table_command()).ok(); }
 } // namespace
 
-fabric::fabric(network_config cfg, std::uint16_t api_port, std::optional<int> forward_before, forward_recorder record)
-    : cfg_(std::move(cfg)), api_port_(api_port), forward_before_(forward_before), record_forward_(std::move(record))
+fabric::fabric(network_config cfg, std::uint16_t api_port, host_sysctls before, forward_recorder record)
+    : cfg_(std::move(cfg)), api_port_(api_port), before_(before), record_forward_(std::move(record))
 {
 }
 
@@ -52,20 +55,30 @@ result<std::vector<std::string>> fabric::ensure()
 
 status fabric::ensure_sysctl(std::vector<std::string>& done)
 {
-    auto cur = read_ip_forward();
-    if (!cur)
-        return cur.error();
-    // Record the host's value once, before the first change, so teardown can restore it.
-    if (!forward_before_) {
-        if (record_forward_)
-            if (auto st = record_forward_(*cur); !st)
+    struct knob {
+        const char* name;
+        const char* path;
+        std::optional<int>& before;
+    };
+    std::vector<knob> knobs{{"net.ipv4.ip_forward", ipv4_forward_path, before_.ip_forward}};
+    if (cfg_.prefix6)
+        knobs.push_back({"net.ipv6.conf.all.forwarding", ipv6_forward_path, before_.ip6_forward});
+    for (auto& k : knobs) {
+        auto cur = read_sysctl(k.path);
+        if (!cur)
+            return cur.error();
+        // Record the host's value once, before the first change, so teardown can restore it.
+        if (!k.before) {
+            if (record_forward_)
+                if (auto st = record_forward_(k.name, *cur); !st)
+                    return st;
+            k.before = *cur;
+        }
+        if (*cur != 1) {
+            if (auto st = write_sysctl(k.path, 1); !st)
                 return st;
-        forward_before_ = *cur;
-    }
-    if (*cur != 1) {
-        if (auto st = write_ip_forward(1); !st)
-            return st;
-        done.push_back("set net.ipv4.ip_forward=1");
+            done.push_back(std::string("set ") + k.name + "=1");
+        }
     }
     return ok();
 }
@@ -200,7 +213,44 @@ status fabric::ensure_links(std::vector<std::string>& done)
             ns_->set_up(name);
         done.push_back("re-attached " + name + " to " + br);
     }
-    return ensure_address(*host_, hv, host_end->ifindex, {cfg_.gateway, cfg_.subnet.prefix}, done);
+    if (auto st = ensure_address(*host_, hv, host_end->ifindex, {cfg_.gateway, cfg_.subnet.prefix}, done); !st)
+        return st;
+    // IPv6: the gateway's ::1 and its link-local fe80::1 (the router the RAs name) on the host
+    // end, ::2 on the bridge (DNS, DHCPv6); addresses of an earlier prefix (or of IPv6 turned
+    // off) go.
+    std::vector<ipv6> host_want, bridge_want;
+    if (cfg_.prefix6) {
+        host_want = {cfg_.gateway6(), network_config::gateway_link_local()};
+        bridge_want = {cfg_.bridge_address6()};
+    }
+    for (auto [sock, name, ifindex, want] : {std::tuple{&*host_, hv, host_end->ifindex, &host_want},
+                                             std::tuple{&*ns_, br, bridge->ifindex, &bridge_want}}) {
+        for (auto& [a, p] : sock->addresses6(ifindex)) {
+            const bool link_local = a.b[0] == 0xFE && (a.b[1] & 0xC0) == 0x80;
+            if ((link_local && a != network_config::gateway_link_local()) ||
+                std::find(want->begin(), want->end(), a) != want->end())
+                continue;
+            if (auto st = sock->delete_address6(ifindex, a, p); !st)
+                return st;
+            done.push_back("removed " + to_string(a) + "/" + std::to_string(p) + " from " + name);
+        }
+        for (auto& a : *want)
+            if (auto st = ensure_address6(*sock, name, ifindex, a, 64, done); !st)
+                return st;
+    }
+    return ok();
+}
+
+status fabric::ensure_address6(rtnl& sock, const std::string& name, int ifindex, const ipv6& want, int prefix,
+                               std::vector<std::string>& done)
+{
+    for (auto& [a, p] : sock.addresses6(ifindex))
+        if (a == want && p == prefix)
+            return ok();
+    if (auto st = sock.add_address6(ifindex, want, prefix); !st)
+        return st;
+    done.push_back("added " + to_string(want) + "/" + std::to_string(prefix) + " to " + name);
+    return ok();
 }
 
 status fabric::ensure_nft(std::vector<std::string>& done)
@@ -318,7 +368,7 @@ json::object fabric::describe()
     return out;
 }
 
-result<std::vector<std::string>> fabric::teardown(const network_config& cfg, std::optional<int> forward_before)
+result<std::vector<std::string>> fabric::teardown(const network_config& cfg, host_sysctls before)
 {
     std::vector<std::string> done;
     nft n;
@@ -329,13 +379,16 @@ result<std::vector<std::string>> fabric::teardown(const network_config& cfg, std
     }
     // Restore the sysctl first: the kernel's asynchronous namespace cleanup holds RTNL, and a
     // sysctl write made during it spins (ERESTARTNOINTR) until the cleanup is done.
-    if (forward_before) {
-        int want = *forward_before == 1 ? 1 : 0;
-        auto cur = read_ip_forward();
+    for (auto [name, path, value] : {std::tuple{"net.ipv4.ip_forward", ipv4_forward_path, before.ip_forward},
+                                     std::tuple{"net.ipv6.conf.all.forwarding", ipv6_forward_path, before.ip6_forward}}) {
+        if (!value)
+            continue;
+        int want = *value == 1 ? 1 : 0;
+        auto cur = read_sysctl(path);
         if (cur && *cur != want) {
-            if (auto st = write_ip_forward(want); !st)
+            if (auto st = write_sysctl(path, want); !st)
                 return st.error();
-            done.push_back("restored net.ipv4.ip_forward=" + std::to_string(want));
+            done.push_back(std::string("restored ") + name + "=" + std::to_string(want));
         }
     }
     auto host = rtnl::connect();

@@ -22,13 +22,19 @@
 
 namespace paddock::net {
 
+// The host's forwarding switches as they were before Paddock first changed them.
+struct host_sysctls {
+    std::optional<int> ip_forward, ip6_forward;
+};
+
 class fabric {
 public:
-    // Records the host's ip_forward before Paddock first changes it (durably: teardown restores it).
-    using forward_recorder = std::function<status(int value)>;
+    // Records a host sysctl ("net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding") before Paddock
+    // first changes it (durably: teardown restores it).
+    using forward_recorder = std::function<status(const std::string& sysctl, int value)>;
 
-    // `forward_before`: the value recorded by an earlier run, if any.
-    fabric(network_config cfg, std::uint16_t api_port, std::optional<int> forward_before, forward_recorder record);
+    // `before`: the values recorded by an earlier run, if any.
+    fabric(network_config cfg, std::uint16_t api_port, host_sysctls before, forward_recorder record);
     ~fabric();
     fabric(const fabric&) = delete;
     fabric& operator=(const fabric&) = delete;
@@ -62,7 +68,7 @@ public:
     // Removes the table, the veth pair and the namespace, and restores net.ipv4.ip_forward to
     // `forward_before` (the value recorded at first start). Safe to run when some or all pieces are
     // already gone.
-    static result<std::vector<std::string>> teardown(const network_config& cfg, std::optional<int> forward_before);
+    static result<std::vector<std::string>> teardown(const network_config& cfg, host_sysctls before);
 
 private:
     status ensure_sysctl(std::vector<std::string>& done);
@@ -70,12 +76,14 @@ private:
     status ensure_links(std::vector<std::string>& done);
     status ensure_address(rtnl& sock, const std::string& name, int ifindex, if_address want,
                           std::vector<std::string>& done);
+    status ensure_address6(rtnl& sock, const std::string& name, int ifindex, const ipv6& want, int prefix,
+                           std::vector<std::string>& done);
     status ensure_nft(std::vector<std::string>& done);
     void close_namespace();
 
     network_config cfg_;
     std::uint16_t api_port_;
-    std::optional<int> forward_before_;
+    host_sysctls before_;
     forward_recorder record_forward_;
     nft nft_;
     std::optional<rtnl> host_;

@@ -45,8 +45,22 @@ std::string guard_document(const std::vector<guard_port>& ports, const std::stri
         const std::string& m = p.mac;
         d += "  chain " + chain_of(p.vm) + " {\n";
         d += "    ether saddr != " + m + " counter drop comment \"mac\"\n";
-        d += "    ether type ip6 drop\n"; // the VM subnet is IPv4: guests' own IPv6 chatter goes, uncounted
-        d += "    ether type != { ip, arp } counter drop comment \"ethertype\"\n";
+        if (p.ip6.empty()) {
+            d += "    ether type ip6 drop\n"; // the VM subnet is IPv4: guests' own IPv6 chatter goes, uncounted
+            d += "    ether type != { ip, arp } counter drop comment \"ethertype\"\n";
+        }
+        else {
+            d += "    ether type != { ip, arp, ip6 } counter drop comment \"ethertype\"\n";
+            // A guest is never a router nor a DHCPv6 server.
+            d += "    ether type ip6 icmpv6 type nd-router-advert counter drop comment \"ra\"\n";
+            d += "    ether type ip6 icmpv6 type nd-redirect counter drop comment \"redirect\"\n";
+            d += "    ether type ip6 udp sport 547 counter drop comment \"dhcp6_server\"\n";
+            d += "    ether type ip6 udp dport 546 counter drop comment \"dhcp6_server\"\n";
+            d += "    ether type ip6 udp dport 547 limit rate over 50/second burst 100 packets counter drop comment \"dhcp_flood\"\n";
+            // Duplicate address detection and the listener reports that come with it use ::.
+            d += "    ether type ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } accept\n";
+            d += "    ether type ip6 ip6 saddr != { " + p.ll6 + ", " + p.ip6 + " } counter drop comment \"ip6\"\n";
+        }
         d += "    ether type arp arp saddr ether != " + m + " counter drop comment \"arp\"\n";
         d += "    ether type arp arp saddr ip != { 0.0.0.0, " + p.ip + " } counter drop comment \"arp\"\n";
         // A VM is never a DHCP server: nothing from it reaches a client's port 68, whatever its

@@ -4,8 +4,10 @@
 // for its own address (or 0.0.0.0 probes), IPv4 only from its reserved address (or DHCP from
 // 0.0.0.0), nothing to a DHCP client's port 68 and nothing from port 67 (a VM is never a DHCP
 // server), DHCP to the server only with the port's own MAC as chaddr, and no other ether type
-// (VLAN tags; IPv6, which the VM subnet does not carry, is dropped without being counted as an
-// attack). A `tap-*` port without a chain is dropped (fail closed). Each drop rule counts, under a
+// (VLAN tags). IPv6, when the VMs have it: only from the port's link-local and SLAAC addresses
+// (or :: for duplicate address detection and its multicast listener reports), and never a Router
+// Advertisement, a redirect or a DHCPv6 server's message (each counted under its reason); without
+// IPv6 the guests' own chatter is dropped uncounted. A `tap-*` port without a chain is dropped (fail closed). Each drop rule counts, under a
 // comment naming the reason. Frames from other ports are untouched.
 #pragma once
 
@@ -21,6 +23,7 @@ namespace paddock::net {
 
 struct guard_port {
     std::string vm, tap, mac, ip;
+    std::string ip6, ll6; // its SLAAC and link-local IPv6 addresses; empty when the VMs have no IPv6
 };
 
 // The whole table, replaced in one transaction (creates it first so the delete cannot fail).

@@ -16,6 +16,10 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/bridge.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/route.h>
+#include <linux/rtnetlink.h>
+
+#include <cstdlib>
 
 #include "net/netns.hpp"
 
@@ -164,6 +168,56 @@ std::vector<if_address> rtnl::addresses(int ifindex)
     return out;
 }
 
+std::vector<std::pair<ipv6, int>> rtnl::addresses6(int ifindex)
+{
+    std::vector<std::pair<ipv6, int>> out;
+    nl_cache* cache = nullptr;
+    if (rtnl_addr_alloc_cache(sk_, &cache) < 0)
+        return out;
+    for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        auto* a = reinterpret_cast<rtnl_addr*>(o);
+        if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != AF_INET6)
+            continue;
+        nl_addr* local = rtnl_addr_get_local(a);
+        if (!local || nl_addr_get_len(local) != 16)
+            continue;
+        ipv6 v;
+        std::memcpy(v.b.data(), nl_addr_get_binary_addr(local), 16);
+        out.emplace_back(v, rtnl_addr_get_prefixlen(a));
+    }
+    nl_cache_free(cache);
+    return out;
+}
+
+status rtnl::add_address6(int ifindex, const ipv6& a, int prefix)
+{
+    rtnl_addr* ad = rtnl_addr_alloc();
+    addr_ptr local{nl_addr_build(AF_INET6, a.b.data(), 16)};
+    nl_addr_set_prefixlen(local.p, prefix);
+    rtnl_addr_set_ifindex(ad, ifindex);
+    rtnl_addr_set_local(ad, local.p);
+    rtnl_addr_set_flags(ad, IFA_F_NODAD);
+    int err = rtnl_addr_add(sk_, ad, 0);
+    rtnl_addr_put(ad);
+    if (err < 0 && err != -NLE_EXIST)
+        return nl_fail("add address " + to_string(a) + "/" + std::to_string(prefix), err);
+    return ok();
+}
+
+status rtnl::delete_address6(int ifindex, const ipv6& a, int prefix)
+{
+    rtnl_addr* ad = rtnl_addr_alloc();
+    addr_ptr local{nl_addr_build(AF_INET6, a.b.data(), 16)};
+    nl_addr_set_prefixlen(local.p, prefix);
+    rtnl_addr_set_ifindex(ad, ifindex);
+    rtnl_addr_set_local(ad, local.p);
+    int err = rtnl_addr_delete(sk_, ad, 0);
+    rtnl_addr_put(ad);
+    if (err < 0 && err != -NLE_NOADDR && err != -NLE_OBJ_NOTFOUND)
+        return nl_fail("delete address " + to_string(a) + "/" + std::to_string(prefix), err);
+    return ok();
+}
+
 status rtnl::create_veth(const std::string& name, const std::string& peer_name, int peer_ns_fd)
 {
     link_ptr l{rtnl_link_veth_alloc()};
@@ -279,30 +333,62 @@ result<int> open_tap(int ns_fd, const std::string& name)
     return fd;
 }
 
-result<int> read_ip_forward()
+result<int> read_sysctl(const char* path)
 {
-    int fd = ::open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(errc::sysctl_failed, std::string("read net.ipv4.ip_forward: ") + std::strerror(errno));
-    char c = '0';
-    ssize_t n = ::read(fd, &c, 1);
+        return fail(errc::sysctl_failed, std::string("read ") + path + ": " + std::strerror(errno));
+    char buf[16] = {};
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
     ::close(fd);
-    if (n != 1)
-        return fail(errc::sysctl_failed, "read net.ipv4.ip_forward: empty");
-    return c == '1' ? 1 : 0;
+    if (n < 1)
+        return fail(errc::sysctl_failed, std::string("read ") + path + ": empty");
+    return std::atoi(buf);
 }
 
-status write_ip_forward(int value)
+status write_sysctl(const char* path, int value)
 {
-    int fd = ::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+    int fd = ::open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(errc::sysctl_failed, std::string("write net.ipv4.ip_forward: ") + std::strerror(errno));
-    const char* v = value ? "1\n" : "0\n";
-    ssize_t n = ::write(fd, v, 2);
+        return fail(errc::sysctl_failed, std::string("write ") + path + ": " + std::strerror(errno));
+    const std::string v = std::to_string(value) + "\n";
+    ssize_t n = ::write(fd, v.data(), v.size());
     ::close(fd);
-    if (n != 2)
-        return fail(errc::sysctl_failed, std::string("write net.ipv4.ip_forward: ") + std::strerror(errno));
+    if (n != static_cast<ssize_t>(v.size()))
+        return fail(errc::sysctl_failed, std::string("write ") + path + ": " + std::strerror(errno));
     return ok();
+}
+
+std::string ra_dependent_interface()
+{
+    // Routes learned from RAs, by interface index (libnl's route cache, IPv6 only).
+    nl_sock* sk = nl_socket_alloc();
+    if (!sk)
+        return {};
+    std::string found;
+    nl_cache* routes = nullptr;
+    nl_cache* links = nullptr;
+    if (nl_connect(sk, NETLINK_ROUTE) == 0 && rtnl_route_alloc_cache(sk, AF_INET6, 0, &routes) == 0 &&
+        rtnl_link_alloc_cache(sk, AF_UNSPEC, &links) == 0) {
+        for (nl_object* o = nl_cache_get_first(routes); o && found.empty(); o = nl_cache_get_next(o)) {
+            auto* r = reinterpret_cast<rtnl_route*>(o);
+            if (rtnl_route_get_protocol(r) != RTPROT_RA || rtnl_route_get_nnexthops(r) < 1)
+                continue;
+            int ifindex = rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(r, 0));
+            char name[IFNAMSIZ] = {};
+            if (!rtnl_link_i2name(links, ifindex, name, sizeof name))
+                continue;
+            const std::string path = std::string("/proc/sys/net/ipv6/conf/") + name + "/accept_ra";
+            if (auto v = read_sysctl(path.c_str()); v && *v == 1)
+                found = name;
+        }
+    }
+    if (routes)
+        nl_cache_free(routes);
+    if (links)
+        nl_cache_free(links);
+    nl_socket_free(sk);
+    return found;
 }
 
 } // namespace paddock::net

@@ -10,6 +10,7 @@
 
 #include "base/error.hpp"
 #include "base/ipv4.hpp"
+#include "base/ipv6.hpp"
 
 struct nl_sock;
 
@@ -56,6 +57,10 @@ public:
     status set_master(const std::string& name, int master_ifindex);
     status delete_link(const std::string& name);
     status add_address(int ifindex, if_address a);
+    // IPv6 addresses of a link, and adding one (without duplicate address detection: usable at once).
+    std::vector<std::pair<ipv6, int>> addresses6(int ifindex);
+    status add_address6(int ifindex, const ipv6& a, int prefix);
+    status delete_address6(int ifindex, const ipv6& a, int prefix);
 
 private:
     explicit rtnl(nl_sock* sk) : sk_(sk) {}
@@ -66,8 +71,16 @@ private:
 // queue's fd: the device lives as long as some process holds it (QEMU, after we hand it over).
 result<int> open_tap(int ns_fd, const std::string& name);
 
-// Reads or writes net.ipv4.ip_forward of the calling thread's namespace.
-result<int> read_ip_forward();
-status write_ip_forward(int value);
+// Integer sysctls of the calling thread's namespace ("/proc/sys/..." paths).
+inline constexpr const char* ipv4_forward_path = "/proc/sys/net/ipv4/ip_forward";
+inline constexpr const char* ipv6_forward_path = "/proc/sys/net/ipv6/conf/all/forwarding";
+result<int> read_sysctl(const char* path);
+status write_sysctl(const char* path, int value);
+inline result<int> read_ip_forward() { return read_sysctl(ipv4_forward_path); }
+inline status write_ip_forward(int value) { return write_sysctl(ipv4_forward_path, value); }
+
+// An interface of this namespace that learns IPv6 routes from Router Advertisements (accept_ra 1
+// and a route of protocol "ra"): turning IPv6 forwarding on would make it stop. "" when none.
+std::string ra_dependent_interface();
 
 } // namespace paddock::net

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "base/ipv4.hpp"
+#include "base/ipv6.hpp"
+
+#include <optional>
 
 namespace paddock::net {
 
@@ -44,6 +47,17 @@ struct network_config {
     std::vector<host_port> guest_host_access;
     // Destinations guests may not reach through the host (cloud metadata services by default).
     std::vector<cidr> egress_deny{cidr{ipv4{0xA9FE0000u}, 16}}; // 169.254.0.0/16
+    // IPv6 for VMs (network.ipv6): "auto" (a unique local /64 from a random ID kept in the store),
+    // "off", or "prefix" (the /64 in the config). `prefix6` is the /64 in use: set before the fabric is
+    // made, none when off.
+    std::string ipv6_mode = "auto";
+    std::optional<cidr6> prefix6;
+
+    // Gateway (host veth) and bridge addresses on the VM /64: ::1 and ::2; the gateway's
+    // link-local address, the router guests see in the Router Advertisements: fe80::1.
+    ipv6 gateway6() const { return with_iid(*prefix6, 1); }
+    ipv6 bridge_address6() const { return with_iid(*prefix6, 2); }
+    static ipv6 gateway_link_local() { return *parse_ipv6("fe80::1"); }
 };
 
 

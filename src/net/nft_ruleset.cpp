@@ -41,6 +41,10 @@ json::object prefix(const cidr& c)
 {
     return {{"prefix", {{"addr", to_string(c.network)}, {"len", c.prefix}}}};
 }
+json::object prefix(const cidr6& c)
+{
+    return {{"prefix", {{"addr", to_string(c.network)}, {"len", c.prefix}}}};
+}
 json::object counter() { return {{"counter", nullptr}}; }
 json::object verdict(const char* v) { return {{v, nullptr}}; }
 json::object ct_state() { return {{"ct", {{"key", "state"}}}}; }
@@ -179,12 +183,25 @@ std::string nft_apply_document(const nft_spec& s)
     if (!s.forwards.empty())
         cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip", "daddr"), prefix(s.subnet)),
                                                     match(ct_status(), "dnat", "in"), counter(), verdict("accept")})));
+    // IPv6 the same way: out from the VM /64, only replies in.
+    if (s.subnet6) {
+        cmds.push_back(add("rule", rule("forward", {match(meta("iifname"), veth), match(payload("ip6", "saddr"), prefix(*s.subnet6)),
+                                                    counter(), verdict("accept")})));
+        cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip6", "daddr"), prefix(*s.subnet6)),
+                                                    match(ct_state(), json::array{"established", "related"}, "in"),
+                                                    counter(), verdict("accept")})));
+    }
     // Nothing else gets in: a new connection from outside into the VM subnet is dropped.
     cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), counter(), verdict("drop")})));
     // Masquerade the VM subnet leaving through any interface but the gateway veth.
     cmds.push_back(add("rule", rule("postrouting", {match(payload("ip", "saddr"), prefix(s.subnet)),
                                                     match(meta("oifname"), veth, "!="), counter(),
                                                     json::object{{"masquerade", nullptr}}})));
+    // NAT66: the uplink has no routed prefix for the VMs' unique local /64.
+    if (s.subnet6)
+        cmds.push_back(add("rule", rule("postrouting", {match(payload("ip6", "saddr"), prefix(*s.subnet6)),
+                                                        match(meta("oifname"), veth, "!="), counter(),
+                                                        json::object{{"masquerade", nullptr}}})));
     // A guest reaching a forward at the host's address lands on a guest: masquerade it as the
     // gateway, or the reply would go straight back over the bridge and miss the DNAT.
     if (!s.forwards.empty())
@@ -201,6 +218,13 @@ std::string nft_apply_document(const nft_spec& s)
                                                   match(payload("tcp", "dport"), s.api_port), counter(), verdict("drop")})));
     cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth), match(payload("icmp", "type"), "echo-request"),
                                               verdict("accept")})));
+    // IPv6 needs neighbour discovery with its gateway; ping too.
+    if (s.subnet6)
+        cmds.push_back(add("rule", rule("input", {match(meta("iifname"), veth),
+                                                  match(payload("icmpv6", "type"),
+                                                        json::object{{"set", json::array{"echo-request", "nd-neighbor-solicit",
+                                                                                         "nd-neighbor-advert", "nd-router-solicit"}}}),
+                                                  verdict("accept")})));
     for (const auto& p : s.guest_host_access) {
         json::value port = p.first == p.last ? json::value(p.first)
                                              : json::value(json::object{{"range", json::array{p.first, p.last}}});

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "base/ipv4.hpp"
+#include "base/ipv6.hpp"
+
+#include <optional>
 #include "net/network_config.hpp"
 
 namespace paddock::net {
@@ -34,6 +37,7 @@ struct nft_spec {
     std::vector<host_port> guest_host_access; // what guests may reach on the host (beyond ping)
     std::vector<cidr> egress_deny;            // where guests may not go through the host
     std::vector<port_forward> forwards;       // host ports forwarded to VMs
+    std::optional<cidr6> subnet6;             // the VMs' IPv6 /64 (NAT66 like the IPv4 subnet); none: off
 };
 
 // One buffer = one transaction: add table, delete it (drops any stale content), add it again

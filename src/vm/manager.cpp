@@ -118,6 +118,7 @@ manager::manager(asio::any_io_executor ex, manager_config cfg, host& net, image_
     env_.metadata_base = cfg_.metadata_base;
     env_.seed_disk = cfg_.seed_disk;
     env_.stats_interval_s = cfg_.stats_interval_s;
+    env_.prefix6 = cfg_.prefix6;
     env_.net = &net_;
     env_.images = &images_;
     env_.repo = &repo_;

@@ -44,6 +44,7 @@ struct manager_config {
     std::string metadata_base;      // "http://<bridge address>/vm/": each VM's NoCloud seed is <base><name>/ ("": none)
     bool seed_disk = true;          // each VM also gets its seed on a `cidata` disk
     int stats_interval_s = 5;       // how often running VMs' figures are sampled
+    std::optional<cidr6> prefix6;   // the VMs' IPv6 /64 (none: IPv4 only)
 };
 
 class manager {

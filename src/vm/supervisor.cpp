@@ -117,6 +117,9 @@ vm_info supervisor::info() const
     v.state_reason = rec_.reason;
     v.mac = rec_.mac;
     v.ip = rec_.ip;
+    if (env_.prefix6)
+        if (auto a = slaac_address(*env_.prefix6, rec_.mac))
+            v.ipv6 = to_string(*a);
     v.tap = rec_.tap;
     v.accel = rec_.accel;
     v.image = s.image;

@@ -24,6 +24,7 @@
 #include <boost/json/object.hpp>
 
 #include "base/error.hpp"
+#include "base/ipv6.hpp"
 #include "base/event_bus.hpp"
 #include "vm/console_hub.hpp"
 #include "vm/lifecycle.hpp"
@@ -50,6 +51,7 @@ struct supervisor_env {
     std::string metadata_base; // NoCloud seed base URL ("" = none)
     int stats_interval_s = 5;  // how often each running VM's figures are sampled (the ring holds an hour)
     bool seed_disk = true;     // each VM also gets its NoCloud seed on a `cidata` disk
+    std::optional<cidr6> prefix6; // the VMs' IPv6 /64: each VM's address is its MAC's SLAAC one
     host* net = nullptr;
     image_store* images = nullptr;
     repository* repo = nullptr;

@@ -3,7 +3,8 @@
   console_ws.py TOKEN VM two         two viewers (header token, ?token=): a command typed on each
                                       runs in the guest, and both viewers see both outputs
   console_ws.py TOKEN VM until-close one viewer; prints "connected", then "closed CODE REASON"
-                                      when the server ends it"""
+                                      when the server ends it
+  console_ws.py TOKEN VM run CMD     types CMD in the guest's shell, prints its output"""
 import os, struct, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wsclient import WebSocket
@@ -56,5 +57,16 @@ elif mode == "until-close":
             code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 0
             print("closed", code, data[2:].decode(errors="replace"), flush=True)
             break
+elif mode == "run":
+    ws = WebSocket("127.0.0.1", 8080, path, token=token)
+    nonce = os.urandom(4).hex()
+    line = f"\n{sys.argv[4]}; echo END_$((1+1))_{nonce}\n".encode()  # only the output says END_2
+    seen = [b""]
+    ws.send(line)
+    read_until(ws, f"END_2_{nonce}".encode(), seen, retype=lambda: ws.send(line))
+    out = seen[0].decode(errors="replace")
+    start = out.rfind(sys.argv[4])
+    print(out[start if start >= 0 else 0:])
+    ws.close()
 else:
-    raise SystemExit("usage: console_ws.py TOKEN VM two|until-close")
+    raise SystemExit("usage: console_ws.py TOKEN VM two|until-close|run CMD")

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Shared helpers for the integration tier. Every test builds its own throwaway world:
 #   HOST_NS   stands in for the host (the daemon runs here, with its own loopback and nft ruleset)
-#   UPLINK_NS stands in for the internet (203.0.113.2, TEST-NET-3, reachable only from HOST_NS)
+#   UPLINK_NS stands in for the internet (203.0.113.2, TEST-NET-3, and 2001:db8:1::2, documentation
+#             addresses, reachable only from HOST_NS)
 #   PD_NS     the daemon's namespace (name unique per test run)
 # Nothing touches the real host's links, firewall or sysctls; everything is removed on exit,
 # even on failure. Needs root; exits 77 (meson SKIP) without it.
@@ -65,6 +66,9 @@ setup_world() {
   ip -n "$HOST_NS" link set up0 up
   ip -n "$UPLINK_NS" link set wan0 up
   ip -n "$HOST_NS" route add default via 203.0.113.2
+  ip -n "$HOST_NS" addr add 2001:db8:1::1/64 dev up0 nodad
+  ip -n "$UPLINK_NS" addr add 2001:db8:1::2/64 dev wan0 nodad
+  ip -n "$HOST_NS" -6 route add default via 2001:db8:1::2
   inh sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
 }
 

@@ -34,7 +34,7 @@ for mod in "${!allowed[@]}"; do
   done < <(grep -HnE '^#include "[a-z_]+/' "$SRC/$mod"/*.hpp "$SRC/$mod"/*.cpp || true)
 done
 
-cores=(base/ipv4 base/mac base/error net/nft_ruleset conf/config dhcp/message dhcp/engine dhcp/frame dhcp/admission dns/message dns/cache dns/resolver vm/spec vm/lifecycle
+cores=(base/ipv4 base/ipv6 dhcp/ipv6_config vm/forwards net/listeners base/mac base/error net/nft_ruleset conf/config dhcp/message dhcp/engine dhcp/frame dhcp/admission dns/message dns/cache dns/resolver vm/spec vm/lifecycle
        vm/qemu_argv qmp/protocol base/event_bus api/api api/event_stream cli/commands)
 for c in "${cores[@]}"; do
   for f in "$SRC/$c.hpp" "$SRC/$c.cpp"; do
