@@ -52,7 +52,9 @@ grep -q "flags: qr aa rd ra" "$WORK/dig.txt" || fail "VM answer not authoritativ
 [ "$(short -x "$WEB_IP")" = "web.paddock.internal." ] || fail "reverse of $WEB_IP: $(ask -x "$WEB_IP")"
 ask nope.paddock.internal | grep "status: NXDOMAIN" >/dev/null || fail "unknown VM name is not NXDOMAIN"
 ask -x 192.168.26.199 | grep "status: NXDOMAIN" >/dev/null || fail "unused address in the subnet is not NXDOMAIN"
-[ -z "$(short AAAA db.paddock.internal)" ] && ask AAAA db.paddock.internal | grep "status: NOERROR" >/dev/null || fail "AAAA for a VM is not empty NOERROR"
+DB6=$(api /api/v1/vms/db | jget ipv6)
+[ "$(short AAAA db.paddock.internal)" = "$DB6" ] || fail "AAAA for db is not its IPv6 address $DB6: $(ask AAAA db.paddock.internal)"
+[ -z "$(short MX db.paddock.internal)" ] && ask MX db.paddock.internal | grep "status: NOERROR" >/dev/null || fail "MX for a VM is not empty NOERROR"
 pass "VM names (any case, UDP and TCP), reverse lookups and NXDOMAIN answered by the daemon"
 
 seen() { grep -c "query\[A\] www.uplink.test" "$WORK/uplink.log"; }

@@ -22,7 +22,7 @@ print("chains", sum(1 for i in d if "chain" in i), "rules", sum(1 for i in d if 
 
 start_daemon
 first=$(snapshot)
-echo "$first" | grep -q "chains 3 rules 9" || fail "unexpected table content: $first"
+echo "$first" | grep -q "chains 3 rules 13" || fail "unexpected table content (9 IPv4 rules + 4 IPv6): $first"
 
 # Steady state: nothing is rewritten. Watch nftables and links for 1.5 s while the daemon idles.
 inh timeout 1.5 nft monitor > "$WORK/monitor.txt" 2>&1 || true
