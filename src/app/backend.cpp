@@ -95,6 +95,14 @@ json::object backend::network()
                                  {"mode", net_.ipv6_mode}};
     else
         o["ipv6"] = false;
+    json::array routes, peers;
+    for (auto& r : net_.routes)
+        routes.push_back(json::object{{"subnet", to_string(r.subnet)}, {"via", to_string(r.via)}});
+    for (auto& p : net_.peers)
+        peers.push_back(json::object{{"subnet", to_string(p.subnet)}, {"gateway", to_string(p.gateway)},
+                                     {"domain", p.domain}, {"dns", to_string(p.dns)}});
+    o["routes"] = std::move(routes);
+    o["peers"] = std::move(peers);
     return o;
 }
 

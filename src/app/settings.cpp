@@ -31,6 +31,10 @@ dns::zone_config dns_zone(const conf::config& cfg)
     z.domain = cfg.network.domain;
     z.subnet = cfg.network.subnet;
     z.subnet6 = cfg.network.prefix6;
+    for (auto& p : cfg.network.peers) {
+        z.peer_clients.push_back(p.subnet);
+        z.peer_clients.push_back(cidr{p.gateway, 32});
+    }
     z.cache_entries = cfg.dns_service.cache_entries;
     return z;
 }
@@ -44,6 +48,8 @@ dns::server_options dns_settings(const conf::config& cfg)
     o.upstreams = cfg.dns_service.upstreams;
     o.resolv_conf = cfg.dns_service.resolv_conf;
     o.own_address = to_string(cfg.network.bridge_address);
+    for (auto& p : cfg.network.peers)
+        o.peer_zones.emplace_back(p.domain, to_string(p.dns));
     return o;
 }
 

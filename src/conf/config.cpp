@@ -80,10 +80,10 @@ std::optional<net::host_port> parse_host_port(std::string_view s)
 
 // An array of at most 8 items, each read by `item(value, "path[i]")`.
 template <class Fn>
-status read_list(const json::value& v, const std::string& path, std::string_view what, Fn item)
+status read_list(const json::value& v, const std::string& path, std::string_view what, Fn item, std::size_t max = 8)
 {
-    if (!v.is_array() || v.get_array().size() > 8)
-        return bad(path, "expected an array of at most 8 " + std::string(what) + ", got " + quoted(v));
+    if (!v.is_array() || v.get_array().size() > max)
+        return bad(path, "expected an array of at most " + std::to_string(max) + " " + std::string(what) + ", got " + quoted(v));
     for (std::size_t i = 0; i < v.get_array().size(); ++i)
         if (auto st = item(v.get_array()[i], path + "[" + std::to_string(i) + "]"); !st)
             return st;
@@ -200,6 +200,88 @@ status parse_network(const json::value& v, net::network_config& n)
         else if (k == "egress_deny")
             st = read_parsed_list(val, path, "IPv4 subnets", [](std::string_view s) { return parse_cidr(s); },
                                   "an IPv4 subnet in CIDR form with its host bits clear, like 169.254.0.0/16", n.egress_deny);
+        else if (k == "routes") {
+            n.routes.clear();
+            st = read_list(val, path, "{\"subnet\", \"via\"} routes", [&n](const json::value& item, const std::string& at) -> status {
+                if (!item.is_object())
+                    return bad(at, "expected {\"subnet\": \"10.1.0.0/24\", \"via\": \"203.0.113.5\"}, got " + quoted(item));
+                net::route r;
+                bool has_subnet = false, has_via = false;
+                for (auto& [rk, rv] : item.get_object()) {
+                    const std::string rp = at + "." + std::string(rk);
+                    if (rk == "subnet") {
+                        std::string t;
+                        if (auto st2 = read_string(rv, rp, t); !st2)
+                            return st2;
+                        auto c = parse_cidr(t, true);
+                        if (!c)
+                            return bad(rp, quoted(rv) + " is not an IPv4 subnet with its host bits clear, like 192.168.27.0/24");
+                        r.subnet = *c;
+                        has_subnet = true;
+                    }
+                    else if (rk == "via") {
+                        if (auto st2 = read_ipv4(rv, rp, r.via); !st2)
+                            return st2;
+                        has_via = true;
+                    }
+                    else
+                        return bad(rp, "unknown key (subnet, via)");
+                }
+                if (!has_subnet || !has_via)
+                    return bad(at, std::string("\"") + (has_subnet ? "via" : "subnet") + "\" is required");
+                n.routes.push_back(r);
+                return ok();
+            }, 64);
+        }
+        else if (k == "peers") {
+            n.peers.clear();
+            st = read_list(val, path, "peers", [&n](const json::value& item, const std::string& at) -> status {
+                if (!item.is_object())
+                    return bad(at, "expected {\"subnet\", \"gateway\", \"domain\"}, got " + quoted(item));
+                net::peer pr;
+                bool has_subnet = false, has_gateway = false, has_domain = false, has_dns = false;
+                for (auto& [pk, pv] : item.get_object()) {
+                    const std::string pp = at + "." + std::string(pk);
+                    if (pk == "subnet") {
+                        std::string t;
+                        if (auto st2 = read_string(pv, pp, t); !st2)
+                            return st2;
+                        auto c = parse_cidr(t, true);
+                        if (!c || c->prefix > 30)
+                            return bad(pp, quoted(pv) + " is not an IPv4 subnet with its host bits clear, like 192.168.27.0/24");
+                        pr.subnet = *c;
+                        has_subnet = true;
+                    }
+                    else if (pk == "gateway") {
+                        if (auto st2 = read_ipv4(pv, pp, pr.gateway); !st2)
+                            return st2;
+                        has_gateway = true;
+                    }
+                    else if (pk == "dns") {
+                        if (auto st2 = read_ipv4(pv, pp, pr.dns); !st2)
+                            return st2;
+                        has_dns = true;
+                    }
+                    else if (pk == "domain") {
+                        if (auto st2 = read_string(pv, pp, pr.domain); !st2)
+                            return st2;
+                        if (!valid_domain(pr.domain))
+                            return bad(pp, quoted(pv) + " is not a domain name");
+                        has_domain = true;
+                    }
+                    else
+                        return bad(pp, "unknown key (subnet, gateway, domain, dns)");
+                }
+                if (!has_subnet || !has_gateway || !has_domain)
+                    return bad(at, std::string("\"") + (!has_subnet ? "subnet" : !has_gateway ? "gateway" : "domain") + "\" is required");
+                if (!has_dns)
+                    pr.dns = ipv4{pr.subnet.network.value + 2};
+                else if (!pr.subnet.contains(pr.dns))
+                    return bad(at + ".dns", to_string(pr.dns) + " is not in the peer's subnet " + to_string(pr.subnet));
+                n.peers.push_back(pr);
+                return ok();
+            }, 64);
+        }
         else if (k == "ipv6") {
             if (val.is_bool())
                 n.ipv6_mode = val.get_bool() ? "auto" : "off";
@@ -470,6 +552,31 @@ status validate(const config& c)
     if (!valid_ifname(n.bridge))
         return bad("network.bridge", "\"" + n.bridge +
                                          "\" is not an interface name (1 to 15 of A-Z a-z 0-9 _ - .)");
+    {
+        auto overlap = [](const cidr& a, const cidr& b) {
+            const int p = std::min(a.prefix, b.prefix);
+            const std::uint32_t m = p == 0 ? 0 : ~std::uint32_t{0} << (32 - p);
+            return (a.network.value & m) == (b.network.value & m);
+        };
+        const auto routed = n.routed_subnets();
+        for (std::size_t i = 0; i < routed.size(); ++i) {
+            const std::string at = i < n.routes.size() ? "network.routes[" + std::to_string(i) + "]"
+                                                         : "network.peers[" + std::to_string(i - n.routes.size()) + "]";
+            if (overlap(routed[i], n.subnet))
+                return bad(at + ".subnet", to_string(routed[i]) + " overlaps the VM subnet " + to_string(n.subnet));
+            for (std::size_t j = 0; j < i; ++j)
+                if (overlap(routed[i], routed[j]))
+                    return bad(at + ".subnet", to_string(routed[i]) + " overlaps " + to_string(routed[j]));
+            const ipv4 hop = i < n.routes.size() ? n.routes[i].via : n.peers[i - n.routes.size()].gateway;
+            if (n.subnet.contains(hop) || routed[i].contains(hop))
+                return bad(at + (i < n.routes.size() ? ".via" : ".gateway"),
+                           to_string(hop) + " must be on the uplink, not in " +
+                               (n.subnet.contains(hop) ? "the VM subnet" : "the routed subnet"));
+        }
+        for (std::size_t i = 0; i < n.peers.size(); ++i)
+            if (n.peers[i].domain == n.domain)
+                return bad("network.peers[" + std::to_string(i) + "].domain", "\"" + n.domain + "\" is this host's own domain");
+    }
     if (n.bridge == net::ns_veth_name || n.bridge == "lo")
         return bad("network.bridge", "\"" + n.bridge + "\" is reserved inside the namespace");
     if (n.subnet.prefix < 8 || n.subnet.prefix > 29)
@@ -561,6 +668,12 @@ std::string to_json_text(const config& c)
                                       (p.last != p.first ? "-" + std::to_string(p.last) : "")));
     for (auto& d : n.egress_deny)
         deny.push_back(json::string(to_string(d)));
+    json::array routes_json, peers_json;
+    for (auto& r : n.routes)
+        routes_json.push_back(json::object{{"subnet", to_string(r.subnet)}, {"via", to_string(r.via)}});
+    for (auto& p : n.peers)
+        peers_json.push_back(json::object{{"subnet", to_string(p.subnet)}, {"gateway", to_string(p.gateway)},
+                                          {"domain", p.domain}, {"dns", to_string(p.dns)}});
     std::string listen = c.listen_host.find(':') != std::string::npos ? "[" + c.listen_host + "]" : c.listen_host;
     json::object o{
         {"listen", listen + ":" + std::to_string(c.listen_port)},
@@ -584,6 +697,8 @@ std::string to_json_text(const config& c)
           {"domain", n.domain},
           {"guest_host_access", access},
           {"egress_deny", deny},
+          {"routes", routes_json},
+          {"peers", peers_json},
           {"ipv6", n.ipv6_mode == "off" ? json::value(false) : n.ipv6_mode == "auto" ? json::value("auto")
                                                                                      : json::value(to_string(*n.prefix6))}}},
         {"qemu", {{"binary", c.qemu.binary}, {"accel", c.qemu.accel}, {"stats_interval_s", c.qemu.stats_interval_s}}},

@@ -85,16 +85,24 @@ resolver::resolver(zone_config cfg, directory dir)
 
 step resolver::handle(view msg, ipv4 client, bool tcp, time_point now)
 {
-    return handle_from(msg, cfg_.subnet.contains(client), tcp, now);
+    auto who = client_kind::other;
+    if (cfg_.subnet.contains(client))
+        who = client_kind::own;
+    else
+        for (auto& p : cfg_.peer_clients)
+            if (p.contains(client))
+                who = client_kind::peer;
+    return handle_from(msg, who, tcp, now);
 }
 
 step resolver::handle(view msg, const ipv6& client, bool tcp, time_point now)
 {
     const bool link_local = client.b[0] == 0xFE && (client.b[1] & 0xC0) == 0x80;
-    return handle_from(msg, link_local || (cfg_.subnet6 && cfg_.subnet6->contains(client)), tcp, now);
+    return handle_from(msg, link_local || (cfg_.subnet6 && cfg_.subnet6->contains(client)) ? client_kind::own : client_kind::other,
+                       tcp, now);
 }
 
-step resolver::handle_from(view msg, bool client_ok, bool tcp, time_point now)
+step resolver::handle_from(view msg, client_kind who, bool tcp, time_point now)
 {
     step s;
     auto q = parse_query(msg);
@@ -103,7 +111,7 @@ step resolver::handle_from(view msg, bool client_ok, bool tcp, time_point now)
         return s;
     }
     s.what = step::kind::reply;
-    if (!client_ok) {
+    if (who == client_kind::other) {
         count(outcome::refused);
         s.out = make_reply(msg, *q, rcode::refused, false, {}, {});
         return s;
@@ -116,6 +124,12 @@ step resolver::handle_from(view msg, bool client_ok, bool tcp, time_point now)
     if (auto mine = local(msg, *q)) {
         count(outcome::local);
         s.out = fit(msg, *q, std::move(*mine), tcp);
+        return s;
+    }
+    // Another host asks for our VMs' names only: no recursion for it.
+    if (who == client_kind::peer) {
+        count(outcome::refused);
+        s.out = make_reply(msg, *q, rcode::refused, false, {}, {});
         return s;
     }
     std::string key = cache::key(*q);

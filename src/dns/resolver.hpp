@@ -28,6 +28,7 @@ struct zone_config {
     std::string domain = "paddock.internal";
     cidr subnet{{0xC0A81A00u}, 24};
     std::optional<cidr6> subnet6;      // the VMs' IPv6 /64 (AAAA, ip6.arpa names, clients); none: IPv4 only
+    std::vector<cidr> peer_clients;    // other hosts' VM subnets and hosts: answered for our names only
     std::uint32_t local_ttl = 5;       // VMs come and go: keep it short
     std::size_t cache_entries = 4096;
     std::uint32_t max_ttl = 3600;      // ceiling on what the cache keeps a positive answer for
@@ -86,7 +87,8 @@ public:
     const zone_config& config() const { return cfg_; }
 
 private:
-    step handle_from(view msg, bool client_ok, bool tcp, time_point now);
+    enum class client_kind { own, peer, other };
+    step handle_from(view msg, client_kind who, bool tcp, time_point now);
     std::optional<bytes> local(view msg, const query& q);
     bytes zone_reply(view msg, const query& q, std::uint8_t rc, const bytes& zone, const record* answer);
     bytes fit(view msg, const query& q, bytes out, bool tcp) const;

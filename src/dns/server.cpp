@@ -326,7 +326,19 @@ asio::awaitable<void> server::forward_udp(std::shared_ptr<udp::socket> sock, udp
 
 asio::awaitable<bytes> server::resolve(const bytes& msg, const step& s, bool tcp, std::shared_ptr<live> l)
 {
-    const std::vector<asio::ip::address> ups = upstreams();
+    std::vector<asio::ip::address> ups;
+    for (auto& [domain, addr] : opt_.peer_zones) {
+        const std::string& n = s.q.name;
+        if (n == domain || (n.size() > domain.size() && n.ends_with(domain) && n[n.size() - domain.size() - 1] == '.')) {
+            boost::system::error_code ec;
+            auto a = asio::ip::make_address(addr, ec);
+            if (!ec)
+                ups.push_back(a);
+            break;
+        }
+    }
+    if (ups.empty())
+        ups = upstreams();
     std::optional<bytes> last;
     for (std::size_t i = 0; i < ups.size() && i < 3; ++i) {
         bytes out = msg;

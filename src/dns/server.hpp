@@ -37,6 +37,8 @@ struct server_options {
     std::vector<std::string> upstreams;          // fixed servers; empty: the ones in resolv_conf
     std::string resolv_conf = "/etc/resolv.conf";
     std::string own_address;                     // never forwarded to (it is us)
+    // Names under another host's domain are asked of that host's DNS server: (domain, address).
+    std::vector<std::pair<std::string, std::string>> peer_zones;
     std::size_t max_in_flight = 512;
     std::size_t max_tcp_clients = 64;
     std::chrono::milliseconds upstream_timeout{2000};

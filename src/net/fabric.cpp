@@ -9,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/log.hpp"
 #include "net/nft_ruleset.hpp"
 
 namespace paddock::net {
@@ -17,7 +18,12 @@ namespace json = boost::json;
 namespace {
 nft_spec spec_of(const network_config& c, std::uint16_t api_port, const std::vector<port_forward>& forwards)
 {
-    return {c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny, forwards, c.prefix6};
+    nft_spec s{c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny, forwards, c.prefix6};
+    s.routed = c.routed_subnets();
+    for (auto& p : c.peers)
+        s.peer_hosts.push_back(p.gateway);
+    s.dns_address = c.bridge_address;
+    return s;
 }
 
 bool table_present(nft& n) { return n.run(nft_list_table_command()).ok(); }
@@ -47,7 +53,8 @@ result<std::vector<std::string>> fabric::ensure()
             return h.error();
         host_.emplace(std::move(*h));
     }
-    for (auto step : {&fabric::ensure_sysctl, &fabric::ensure_namespace, &fabric::ensure_links, &fabric::ensure_nft})
+    for (auto step : {&fabric::ensure_sysctl, &fabric::ensure_namespace, &fabric::ensure_links, &fabric::ensure_nft,
+                      &fabric::ensure_routes})
         if (auto st = (this->*step)(done); !st)
             return st.error();
     return done;
@@ -271,6 +278,40 @@ status fabric::ensure_nft(std::vector<std::string>& done)
     return ok();
 }
 
+status fabric::ensure_routes(std::vector<std::string>& done)
+{
+    // In the host: other hosts' VM subnets, through their next hops on the uplink. In the
+    // namespace: the peer hosts through our gateway (our DNS answers them). Ours that are no
+    // longer wanted (the config changed) go.
+    std::vector<std::pair<cidr, ipv4>> host_want, ns_want;
+    for (auto& r : cfg_.routes)
+        host_want.push_back({r.subnet, r.via});
+    for (auto& p : cfg_.peers) {
+        host_want.push_back({p.subnet, p.gateway});
+        ns_want.push_back({cidr{p.gateway, 32}, cfg_.gateway});
+    }
+    for (auto [sock, want, where] : {std::tuple{&*host_, &host_want, ""}, std::tuple{&*ns_, &ns_want, " in the namespace"}}) {
+        auto have = sock->own_routes();
+        for (auto& h : have)
+            if (std::find(want->begin(), want->end(), h) == want->end()) {
+                if (auto st = sock->delete_route(h.first, h.second); !st)
+                    return st;
+                done.push_back("removed route " + to_string(h.first) + " via " + to_string(h.second) + where);
+            }
+        for (auto& w : *want)
+            if (std::find(have.begin(), have.end(), w) == have.end()) {
+                // A next hop not reachable yet (the uplink is down) is no reason to stop: the next
+                // check tries again.
+                if (auto st = sock->add_route(w.first, w.second); !st) {
+                    log::warn("net", st.error().message, where, " (tried again at the next check)");
+                    continue;
+                }
+                done.push_back("added route " + to_string(w.first) + " via " + to_string(w.second) + where);
+            }
+    }
+    return ok();
+}
+
 status fabric::set_forwards(std::vector<port_forward> f)
 {
     forwards_ = std::move(f);
@@ -394,6 +435,11 @@ result<std::vector<std::string>> fabric::teardown(const network_config& cfg, hos
     auto host = rtnl::connect();
     if (!host)
         return host.error();
+    for (auto& [subnet, via] : host->own_routes()) {
+        if (auto st = host->delete_route(subnet, via); !st)
+            return st.error();
+        done.push_back("deleted route " + to_string(subnet) + " via " + to_string(via));
+    }
     // Delete the host end ourselves: namespace deletion frees the pair only asynchronously.
     if (auto l = host->get_link(cfg.host_veth); l && l->type == "veth") {
         if (auto st = host->delete_link(cfg.host_veth); !st)

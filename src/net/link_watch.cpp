@@ -103,13 +103,14 @@ void link_watch::open_sources()
     };
     if (!host_links_)
         start(host_links_, "host rtnetlink",
-              subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_NETCONF}));
+              subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV4_NETCONF, RTNLGRP_IPV6_IFADDR,
+                                        RTNLGRP_IPV4_ROUTE}));
     if (!host_nft_)
         start(host_nft_, "nftables", subscribe(NETLINK_NETFILTER, {NFNLGRP_NFTABLES}));
     if (fabric_.ns_fd() >= 0 && ns_generation_ != fabric_.generation()) {
         nl_sock* sk = nullptr;
         run_in_netns(fabric_.ns_fd(), [&]() -> status {
-            sk = subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR});
+            sk = subscribe(NETLINK_ROUTE, {RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR});
             return ok();
         });
         start(ns_links_, "namespace rtnetlink", sk);

@@ -218,6 +218,68 @@ status rtnl::delete_address6(int ifindex, const ipv6& a, int prefix)
     return ok();
 }
 
+std::vector<std::pair<cidr, ipv4>> rtnl::own_routes()
+{
+    std::vector<std::pair<cidr, ipv4>> out;
+    nl_cache* cache = nullptr;
+    if (rtnl_route_alloc_cache(sk_, AF_INET, 0, &cache) < 0)
+        return out;
+    for (nl_object* o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+        auto* r = reinterpret_cast<rtnl_route*>(o);
+        if (rtnl_route_get_protocol(r) != route_protocol || rtnl_route_get_table(r) != RT_TABLE_MAIN ||
+            rtnl_route_get_nnexthops(r) < 1)
+            continue;
+        nl_addr* dst = rtnl_route_get_dst(r);
+        nl_addr* gw = rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(r, 0));
+        if (!dst || !gw || nl_addr_get_len(dst) != 4 || nl_addr_get_len(gw) != 4)
+            continue;
+        std::uint32_t d = 0, g = 0;
+        std::memcpy(&d, nl_addr_get_binary_addr(dst), 4);
+        std::memcpy(&g, nl_addr_get_binary_addr(gw), 4);
+        out.push_back({cidr{ipv4{ntohl(d)}, static_cast<int>(nl_addr_get_prefixlen(dst))}, ipv4{ntohl(g)}});
+    }
+    nl_cache_free(cache);
+    return out;
+}
+
+namespace {
+rtnl_route* route_object(const cidr& subnet, ipv4 via)
+{
+    rtnl_route* r = rtnl_route_alloc();
+    addr_ptr dst{make_addr(subnet.network, subnet.prefix)};
+    addr_ptr gw{make_addr(via, -1)};
+    rtnl_route_set_family(r, AF_INET);
+    rtnl_route_set_table(r, RT_TABLE_MAIN);
+    rtnl_route_set_protocol(r, route_protocol);
+    rtnl_route_set_scope(r, RT_SCOPE_UNIVERSE);
+    rtnl_route_set_dst(r, dst.p);
+    rtnl_nexthop* nh = rtnl_route_nh_alloc();
+    rtnl_route_nh_set_gateway(nh, gw.p);
+    rtnl_route_add_nexthop(r, nh);
+    return r;
+}
+} // namespace
+
+status rtnl::add_route(const cidr& subnet, ipv4 via)
+{
+    rtnl_route* r = route_object(subnet, via);
+    int err = rtnl_route_add(sk_, r, NLM_F_CREATE | NLM_F_REPLACE);
+    rtnl_route_put(r);
+    if (err < 0)
+        return nl_fail("add route " + to_string(subnet) + " via " + to_string(via), err);
+    return ok();
+}
+
+status rtnl::delete_route(const cidr& subnet, ipv4 via)
+{
+    rtnl_route* r = route_object(subnet, via);
+    int err = rtnl_route_delete(sk_, r, 0);
+    rtnl_route_put(r);
+    if (err < 0 && err != -NLE_OBJ_NOTFOUND)
+        return nl_fail("delete route " + to_string(subnet) + " via " + to_string(via), err);
+    return ok();
+}
+
 status rtnl::create_veth(const std::string& name, const std::string& peer_name, int peer_ns_fd)
 {
     link_ptr l{rtnl_link_veth_alloc()};

@@ -61,6 +61,10 @@ public:
     std::vector<std::pair<ipv6, int>> addresses6(int ifindex);
     status add_address6(int ifindex, const ipv6& a, int prefix);
     status delete_address6(int ifindex, const ipv6& a, int prefix);
+    // IPv4 routes in the main table that Paddock made (protocol `route_protocol`): subnet and next hop.
+    std::vector<std::pair<cidr, ipv4>> own_routes();
+    status add_route(const cidr& subnet, ipv4 via);
+    status delete_route(const cidr& subnet, ipv4 via);
 
 private:
     explicit rtnl(nl_sock* sk) : sk_(sk) {}
@@ -70,6 +74,10 @@ private:
 // Creates (or attaches to) the TAP device `name` inside the namespace `ns_fd` and returns the
 // queue's fd: the device lives as long as some process holds it (QEMU, after we hand it over).
 result<int> open_tap(int ns_fd, const std::string& name);
+
+// The routing protocol number Paddock's routes carry (`ip route` shows "proto 199"), so teardown
+// and repairs know them from the operator's own.
+inline constexpr int route_protocol = 199;
 
 // Integer sysctls of the calling thread's namespace ("/proc/sys/..." paths).
 inline constexpr const char* ipv4_forward_path = "/proc/sys/net/ipv4/ip_forward";

@@ -22,6 +22,25 @@ struct host_port {
     bool operator==(const host_port&) const = default;
 };
 
+// Another host's VM subnet, reached through a next hop on the uplink (network.routes), routed
+// without NAT both ways.
+struct route {
+    cidr subnet;
+    ipv4 via;
+    bool operator==(const route&) const = default;
+};
+
+// Another Paddock host (network.peers): its VM subnet, its address on the uplink (the next hop),
+// its VMs' domain and its DNS server (default: the subnet's second address, Paddock's bridge
+// address). Names under `domain` are asked of `dns`; the peer's host may ask ours.
+struct peer {
+    cidr subnet;
+    ipv4 gateway;
+    std::string domain;
+    ipv4 dns;
+    bool operator==(const peer&) const = default;
+};
+
 struct network_config {
     std::string namespace_name = "paddock";
     std::string host_veth = "paddock0";
@@ -47,6 +66,18 @@ struct network_config {
     std::vector<host_port> guest_host_access;
     // Destinations guests may not reach through the host (cloud metadata services by default).
     std::vector<cidr> egress_deny{cidr{ipv4{0xA9FE0000u}, 16}}; // 169.254.0.0/16
+    std::vector<route> routes;
+    std::vector<peer> peers;
+    // Every subnet routed to (routes, then peers' subnets).
+    std::vector<cidr> routed_subnets() const
+    {
+        std::vector<cidr> out;
+        for (auto& r : routes)
+            out.push_back(r.subnet);
+        for (auto& p : peers)
+            out.push_back(p.subnet);
+        return out;
+    }
     // IPv6 for VMs (network.ipv6): "auto" (a unique local /64 from a random ID kept in the store),
     // "off", or "prefix" (the /64 in the config). `prefix6` is the /64 in use: set before the fabric is
     // made, none when off.

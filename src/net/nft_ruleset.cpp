@@ -191,8 +191,34 @@ std::string nft_apply_document(const nft_spec& s)
                                                     match(ct_state(), json::array{"established", "related"}, "in"),
                                                     counter(), verdict("accept")})));
     }
+    // Routed subnets (other hosts' VMs) come in as they are; peer hosts reach our DNS.
+    if (!s.routed.empty()) {
+        json::array subnets;
+        for (auto& c : s.routed)
+            subnets.push_back(prefix(c));
+        cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip", "saddr"), json::object{{"set", subnets}}),
+                                                    match(payload("ip", "daddr"), prefix(s.subnet)), counter(), verdict("accept")})));
+    }
+    if (!s.peer_hosts.empty()) {
+        json::array hosts;
+        for (auto& h : s.peer_hosts)
+            hosts.push_back(json::string(to_string(h)));
+        cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), match(payload("ip", "saddr"), json::object{{"set", hosts}}),
+                                                    match(payload("ip", "daddr"), json::string(to_string(s.dns_address))),
+                                                    match(meta("l4proto"), json::object{{"set", json::array{"tcp", "udp"}}}),
+                                                    match(payload("th", "dport"), 53), counter(), verdict("accept")})));
+    }
     // Nothing else gets in: a new connection from outside into the VM subnet is dropped.
     cmds.push_back(add("rule", rule("forward", {match(meta("oifname"), veth), counter(), verdict("drop")})));
+    // To a routed subnet: no NAT (the other host routes back to us).
+    if (!s.routed.empty()) {
+        json::array subnets;
+        for (auto& c : s.routed)
+            subnets.push_back(prefix(c));
+        cmds.push_back(add("rule", rule("postrouting", {match(payload("ip", "saddr"), prefix(s.subnet)),
+                                                        match(payload("ip", "daddr"), json::object{{"set", subnets}}),
+                                                        counter(), verdict("accept")})));
+    }
     // Masquerade the VM subnet leaving through any interface but the gateway veth.
     cmds.push_back(add("rule", rule("postrouting", {match(payload("ip", "saddr"), prefix(s.subnet)),
                                                     match(meta("oifname"), veth, "!="), counter(),

@@ -38,6 +38,9 @@ struct nft_spec {
     std::vector<cidr> egress_deny;            // where guests may not go through the host
     std::vector<port_forward> forwards;       // host ports forwarded to VMs
     std::optional<cidr6> subnet6;             // the VMs' IPv6 /64 (NAT66 like the IPv4 subnet); none: off
+    std::vector<cidr> routed;                 // other hosts' VM subnets: forwarded both ways without NAT
+    std::vector<ipv4> peer_hosts;             // peer hosts that may ask our DNS (at dns_address) for our names
+    ipv4 dns_address{0};
 };
 
 // One buffer = one transaction: add table, delete it (drops any stale content), add it again
