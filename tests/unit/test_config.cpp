@@ -244,3 +244,42 @@ TEST_CASE("tls: off by default, self-signed, or given files; TLS lifts the loopb
             CHECK(r.error().message.starts_with("tls"));
     }
 }
+
+TEST_CASE("routes and peers: read, defaults (a peer's DNS is its subnet's second address), refusals naming the entry")
+{
+    auto r = conf::parse_config(R"({"network": {"routes": [{"subnet": "10.9.0.0/16", "via": "203.0.113.9"}],
+        "peers": [{"subnet": "192.168.27.0/24", "gateway": "203.0.113.3", "domain": "b.test"},
+                  {"subnet": "192.168.28.0/24", "gateway": "203.0.113.4", "domain": "c.test", "dns": "192.168.28.53"}]}})");
+    REQUIRE(r.ok());
+    REQUIRE(r->network.routes.size() == 1);
+    CHECK(to_string(r->network.routes[0].subnet) == "10.9.0.0/16");
+    CHECK(to_string(r->network.routes[0].via) == "203.0.113.9");
+    REQUIRE(r->network.peers.size() == 2);
+    CHECK(to_string(r->network.peers[0].dns) == "192.168.27.2");
+    CHECK(to_string(r->network.peers[1].dns) == "192.168.28.53");
+    CHECK(r->network.routed_subnets().size() == 3);
+    auto again = conf::parse_config(conf::to_json_text(*r));
+    REQUIRE(again.ok());
+    CHECK(again->network.peers == r->network.peers);
+    CHECK(again->network.routes == r->network.routes);
+
+    auto refused = [](const std::string& network) {
+        auto c = conf::parse_config(R"({"network": )" + network + "}");
+        REQUIRE_FALSE(c.ok());
+        return c.error().message;
+    };
+    CHECK(refused(R"({"routes": [{"subnet": "192.168.26.128/25", "via": "203.0.113.9"}]})") ==
+          "network.routes[0].subnet: 192.168.26.128/25 overlaps the VM subnet 192.168.26.0/24");
+    CHECK(refused(R"({"routes": [{"subnet": "10.0.0.0/8", "via": "192.168.26.7"}]})").starts_with("network.routes[0].via: 192.168.26.7 must be on the uplink"));
+    CHECK(refused(R"({"routes": [{"subnet": "10.0.0.0/8"}]})") == "network.routes[0]: \"via\" is required");
+    CHECK(refused(R"({"routes": [{"subnet": "10.0.0.1/8", "via": "1.2.3.4"}]})").starts_with("network.routes[0].subnet:"));
+    CHECK(refused(R"({"routes": [{"subnet": "10.0.0.0/8", "via": "1.2.3.4", "metric": 5}]})") == "network.routes[0].metric: unknown key (subnet, via)");
+    CHECK(refused(R"({"routes": [{"subnet": "10.0.0.0/8", "via": "1.2.3.4"}], "peers": [{"subnet": "10.1.0.0/16", "gateway": "1.2.3.5", "domain": "x.test"}]})")
+              .starts_with("network.peers[0].subnet: 10.1.0.0/16 overlaps 10.0.0.0/8"));
+    CHECK(refused(R"({"peers": [{"subnet": "10.1.0.0/16", "gateway": "1.2.3.5"}]})") == "network.peers[0]: \"domain\" is required");
+    CHECK(refused(R"({"peers": [{"subnet": "10.1.0.0/16", "gateway": "1.2.3.5", "domain": "paddock.internal"}]})")
+              .starts_with("network.peers[0].domain: \"paddock.internal\" is this host's own domain"));
+    CHECK(refused(R"({"peers": [{"subnet": "10.1.0.0/16", "gateway": "1.2.3.5", "domain": "x.test", "dns": "10.2.0.2"}]})")
+              .starts_with("network.peers[0].dns: 10.2.0.2 is not in the peer's subnet"));
+    CHECK(refused(R"({"routes": {}})").starts_with("network.routes: expected an array of at most 64"));
+}
