@@ -570,7 +570,7 @@ function renderVm() {
     ['Accel', v.accel], ['PID', v.pid ? String(v.pid) : null], ['Created', v.created_at ? new Date(v.created_at).toLocaleString() : null],
     ['Started', v.started_at ? new Date(v.started_at).toLocaleString() : null], ['Reason', v.state_reason]]);
   const lease = state.leases.find((l) => l.mac === v.mac);
-  dl($('#vm-net'), [['IP', v.ip], ['Lease', v.ip_leased ? 'held by the guest' : 'reserved, not leased yet'],
+  dl($('#vm-net'), [['IP', v.ip], ['IPv6', v.ipv6], ['Lease', v.ip_leased ? 'held by the guest' : 'reserved, not leased yet'],
     ['Lease expires', lease?.expires_at ? new Date(lease.expires_at).toLocaleString() : null], ['MAC', v.mac], ['TAP', v.tap]]);
   renderForwards(v);
   const a = v.agent;

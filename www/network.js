@@ -63,6 +63,11 @@ function dns(d) {
   return `${d.address}:53 · *.${d.domain} · ${up} · ${d.cache_entries} cached`;
 }
 
+function ipv6(v) {
+  if (!v) return 'off';
+  return `${v.prefix} (${v.mode === 'auto' ? 'unique local, made here' : 'configured'}) · gateway ${v.gateway} · router ${v.router} · DNS ${v.bridge_address} · NAT66`;
+}
+
 export function renderNetwork(n, leases, vms) {
   $('#net-warnings').replaceChildren(...(n.warnings || []).map((w) => {
     const p = document.createElement('p'); p.className = 'warning'; p.setAttribute('role', 'note'); p.textContent = w; return p;
@@ -71,7 +76,9 @@ export function renderNetwork(n, leases, vms) {
   kv($('#net-links'), [['Subnet', n.subnet], [`${n.host_veth.name} (host)`, link(n.host_veth)],
     [`${n.namespace_veth.name} (namespace)`, link(n.namespace_veth)], [`${n.bridge.name} (bridge)`, link(n.bridge)],
     ['nftables', `${n.nftables.table}: ${n.nftables.present ? 'present' : 'missing'}`], ['ip_forward', String(n.ip_forward)],
-    ['DNS', dns(n.dns)]]);
+    ['DNS', dns(n.dns)], ['IPv6', ipv6(n.ipv6)],
+    ...(n.peers || []).map((x) => [`Peer ${x.domain}`, `${x.subnet} via ${x.gateway} · DNS ${x.dns}`]),
+    ...(n.routes || []).map((r) => [`Route ${r.subnet}`, `via ${r.via}`])]);
   const p = n.dhcp_pool;
   const pct = p.size ? Math.round((100 * p.used) / p.size) : 0;
   const meter = document.createElement('div');

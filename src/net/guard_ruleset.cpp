@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "base/ipv6.hpp"
+
 namespace paddock::net {
 
 namespace {
@@ -23,6 +25,18 @@ std::string mac_number(const std::string& mac)
     for (char ch : mac)
         if (ch != ':')
             n += ch;
+    return n;
+}
+// "fe80::1" as the 128-bit number nft compares a raw payload with.
+std::string number_of(const std::string& address6)
+{
+    auto a = parse_ipv6(address6);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string n = "0x";
+    for (std::uint8_t b : a ? a->b : ipv6{}.b) {
+        n += hex[b >> 4];
+        n += hex[b & 15];
+    }
     return n;
 }
 } // namespace
@@ -60,6 +74,10 @@ std::string guard_document(const std::vector<guard_port>& ports, const std::stri
             // Duplicate address detection and the listener reports that come with it use ::.
             d += "    ether type ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } accept\n";
             d += "    ether type ip6 ip6 saddr != { " + p.ll6 + ", " + p.ip6 + " } counter drop comment \"ip6\"\n";
+            // Its own neighbour advertisements only: no claiming another host's address (the
+            // target, 8 bytes into the message).
+            d += "    ether type ip6 icmpv6 type nd-neighbor-advert @th,64,128 != { " + number_of(p.ll6) + ", " +
+                 number_of(p.ip6) + " } counter drop comment \"nd\"\n";
         }
         d += "    ether type arp arp saddr ether != " + m + " counter drop comment \"arp\"\n";
         d += "    ether type arp arp saddr ip != { 0.0.0.0, " + p.ip + " } counter drop comment \"arp\"\n";

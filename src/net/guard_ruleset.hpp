@@ -5,7 +5,8 @@
 // 0.0.0.0), nothing to a DHCP client's port 68 and nothing from port 67 (a VM is never a DHCP
 // server), DHCP to the server only with the port's own MAC as chaddr, and no other ether type
 // (VLAN tags). IPv6, when the VMs have it: only from the port's link-local and SLAAC addresses
-// (or :: for duplicate address detection and its multicast listener reports), and never a Router
+// (or :: for duplicate address detection and its multicast listener reports), neighbour
+// advertisements for those addresses only, and never a Router
 // Advertisement, a redirect or a DHCPv6 server's message (each counted under its reason); without
 // IPv6 the guests' own chatter is dropped uncounted. A `tap-*` port without a chain is dropped (fail closed). Each drop rule counts, under a
 // comment naming the reason. Frames from other ports are untouched.

@@ -212,6 +212,8 @@ try {
   if ((await kept.json()).autostart !== 'restore') throw new Error('autostart not kept: ' + await kept.text());
   console.log('ok: autostart set to "restore" from the VM page (PATCH), kept by the daemon');
 
+  const v6 = await page.locator('#vm-net').textContent();
+  if (!/IPv6fd[0-9a-f:]+/.test(v6)) throw new Error('the VM page shows no IPv6 address: ' + v6);
   step('port forwards: the one from the form answers; one added and one removed on the VM page, live');
   await page.locator('#fw-rows tr[data-fw="tcp/8081"]').waitFor({ timeout: 5000 });
   let hello = '';
@@ -255,6 +257,7 @@ try {
   await page.locator('#topology svg').waitFor({ timeout: 10000 });
   await page.locator('#lease-rows tr').first().waitFor({ timeout: 10000 });
   await page.locator('#net-links', { hasText: /192\.168\.26\.2:53 · \*\.paddock\.internal/ }).waitFor({ timeout: 10000 });
+  await page.locator('#net-links', { hasText: /fd[0-9a-f]{2}:[0-9a-f:]+::\/64 \(unique local, made here\) · gateway fd[0-9a-f:]+::1/ }).waitFor({ timeout: 10000 });
   await shots(page, 'network');
   await page.getByRole('link', { name: 'VMs', exact: true }).click();
 

@@ -21,8 +21,9 @@ GW6=$(echo "$net" | jget ipv6.gateway)
 B6=$(echo "$net" | jget ipv6.bridge_address)
 [[ $PREFIX == fd*::/64 ]] || fail "no ULA /64: $(echo "$net" | jget ipv6)"
 [ "$GW6" = "${PREFIX%/64}1" ] && [ "$B6" = "${PREFIX%/64}2" ] || fail "gateway $GW6, bridge $B6 on $PREFIX"
-inh ip -6 addr show dev paddock0 | grep -q "inet6 $GW6/64" || fail "gateway address not on paddock0"
-inh ip -6 addr show dev paddock0 | grep -q "inet6 fe80::1/64" || fail "fe80::1 not on paddock0"
+addrs=$(inh ip -6 addr show dev paddock0)
+grep -q "inet6 $GW6/64" <<<"$addrs" || fail "gateway address not on paddock0: $addrs"
+grep -q "inet6 fe80::1/64" <<<"$addrs" || fail "fe80::1 not on paddock0: $addrs"
 [ "$(inh cat /proc/sys/net/ipv6/conf/all/forwarding)" = 1 ] || fail "IPv6 forwarding is off"
 stop_daemon
 start_daemon
@@ -36,7 +37,8 @@ DB6=$(echo "$db" | jget ipv6)
 plug "${ID}db" "$(echo "$db" | jget tap)" "$(echo "$db" | jget mac)" "$(echo "$db" | jget ip)/24"
 slaac() { ip -n "${ID}db" -6 addr show dev eth0 scope global | grep -v tentative | grep -q "inet6 $DB6/64"; }
 ms=$(wait_for 10 slaac) || fail "db's SLAAC address is not $DB6: $(ip -n "${ID}db" -6 addr show dev eth0)"
-ip -n "${ID}db" -6 route show default | grep -q "via fe80::1 dev eth0 proto ra" || fail "default route: $(ip -n "${ID}db" -6 route)"
+routes=$(ip -n "${ID}db" -6 route show default)
+grep -q "via fe80::1 dev eth0 proto ra" <<<"$routes" || fail "default route: $routes"
 pass "a port's kernel takes the address the API announced ($DB6) by SLAAC in ${ms} ms; default router fe80::1"
 
 ra=$(ip netns exec "${ID}db" /usr/bin/python3 "$PROBE" ra eth0) || fail "no RA: $ra"
@@ -96,10 +98,13 @@ got=$(ip netns exec "${ID}db" /usr/bin/python3 "$PROBE" aaaa "$B6" nope.paddock.
 grep -q "rcode 3" <<<"$got" || fail "missing VM: $got"
 pass "DNS on [$B6]:53: AAAA of web, PTR web.paddock.internal, NXDOMAIN for no such VM"
 
-# Hostile: db sends router advertisements and a foreign source; both are dropped and counted, and
+# Hostile: db sends router advertisements, neighbour advertisements for web's address and a
+# foreign source; each is dropped and counted, and
 # web (a real guest) keeps its one router.
 ip netns exec "${ID}db" /usr/bin/python3 "$PROBE" rogue-ra eth0 5 || fail "rogue RA not sent"
 wait_for 5 counted db ra 5 >/dev/null || fail "rogue RAs not counted: $(api /metrics | grep guard_dropped)"
+ip netns exec "${ID}db" /usr/bin/python3 "$PROBE" rogue-na eth0 "$WEB6" 4 || fail "rogue NA not sent"
+wait_for 5 counted db nd 4 >/dev/null || fail "NAs for web's address not counted: $(api /metrics | grep guard_dropped)"
 ip -n "${ID}db" addr add "${PREFIX%/64}bad/64" dev eth0 nodad
 ip netns exec "${ID}db" busybox ping6 -c 2 -W 1 -I "${PREFIX%/64}bad" "$GW6" >/dev/null 2>&1 && fail "a foreign source reached the gateway"
 wait_for 5 counted db ip6 2 >/dev/null || fail "foreign source not counted: $(api /metrics | grep guard_dropped)"
@@ -108,7 +113,7 @@ out=$(inh /usr/bin/python3 "$SRC/tests/integration/console_ws.py" "$(cat "$STATE
 grep -q "default via fe80::1" <<<"$out" || fail "web's routes: $out"
 grep -q "2001:db8:bad" <<<"$out" && fail "web took the rogue prefix: $out"
 [ "$(grep -c "^default" <<<"$out")" = 1 ] || fail "web has another default router: $out"
-pass "a guest's RAs ($(dropped db ra)) and foreign IPv6 source ($(dropped db ip6)) are dropped and counted; web keeps fe80::1"
+pass "a guest's RAs ($(dropped db ra)), NAs for another's address ($(dropped db nd)) and foreign source ($(dropped db ip6)) are dropped and counted; web keeps fe80::1"
 
 # Off, and a given prefix.
 stop_daemon
@@ -116,13 +121,15 @@ write_config '"ipv6": false'
 start_daemon
 [ "$(api /api/v1/network | jget ipv6)" = false ] || fail "ipv6 false: $(api /api/v1/network | jget ipv6)"
 [ "$(api /api/v1/vms/db | jget ipv6)" = null ] || fail "db still has an IPv6 address: $(api /api/v1/vms/db | jget ipv6)"
-if inh ip -6 addr show dev paddock0 | grep -q "inet6 $GW6\|fe80::1/"; then fail "IPv6 off, the gateway addresses stay: $(inh ip -6 addr show dev paddock0)"; fi
+addrs=$(inh ip -6 addr show dev paddock0)
+if grep -q "inet6 $GW6\|fe80::1/" <<<"$addrs"; then fail "IPv6 off, the gateway addresses stay: $addrs"; fi
 stop_daemon
 write_config '"ipv6": "fd00:aaaa:bbbb:1::/64"'
 start_daemon
 [ "$(api /api/v1/network | jget ipv6.prefix)" = "fd00:aaaa:bbbb:1::/64" ] || fail "given prefix: $(api /api/v1/network | jget ipv6)"
 [[ $(api /api/v1/vms/db | jget ipv6) == fd00:aaaa:bbbb:1:* ]] || fail "db on the given prefix: $(api /api/v1/vms/db | jget ipv6)"
-inh ip -6 addr show dev paddock0 | grep -q "inet6 $GW6/" && fail "the old prefix's gateway address stays: $(inh ip -6 addr show dev paddock0)"
+addrs=$(inh ip -6 addr show dev paddock0)
+grep -q "inet6 $GW6/" <<<"$addrs" && fail "the old prefix's gateway address stays: $addrs"
 pass "network.ipv6 false turns it off (the gateway's addresses removed); a given /64 is used"
 
 api_status /api/v1/vms/web/stop -X POST -d '{"force":true}' >/dev/null

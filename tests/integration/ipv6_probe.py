@@ -3,6 +3,7 @@
   ipv6_probe.py ra IFACE             send a Router Solicitation, print the RA that answers (JSON)
   ipv6_probe.py dhcpv6 IFACE         stateless DHCPv6 INFORMATION-REQUEST, print the reply (JSON)
   ipv6_probe.py rogue-ra IFACE N     send N Router Advertisements (a guest pretending to be a router)
+  ipv6_probe.py rogue-na IFACE ADDR N  send N unsolicited Neighbour Advertisements claiming ADDR
   ipv6_probe.py aaaa SERVER NAME     AAAA of NAME from SERVER over UDP/IPv6 (one line per address)
   ipv6_probe.py ptr SERVER ADDR      the PTR name of ADDR
 """
@@ -107,6 +108,17 @@ def rogue_ra(iface, n):
         time.sleep(0.01)
     return 0
 
+def rogue_na(iface, target, n):
+    s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex(iface))
+    mac = bytes.fromhex(open(f"/sys/class/net/{iface}/address").read().strip().replace(":", ""))
+    msg = struct.pack("!BBHI", 136, 0, 0, 0x20000000) + ipaddress.IPv6Address(target).packed + bytes([2, 1]) + mac
+    for _ in range(n):
+        s.sendto(msg, ("ff02::1", 0, 0, ifindex(iface)))
+        time.sleep(0.01)
+    return 0
+
 def dns_query(server, name, qtype):
     q = struct.pack("!HHHHHH", random.randrange(65536), 0x0100, 1, 0, 0, 0)
     for label in name.rstrip(".").split("."):
@@ -149,6 +161,8 @@ if __name__ == "__main__":
         sys.exit(dhcpv6(sys.argv[2]))
     if cmd == "rogue-ra":
         sys.exit(rogue_ra(sys.argv[2], int(sys.argv[3])))
+    if cmd == "rogue-na":
+        sys.exit(rogue_na(sys.argv[2], sys.argv[3], int(sys.argv[4])))
     if cmd == "aaaa":
         rc, ans = dns_query(sys.argv[2], sys.argv[3], 28)
         print("\n".join(ans) if ans else f"rcode {rc}")

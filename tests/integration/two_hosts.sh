@@ -52,8 +52,10 @@ EXTRA_PIDS+=($DAEMON_B)
 apib() { nsenter --net="/run/netns/$HOST_B" curl -sS --max-time 5 -H "Authorization: Bearer $(cat "$B/state/api-token" 2>/dev/null)" "$@"; }
 bup() { apib http://127.0.0.1:8080/api/v1/health | grep -q '"ok"'; }
 wait_for 10 bup >/dev/null || fail "daemon B did not start: $(cat "$B/daemon.log")"
-inh ip route show | grep -q "192.168.27.0/24 via 203.0.113.3 dev up0 proto 199" || fail "A's route: $(inh ip route)"
-ip -n "$HOST_B" route show | grep -q "192.168.26.0/24 via 203.0.113.1 dev up0 proto 199" || fail "B's route: $(ip -n "$HOST_B" route)"
+routes=$(inh ip route show)
+grep -q "192.168.27.0/24 via 203.0.113.3 dev up0 proto 199" <<<"$routes" || fail "A's route: $routes"
+routes=$(ip -n "$HOST_B" route show)
+grep -q "192.168.26.0/24 via 203.0.113.1 dev up0 proto 199" <<<"$routes" || fail "B's route: $routes"
 [ "$(api /api/v1/network | jget peers.0.dns)" = 192.168.27.2 ] || fail "A's peers: $(api /api/v1/network | jget peers)"
 pass "two hosts on one uplink; each routes the other's VM subnet (proto 199 routes) and names it as a peer"
 
@@ -118,10 +120,12 @@ pass "traffic to the uplink is still masqueraded (seen as 203.0.113.1)"
 # B's teardown leaves A intact.
 kill -TERM "$DAEMON_B"; wait "$DAEMON_B" || true
 nsenter --net="/run/netns/$HOST_B" "$PADDOCKD" teardown --config "$B/config.json" > "$B/teardown.log" 2>&1 || fail "teardown B: $(cat "$B/teardown.log")"
-ip netns list | grep -qw "$PD_B" && fail "B's namespace left"
-ip -n "$HOST_B" route show | grep -q "proto 199" && fail "B's route left: $(ip -n "$HOST_B" route)"
+nslist=$(ip netns list)
+grep -qw "$PD_B" <<<"$nslist" && fail "B's namespace left"
+routes=$(ip -n "$HOST_B" route show)
+grep -q "proto 199" <<<"$routes" && fail "B's route left: $routes"
 grep -q "deleted route 192.168.26.0/24 via 203.0.113.1" "$B/teardown.log" || fail "teardown B said: $(cat "$B/teardown.log")"
-ip netns list | grep -qw "$PD_NS" || fail "A's namespace went with B's"
+grep -qw "$PD_NS" <<<"$nslist" || fail "A's namespace went with B's"
 inh nft list table inet paddock >/dev/null || fail "A's table went with B's"
 [ "$(api /api/v1/vms/web | jget state)" = running ] || fail "A's guest: $(api /api/v1/vms/web | jget state)"
 seen=$(ip netns exec "${ID}a2" socat -T 5 - TCP:203.0.113.2:7000,connect-timeout=5 </dev/null)

@@ -185,6 +185,8 @@ TEST_CASE("the guard's IPv6 rules: own addresses and DAD only, no RA, redirect o
     CHECK(d.find("ip6 saddr != { fe80::5054:ff:fe12:3456, fd12::5054:ff:fe12:3456 } counter drop comment \"ip6\"") !=
           std::string::npos);
     CHECK(d.find("ether type != { ip, arp, ip6 }") != std::string::npos);
+    CHECK(d.find("nd-neighbor-advert @th,64,128 != { 0xfe80000000000000505400fffe123456, 0xfd12000000000000505400fffe123456 } "
+                 "counter drop comment \"nd\"") != std::string::npos);
     CHECK(d.find("ether type ip6 drop") == std::string::npos);
     p.ip6.clear();
     p.ll6.clear();
