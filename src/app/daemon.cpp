@@ -346,7 +346,8 @@ int run_daemon(const conf::config& given, const run_options& opt)
     dhcp.load(*snapshot);
     vm::image_store images(ioc.get_executor(), cfg.state_dir + "/images", writer, bus);
     images.load(*image_rows);
-    net::guard guard(ioc.get_executor(), to_string(cfg.network.bridge_address), bus);
+    net::guard guard(ioc.get_executor(), to_string(cfg.network.bridge_address), bus,
+                     cfg.network.prefix6 ? to_string(cfg.network.bridge_address6()) : std::string());
     vm_host vm_net(fab, dhcp, guard);
     const std::string accel = detect_accel(cfg.qemu.accel);
     vm::manager vms(ioc.get_executor(), vm_settings(cfg, accel), vm_net, images, writer, bus);

@@ -18,7 +18,14 @@ namespace json = boost::json;
 namespace {
 nft_spec spec_of(const network_config& c, std::uint16_t api_port, const std::vector<port_forward>& forwards)
 {
-    nft_spec s{c.subnet, c.host_veth, api_port, c.guest_host_access, c.egress_deny, forwards, c.prefix6};
+    nft_spec s;
+    s.subnet = c.subnet;
+    s.host_veth = c.host_veth;
+    s.api_port = api_port;
+    s.guest_host_access = c.guest_host_access;
+    s.egress_deny = c.egress_deny;
+    s.forwards = forwards;
+    s.subnet6 = c.prefix6;
     s.routed = c.routed_subnets();
     for (auto& p : c.peers)
         s.peer_hosts.push_back(p.gateway);

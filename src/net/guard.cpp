@@ -54,8 +54,8 @@ std::optional<net::guard_counts> read_counts(int fd, const std::vector<net::guar
 
 } // namespace
 
-guard::guard(asio::any_io_executor loop, std::string services, event_bus& bus)
-    : loop_(loop), services_(std::move(services)), bus_(bus)
+guard::guard(asio::any_io_executor loop, std::string services, event_bus& bus, std::string services6)
+    : loop_(loop), services_(std::move(services)), services6_(std::move(services6)), bus_(bus)
 {
 }
 
@@ -143,7 +143,7 @@ void guard::sync()
     busy_ = true;
     auto next = std::make_shared<std::vector<guard_port>>(wanted_);
     auto old = std::make_shared<std::vector<guard_port>>(current_);
-    auto doc = std::make_shared<std::string>(guard_document(*next, services_));
+    auto doc = std::make_shared<std::string>(guard_document(*next, services_, services6_));
     const bool had_table = installed_;
     const int fd = dup_fd(ns_fd_);
     asio::post(worker_, [this, fd, next, old, doc, had_table] {

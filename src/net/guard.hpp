@@ -37,7 +37,7 @@ namespace paddock::net {
 class guard final : public ns_service {
 public:
     // `services`: the daemon's address on the bridge (its DNS and seed servers).
-    guard(boost::asio::any_io_executor loop, std::string services, event_bus& bus);
+    guard(boost::asio::any_io_executor loop, std::string services, event_bus& bus, std::string services6 = {});
     ~guard() override;
 
     const char* name() const override { return "guard"; }
@@ -67,7 +67,7 @@ private:
     void wake_waiters();
 
     boost::asio::any_io_executor loop_;
-    std::string services_;
+    std::string services_, services6_;
     event_bus& bus_;
     int ns_fd_ = -1;
     std::vector<guard_port> wanted_, current_; // current_: what the table holds

@@ -31,7 +31,9 @@ struct guard_port {
 // `services`: the daemon's address on the bridge (DNS and the seed server over TCP): a guest's
 // new connections to it are limited to 50 a second (burst 100), its DNS queries to 2,000 a second
 // (burst 4,000) and its DHCP packets to 50 a second (burst 100), counted as syn_flood, dns_flood and dhcp_flood beyond.
-std::string guard_document(const std::vector<guard_port>& ports, const std::string& services);
+// `services6`: the same over IPv6 (its DNS queries limited alike); empty without IPv6.
+std::string guard_document(const std::vector<guard_port>& ports, const std::string& services,
+                           const std::string& services6 = {});
 // Removes the table (teardown of the namespace removes it too).
 std::string guard_delete_document();
 

@@ -16,12 +16,20 @@ dns::resolver make_resolver()
 {
     dns::zone_config c;
     c.cache_entries = 64;
+    c.subnet6 = parse_cidr6("fd12:3456:789a::/64");
+    c.peer_clients = {cidr{ipv4{0xCB007103u}, 32}};
     dns::directory d;
     d.address_of = [](std::string_view n) {
         return n == "web" ? std::optional<ipv4>(ipv4{0xC0A81A0Bu}) : std::nullopt;
     };
     d.name_of = [](ipv4 a) {
         return a.value == 0xC0A81A0Bu ? std::optional<std::string>("web") : std::nullopt;
+    };
+    d.address6_of = [](std::string_view n) {
+        return n == "web" ? parse_ipv6("fd12:3456:789a:0:5054:ff:fe12:3456") : std::nullopt;
+    };
+    d.name_of6 = [](const ipv6& a) {
+        return a == *parse_ipv6("fd12:3456:789a:0:5054:ff:fe12:3456") ? std::optional<std::string>("web") : std::nullopt;
     };
     return dns::resolver(c, d);
 }
@@ -58,6 +66,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (again.what == dns::step::kind::reply)
             check_reply(in, again.out);
     }
+    // The same message from an IPv6 client on the /64 and from a peer host (local names only).
+    auto s6 = r.handle(in, *parse_ipv6("fd12:3456:789a::99"), tcp, now);
+    if (s6.what == dns::step::kind::reply)
+        check_reply(in, s6.out);
+    auto sp = r.handle(in, ipv4{0xCB007103u}, tcp, now);
+    if (sp.what == dns::step::kind::reply)
+        check_reply(in, sp.out);
+    if (sp.what == dns::step::kind::forward)
+        std::abort(); // a peer host is never forwarded for
     if (r.cache_size() > 64)
         std::abort();
     return 0;

@@ -21,11 +21,12 @@ if ! clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
 fi
 if ! clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
      -I"$SRC/src" "$SRC/tests/fuzz/fuzz_dns.cpp" "$SRC/src/dns/message.cpp" "$SRC/src/dns/cache.cpp" \
-     "$SRC/src/dns/resolver.cpp" "$SRC/src/base/ipv4.cpp" "$SRC/src/base/error.cpp" -o "$OUT/fuzz_dns" 2> "$OUT/build-dns.log"; then
+     "$SRC/src/dns/resolver.cpp" "$SRC/src/base/ipv4.cpp" "$SRC/src/base/ipv6.cpp" "$SRC/src/base/mac.cpp" \
+     "$SRC/src/base/error.cpp" -o "$OUT/fuzz_dns" 2> "$OUT/build-dns.log"; then
   cat "$OUT/build-dns.log"; exit 1
 fi
 if ! clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-     -I"$SRC/src" "$SRC/tests/fuzz/fuzz_seed.cpp" "$SRC/src/vm/nocloud.cpp" "$SRC/src/vm/spec.cpp" \
+     -I"$SRC/src" "$SRC/tests/fuzz/fuzz_seed.cpp" "$SRC/src/vm/nocloud.cpp" "$SRC/src/vm/spec.cpp" "$SRC/src/vm/forwards.cpp" \
      "$SRC/src/base/ipv4.cpp" "$SRC/src/base/error.cpp" "$SRC/src/base/mac.cpp" -o "$OUT/fuzz_seed" 2> "$OUT/build-seed.log"; then
   cat "$OUT/build-seed.log"; exit 1
 fi

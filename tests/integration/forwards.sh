@@ -52,7 +52,8 @@ pass "PUT tcp/8082 on 203.0.113.1 answers at once (201, then 200 when repeated);
 DB_IP=$(api /api/v1/vms/db | jget ip)
 DB_MAC=$(api /api/v1/vms/db | jget mac)
 plug "${ID}db" "$(api /api/v1/vms/db | jget tap)" "$DB_MAC" "$DB_IP/24"
-ip netns exec "${ID}db" socat UDP4-RECVFROM:53,fork SYSTEM:'echo pong' &
+# (the reply's child reads the datagram first: socat writing it to a child already gone is EPIPE)
+ip netns exec "${ID}db" socat UDP4-RECVFROM:53,fork SYSTEM:'read -r line; echo pong' &
 EXTRA_PIDS+=($!)
 
 # Conflicts name the holder.

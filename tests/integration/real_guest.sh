@@ -98,11 +98,17 @@ pass "deb1 ($IP1) and deb2 ($IP2): host name, user debian with the key and sudo,
 h1=$(gssh "$IP1" ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')
 h2=$(gssh "$IP2" ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')
 [ -n "$h1" ] && [ "$h1" != "$h2" ] || fail "SSH host keys: deb1 $h1, deb2 $h2"
-[ "$(gssh "$IP1" getent hosts deb2.paddock.internal | awk '{print $1}')" = "$IP2" ] || fail "deb1 resolving deb2: $(gssh "$IP1" getent hosts deb2.paddock.internal)"
-[ "$(gssh "$IP2" getent hosts deb1 | awk '{print $1}')" = "$IP1" ] || fail "deb2 resolving deb1 (search domain): $(gssh "$IP2" getent hosts deb1)"
+[ "$(gssh "$IP1" getent ahostsv4 deb2.paddock.internal | awk 'NR == 1 {print $1}')" = "$IP2" ] || fail "deb1 resolving deb2: $(gssh "$IP1" getent ahostsv4 deb2.paddock.internal)"
+[ "$(gssh "$IP2" getent ahostsv4 deb1 | awk 'NR == 1 {print $1}')" = "$IP1" ] || fail "deb2 resolving deb1 (search domain): $(gssh "$IP2" getent ahostsv4 deb1)"
+# IPv6: the guest's own SLAAC address is the one the API announced, and the other's AAAA resolves.
+V6_1=$(api /api/v1/vms/deb1 | jget ipv6)
+V6_2=$(api /api/v1/vms/deb2 | jget ipv6)
+addrs=$(gssh "$IP1" ip -6 addr show scope global)
+grep -q "inet6 $V6_1/64" <<<"$addrs" || fail "deb1's IPv6 is not $V6_1: $addrs"
+[ "$(gssh "$IP1" getent ahostsv6 deb2.paddock.internal | awk 'NR == 1 {print $1}')" = "$V6_2" ] || fail "deb1 resolving deb2's AAAA: $(gssh "$IP1" getent ahostsv6 deb2.paddock.internal)"
 size=$(gssh "$IP1" df -B1M --output=size / | tail -1 | tr -d ' ')
 [ "$size" -gt 3500 ] || fail "deb1's root file system is $size MiB, not grown to disk_gib 4"
-pass "distinct SSH host keys ($h1 / $h2); each resolves the other by name; root grown to $size MiB (disk_gib 4)"
+pass "distinct SSH host keys ($h1 / $h2); each resolves the other by name (A and AAAA); deb1 took $V6_1 by SLAAC; root grown to $size MiB (disk_gib 4)"
 
 gssh "$IP1" "sudo systemctl reboot" || true
 down() { ! gssh "$IP1" true 2>/dev/null; }

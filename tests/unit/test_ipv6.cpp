@@ -178,7 +178,9 @@ TEST_CASE("the resolver answers AAAA and ip6.arpa PTR for VMs, and IPv6 clients 
 TEST_CASE("the guard's IPv6 rules: own addresses and DAD only, no RA, redirect or DHCPv6 server; uncounted drop when off")
 {
     net::guard_port p{"web", "tap-web", "52:54:00:12:34:56", "192.168.26.10", "fd12::5054:ff:fe12:3456", "fe80::5054:ff:fe12:3456"};
-    auto d = net::guard_document({p}, "192.168.26.2");
+    auto d = net::guard_document({p}, "192.168.26.2", "fd12::2");
+    CHECK(d.find("ip6 daddr fd12::2 udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"") !=
+          std::string::npos);
     CHECK(d.find("icmpv6 type nd-router-advert counter drop comment \"ra\"") != std::string::npos);
     CHECK(d.find("icmpv6 type nd-redirect counter drop comment \"redirect\"") != std::string::npos);
     CHECK(d.find("udp sport 547 counter drop comment \"dhcp6_server\"") != std::string::npos);

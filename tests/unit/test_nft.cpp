@@ -24,7 +24,12 @@ std::string fixture(const char* name)
 }
 net::nft_spec default_spec()
 {
-    return {*parse_cidr("192.168.26.0/24"), "paddock0", 8080, {}, {*parse_cidr("169.254.0.0/16")}};
+    net::nft_spec s;
+    s.subnet = *parse_cidr("192.168.26.0/24");
+    s.host_veth = "paddock0";
+    s.api_port = 8080;
+    s.egress_deny = {*parse_cidr("169.254.0.0/16")};
+    return s;
 }
 } // namespace
 
@@ -90,8 +95,8 @@ TEST_CASE("our own table and accepting chains give no warning")
 
 TEST_CASE("the anti-spoofing table: one chain per VM port, every drop counted under its reason")
 {
-    std::vector<net::guard_port> ports{{"web-1", "tap-web-1", "52:54:00:00:00:01", "192.168.26.10"},
-                                       {"db", "tap-db", "52:54:00:00:00:02", "192.168.26.11"}};
+    std::vector<net::guard_port> ports{{"web-1", "tap-web-1", "52:54:00:00:00:01", "192.168.26.10", {}, {}},
+                                       {"db", "tap-db", "52:54:00:00:00:02", "192.168.26.11", {}, {}}};
     auto d = net::guard_document(ports, "192.168.26.2");
     CHECK(d.starts_with("table bridge paddock_guard\ndelete table bridge paddock_guard\n"));
     CHECK(d.find("iifname vmap @ports") != std::string::npos);
