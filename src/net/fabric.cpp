@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include <boost/json.hpp>
 
@@ -272,14 +273,12 @@ status fabric::ensure_nft(std::vector<std::string>& done)
     auto listing = nft_.run(nft_list_table_command());
     if (listing && !nft_fingerprint_.empty() && nft_fingerprint(*listing) == nft_fingerprint_)
         return ok();
-    if (auto r = nft_.run(nft_apply_document(spec_of(cfg_, api_port_, forwards_))); !r)
-        return r.error();
-    auto after = nft_.run(nft_list_table_command());
+    auto after = apply_table();
     if (!after)
         return after.error();
     // On first start an identical table is adopted silently; any later difference is a repair.
-    bool adopted = listing && nft_fingerprint_.empty() && nft_fingerprint(*listing) == nft_fingerprint(*after);
-    nft_fingerprint_ = nft_fingerprint(*after);
+    bool adopted = listing && nft_fingerprint_.empty() && nft_fingerprint(*listing) == *after;
+    nft_fingerprint_ = *after;
     if (!adopted)
         done.push_back(listing ? "restored nftables table inet paddock" : "created nftables table inet paddock");
     return ok();
@@ -319,17 +318,27 @@ status fabric::ensure_routes(std::vector<std::string>& done)
     return ok();
 }
 
-status fabric::set_forwards(std::vector<port_forward> f)
+result<std::string> fabric::apply_table()
 {
-    forwards_ = std::move(f);
-    if (nft_fingerprint_.empty())
-        return ok(); // not brought up yet: ensure() applies them
     if (auto r = nft_.run(nft_apply_document(spec_of(cfg_, api_port_, forwards_))); !r)
         return r.error();
     auto after = nft_.run(nft_list_table_command());
     if (!after)
         return after.error();
-    nft_fingerprint_ = nft_fingerprint(*after);
+    return nft_fingerprint(*after);
+}
+
+status fabric::set_forwards(std::vector<port_forward> f)
+{
+    auto before = std::exchange(forwards_, std::move(f));
+    if (nft_fingerprint_.empty())
+        return ok(); // not brought up yet: ensure() applies them
+    auto after = apply_table();
+    if (!after) {
+        forwards_ = std::move(before); // refused: repairs keep applying the forwards the VMs still have
+        return after.error();
+    }
+    nft_fingerprint_ = *after;
     return ok();
 }
 

@@ -79,6 +79,8 @@ private:
     status ensure_address6(rtnl& sock, const std::string& name, int ifindex, const ipv6& want, int prefix,
                            std::vector<std::string>& done);
     status ensure_nft(std::vector<std::string>& done);
+    // Applies the whole table (one transaction) and lists it again: the new fingerprint.
+    result<std::string> apply_table();
     status ensure_routes(std::vector<std::string>& done);
     void close_namespace();
 

@@ -692,6 +692,18 @@ std::vector<forward_target> manager::forward_targets() const
 
 asio::awaitable<status> manager::apply_forwards() { co_return co_await net_.set_forwards(forward_targets()); }
 
+asio::awaitable<status> manager::change_forwards(supervisor& vm, std::vector<port_map> after)
+{
+    std::vector<port_map> before = vm.rec().s.forwards;
+    vm.set_forwards(std::move(after));
+    if (auto st = co_await apply_forwards(); !st) {
+        vm.set_forwards(std::move(before)); // not in the firewall: the VM keeps what it had
+        co_return st;
+    }
+    bus_.publish(event_type::vm_forwards, vm.rec().s.name, forward_list{vm.rec().s.forwards}, std::chrono::system_clock::now());
+    co_return ok();
+}
+
 result<std::vector<port_map>> manager::forwards(const std::string& name) const
 {
     auto it = vms_.find(name);
@@ -731,14 +743,9 @@ asio::awaitable<result<manager::forward_put>> manager::put_forward(std::string n
     }
     if (!created && after == before)
         co_return forward_put(f, false);
-    vm->set_forwards(after);
-    if (auto st = co_await apply_forwards(); !st) {
-        // Not in the firewall: the VM keeps what it had.
-        vm->set_forwards(before);
+    if (auto st = co_await change_forwards(*vm, std::move(after)); !st)
         co_return st.error();
-    }
     log::info("vm", name, ": forward ", forward_name(f), " -> port ", f.guest_port, created ? " added" : " changed");
-    bus_.publish(event_type::vm_forwards, name, forward_list{after}, std::chrono::system_clock::now());
     co_return forward_put(f, created);
 }
 
@@ -757,13 +764,9 @@ asio::awaitable<status> manager::delete_forward(std::string name, std::string pr
             after.push_back(o);
     if (after.size() == before.size())
         co_return fail(errc::not_found, name + " has no forward of " + proto + "/" + std::to_string(host_port));
-    vm->set_forwards(after);
-    if (auto st = co_await apply_forwards(); !st) {
-        vm->set_forwards(before);
+    if (auto st = co_await change_forwards(*vm, std::move(after)); !st)
         co_return st;
-    }
     log::info("vm", name, ": forward ", proto, "/", host_port, " removed");
-    bus_.publish(event_type::vm_forwards, name, forward_list{after}, std::chrono::system_clock::now());
     co_return ok();
 }
 

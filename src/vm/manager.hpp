@@ -168,6 +168,9 @@ private:
     status forward_refusal(const std::string& vm, const port_map& f) const;
     // The firewall's forwards made again from every VM's, after a change.
     boost::asio::awaitable<status> apply_forwards();
+    // VM `vm`'s forwards become `after`, the firewall follows and vm.forwards is published; when
+    // the firewall refuses, the VM keeps what it had.
+    boost::asio::awaitable<status> change_forwards(supervisor& vm, std::vector<port_map> after);
     std::shared_ptr<claim_sets> claimed_ = std::make_shared<claim_sets>();
     std::size_t ops_ = 0;                  // operations in progress
     boost::asio::steady_timer idle_;       // cancelled when ops_ drops to 0 (a condition variable)
