@@ -71,6 +71,6 @@ add_client "${ID}k" "" 192.168.26.241/24
 ip netns exec "${ID}k" busybox ping -c 1 -W 2 192.168.26.1 >/dev/null || fail "a plain port cannot reach the gateway"
 # Removing a1 removes its chain.
 [ "$(api_status /api/v1/vms/a1 -X DELETE)" = 204 ] || fail "delete a1"
-gone() { ! ip netns exec "$PD_NS" nft list table bridge paddock_guard | grep -q vm_a1; }
+gone() { ! ip netns exec "$PD_NS" nft list table bridge paddock_guard | matches vm_a1; }
 wait_for 5 gone >/dev/null || fail "a1's chain left after its removal"
 pass "vm.blocked published; normal traffic still flows; plain ports unaffected; a removed VM's chain goes"

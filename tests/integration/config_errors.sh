@@ -14,12 +14,12 @@ expect_error() {
   local out rc=0
   out=$("$PADDOCKD" check-config --config "$WORK/c.json" 2>&1) || rc=$?
   [ "$rc" -ne 0 ] || fail "accepted: $json"
-  echo "$out" | grep -qF "$field" || fail "message for $json does not name $field: $out"
+  echo "$out" | matches -F "$field" || fail "message for $json does not name $field: $out"
   # The daemon itself (not just check-config) refuses too, and says why before needing root.
   rc=0
   out=$("$PADDOCKD" --config "$WORK/c.json" 2>&1) || rc=$?
   [ "$rc" -ne 0 ] || fail "daemon started with: $json"
-  echo "$out" | grep -qF "$field" || fail "daemon message for $json does not name $field: $out"
+  echo "$out" | matches -F "$field" || fail "daemon message for $json does not name $field: $out"
   echo "ok - rejected ($field): $(echo "$out" | head -1)"
 }
 
@@ -49,11 +49,11 @@ expect_error '{"network": {' "not valid JSON"
 
 # A missing file and bad flags are clear too.
 out=$("$PADDOCKD" --config "$WORK/none.json" 2>&1) && fail "missing config accepted"
-echo "$out" | grep -q "cannot read config file" || fail "missing file message: $out"
+echo "$out" | matches "cannot read config file" || fail "missing file message: $out"
 out=$("$PADDOCKD" check-config --listen nonsense 2>&1) && fail "bad --listen accepted"
-echo "$out" | grep -q "listen" || fail "bad --listen message: $out"
+echo "$out" | matches "listen" || fail "bad --listen message: $out"
 out=$("$PADDOCKD" --bogus 2>&1) && fail "unknown flag accepted"
-echo "$out" | grep -q "unknown argument" || fail "unknown flag message: $out"
+echo "$out" | matches "unknown argument" || fail "unknown flag message: $out"
 echo "ok - missing file, bad flag values and unknown flags are refused"
 
 # The shipped config is valid and equals the embedded defaults.

@@ -33,9 +33,9 @@ OUT=$WORK/udhcpc.lease ip netns exec "${ID}a" busybox udhcpc -i eth0 -q -f -n -t
 got=$(cat "$WORK/udhcpc.lease")
 for want in ip=192.168.26.33 mask=24 router=192.168.26.1 dns=192.168.26.2 domain=paddock.internal lease=3600 \
             hostname=alpha serverid=192.168.26.2; do
-  echo "$got" | grep -qx "$want" || fail "udhcpc: want $want in: $got"
+  echo "$got" | matches -x "$want" || fail "udhcpc: want $want in: $got"
 done
-ip -n "${ID}a" -4 addr show eth0 | grep -q "192.168.26.33/24" || fail "udhcpc did not apply the address"
+ip -n "${ID}a" -4 addr show eth0 | matches "192.168.26.33/24" || fail "udhcpc did not apply the address"
 pass "udhcpc: reserved 192.168.26.33/24, router, DNS, domain, lease 3600 s, host name alpha"
 
 # --- ISC dhclient ----------------------------------------------------------------------------
@@ -64,7 +64,7 @@ case "$ip" in 192.168.26.*) ;; *) fail "dhclient address: $got" ;; esac
 n=${ip##*.}; [ "$n" -ge 10 ] && [ "$n" -le 250 ] || fail "dhclient address $ip outside the pool"
 for want in mask=255.255.255.0 router=192.168.26.1 dns=192.168.26.2 domain=paddock.internal lease=3600 \
             server=192.168.26.2 t1=1800 t2=3150; do
-  echo "$got" | grep -qx "$want" || fail "dhclient: want $want in: $got"
+  echo "$got" | matches -x "$want" || fail "dhclient: want $want in: $got"
 done
 pass "dhclient: pool address $ip, mask, router, DNS, domain, lease 3600 s, T1 1800, T2 3150"
 
@@ -92,9 +92,9 @@ got=$(cat "$WORK/dhcpcd.lease" 2>/dev/null) || fail "dhcpcd wrote no lease: $(ta
 ip3=$(echo "$got" | sed -n 's/^ip=//p')
 [ -n "$ip3" ] && [ "$ip3" != "$ip" ] && [ "$ip3" != 192.168.26.33 ] || fail "dhcpcd address $ip3 collides or is missing"
 for want in mask=255.255.255.0 router=192.168.26.1 dns=192.168.26.2 domain=paddock.internal lease=3600 server=192.168.26.2; do
-  echo "$got" | grep -qx "$want" || fail "dhcpcd: want $want in: $got"
+  echo "$got" | matches -x "$want" || fail "dhcpcd: want $want in: $got"
 done
-ip -n "${ID}c" -4 addr show eth0 | grep -q "$ip3/24" || fail "dhcpcd did not apply $ip3"
+ip -n "${ID}c" -4 addr show eth0 | matches "$ip3/24" || fail "dhcpcd did not apply $ip3"
 pass "dhcpcd: pool address $ip3, mask, router, DNS, domain, lease 3600 s"
 
 # The daemon knows every lease the moment it is bound.

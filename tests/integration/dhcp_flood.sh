@@ -49,7 +49,7 @@ n=$(check_unique 2>&1) || fail "during the flood: $n"
 wait "${EXTRA_PIDS[-1]}" 2>/dev/null || true
 sent=$(grep -m1 "sent packets:" "$WORK/perfdhcp.log" | awk '{print $3}')
 n=$(check_unique 2>&1) || fail "after the flood: $n"
-api /api/v1/leases | grep -q "\"mac\":\"52:54:00:0f:00:02\",\"ip\":\"$ip\"" || fail "udhcpc's lease of $ip is not listed"
+api /api/v1/leases | matches "\"mac\":\"52:54:00:0f:00:02\",\"ip\":\"$ip\"" || fail "udhcpc's lease of $ip is not listed"
 stop_daemon
 shed=$(sed -n 's/.*since start: \([0-9]*\) received, \([0-9]*\) replies, \([0-9]*\) shed.*/\1 received, \2 replies, \3 shed/p' "$WORK/daemon.log")
 pass "no address held by two clients ($n leases); perfdhcp sent ${sent:-?} DISCOVERs in 20 s; server: $shed"

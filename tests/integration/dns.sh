@@ -24,7 +24,7 @@ nsenter --net="/run/netns/$HOST_NS" dnsmasq --keep-in-foreground --no-resolv --n
   --log-facility="$WORK/stub.log" &
 EXTRA_PIDS+=($!)
 echo "nameserver 127.0.0.53" > "$WORK/resolv.conf"
-upstream_ok() { inh dig +short +time=1 +tries=1 @127.0.0.53 www.uplink.test | grep -qx 203.0.113.80; }
+upstream_ok() { inh dig +short +time=1 +tries=1 @127.0.0.53 www.uplink.test | matches -x 203.0.113.80; }
 wait_for 10 upstream_ok >/dev/null || fail "the test's own stub and uplink DNS do not answer: $(cat "$WORK/uplink.log" "$WORK/stub.log" 2>&1 | tail -5)"
 
 start_daemon

@@ -20,9 +20,9 @@ net=$(api /api/v1/network)
 [ "$(echo "$net" | jget namespace.name)" = "$PD_NS" ] || fail "namespace name"
 pass "GET /api/v1/network reports the topology"
 
-ip netns list | grep -qw "$PD_NS" || fail "namespace not visible to ip netns"
-ip -n "$PD_NS" -d link show br0 | grep -q bridge || fail "br0 is not a bridge"
-ip -n "$PD_NS" link show gw0 | grep -q "master br0" || fail "gw0 not enslaved"
+ip netns list | matches -w "$PD_NS" || fail "namespace not visible to ip netns"
+ip -n "$PD_NS" -d link show br0 | matches bridge || fail "br0 is not a bridge"
+ip -n "$PD_NS" link show gw0 | matches "master br0" || fail "gw0 not enslaved"
 pass "topology visible with ip netns / ip link"
 
 add_client "$CLIENT_NS" "" 192.168.26.50/24
@@ -61,7 +61,7 @@ table ip filter {
 NFT
 # GET /api/v1/network serves the fabric worker's last description, made again on every netlink
 # or nftables event: the warning appears within a moment.
-has_warning() { api /api/v1/network | jget warnings.0 | grep -q FORWARD; }
+has_warning() { api /api/v1/network | jget warnings.0 | matches FORWARD; }
 wait_for 3 has_warning >/dev/null || fail "no warning for the drop policy: $(api /api/v1/network)"
 warn=$(api /api/v1/network | jget warnings.0)
 if ip netns exec "$CLIENT_NS" socat -T 2 - TCP:203.0.113.2:7000,connect-timeout=2 </dev/null >/dev/null 2>&1; then

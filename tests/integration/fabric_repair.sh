@@ -7,8 +7,7 @@ setup_world
 write_config
 start_daemon
 
-# (grep reads all its input: with pipefail, `cmd | grep -q` fails when cmd is still writing as
-# grep exits, a SIGPIPE that showed up as a flake under load.)
+# (grep without -q reads all its input: see `matches` in lib.sh.)
 bridge_ok() { ip -n "$PD_NS" -4 addr show br0 | grep "192.168.26.2/24" >/dev/null && ip -n "$PD_NS" link show gw0 | grep "master br0" >/dev/null; }
 veth_ok() { inh ip -4 addr show paddock0 | grep "192.168.26.1/24" >/dev/null && inh ip link show paddock0 | grep ",UP" >/dev/null; }
 table_ok() { inh nft list chain inet paddock postrouting | grep masquerade >/dev/null && inh nft list chain inet paddock forward | grep "ip saddr 192.168.26.0/24" >/dev/null; }
@@ -43,7 +42,7 @@ ms=$(wait_for 1 fwd_ok) || fail "ip_forward not turned back on within 1 s"
 pass "ip_forward turned off: repaired in ${ms} ms"
 
 [ "$(inh cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "ip_forward not restored to 1"
-inh nft list tables | grep -c "inet paddock" | grep -qx 1 || fail "duplicate tables after repairs"
+inh nft list tables | grep -c "inet paddock" | matches -x 1 || fail "duplicate tables after repairs"
 ev=$(grep -c "network.repaired" "$WORK/daemon.log" || true)
 [ "$ev" -ge 10 ] || fail "expected a network.repaired event per repair, saw $ev"
 pass "every repair published network.repaired ($ev events)"

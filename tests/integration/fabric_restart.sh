@@ -22,7 +22,7 @@ print("chains", sum(1 for i in d if "chain" in i), "rules", sum(1 for i in d if 
 
 start_daemon
 first=$(snapshot)
-echo "$first" | grep -q "chains 3 rules 13" || fail "unexpected table content (9 IPv4 rules + 4 IPv6): $first"
+echo "$first" | matches "chains 3 rules 13" || fail "unexpected table content (9 IPv4 rules + 4 IPv6): $first"
 
 # Steady state: nothing is rewritten. Watch nftables and links for 1.5 s while the daemon idles.
 inh timeout 1.5 nft monitor > "$WORK/monitor.txt" 2>&1 || true
@@ -37,7 +37,7 @@ pass "SIGTERM stops the daemon and leaves the fabric in place"
 start_daemon
 [ "$(snapshot)" = "$first" ] || fail "restart changed the fabric:\n$(diff <(echo "$first") <(snapshot))"
 # The second start adopted everything: it must not log any creation.
-awk '/ready in/{n++} n==1 && /INFO net: (created|added|enslaved)/' "$WORK/daemon.log" | grep -q . \
+awk '/ready in/{n++} n==1 && /INFO net: (created|added|enslaved)/' "$WORK/daemon.log" | matches . \
   && fail "second start re-created pieces: $(awk '/ready in/{n++} n==1' "$WORK/daemon.log" | grep 'INFO net')"
 pass "a second start adopts the fabric: nothing duplicated or re-created"
 

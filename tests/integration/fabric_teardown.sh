@@ -25,7 +25,7 @@ inh "$PADDOCKD" teardown --config "$WORK/config.json" > "$WORK/teardown.log" 2>&
 after=$(host_state)
 [ "$before" = "$after" ] || fail "host differs after teardown:
 $(diff <(echo "$before") <(echo "$after"))"
-ip netns list | grep -qw "$PD_NS" && fail "namespace $PD_NS still listed"
+ip netns list | matches -w "$PD_NS" && fail "namespace $PD_NS still listed"
 [ -e "/run/netns/$PD_NS" ] && fail "/run/netns/$PD_NS still exists"
 pass "teardown after stop: links, addresses, routes, ip_forward and nftables as before"
 

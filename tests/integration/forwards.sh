@@ -17,7 +17,7 @@ code=$(api_status /api/v1/vms -X POST -d '{"name":"web","kernel":"test-kernel","
 WEB_IP=$(api /api/v1/vms/web | jget ip)
 [ "$(api /api/v1/vms/web | jget forwards)" = '[{"proto": "tcp", "host_port": 8081, "guest_port": 80, "listen": "0.0.0.0"}]' ] \
   || fail "web's forwards: $(api /api/v1/vms/web | jget forwards)"
-serving() { api /api/v1/vms/web/console/log | grep -q "PADDOCK: HTTPD 80"; }
+serving() { api /api/v1/vms/web/console/log | matches "PADDOCK: HTTPD 80"; }
 wait_for 60 serving >/dev/null || fail "web's httpd did not start: $(api /api/v1/vms/web/console/log | grep PADDOCK)"
 pass "web ($WEB_IP) boots with its httpd and a forward tcp/8081 -> 80 from its create spec"
 
@@ -58,14 +58,14 @@ EXTRA_PIDS+=($!)
 
 # Conflicts name the holder.
 body=$(api /api/v1/vms/db/forwards/tcp/8081 -X PUT -d '{"guest_port":80}')
-echo "$body" | grep -q '"code":"conflict"' || fail "taken port: $body"
-echo "$body" | grep -q "VM web forwards tcp/8081 on 0.0.0.0" || fail "holder not named: $body"
+echo "$body" | matches '"code":"conflict"' || fail "taken port: $body"
+echo "$body" | matches "VM web forwards tcp/8081 on 0.0.0.0" || fail "holder not named: $body"
 [ "$(api_status /api/v1/vms/db/forwards/tcp/8082 -X PUT -d '{"listen":"203.0.113.1"}')" = 409 ] || fail "taken tcp/8082 on one address"
 inh socat TCP-LISTEN:9000,reuseaddr,fork SYSTEM:'echo host' &
 EXTRA_PIDS+=($!)
 wait_for 5 inh sh -c 'ss -ltn | grep -q ":9000 "' >/dev/null || fail "socat on 9000 did not listen"
 body=$(api /api/v1/vms/db/forwards/tcp/9000 -X PUT)
-echo "$body" | grep -q "socat (pid [0-9]*) on 0.0.0.0:9000 listens there" || fail "host listener not named: $body"
+echo "$body" | matches "socat (pid [0-9]*) on 0.0.0.0:9000 listens there" || fail "host listener not named: $body"
 pass "409 naming the holder: another VM's forward, a host process ($(echo "$body" | jget error.message))"
 
 for req in "tcp/9001|{\"listen\":\"10.9.9.9\"}|400|not an address of this host" \
@@ -120,7 +120,7 @@ pass "forwards kept across a daemon restart (the table adopted as it was)"
 
 # Repair: the table deleted out of band comes back with the forwards.
 inh nft delete table inet paddock
-back() { ip netns exec "$UPLINK_NS" curl -s --max-time 1 http://203.0.113.1:8081/ | grep -q "hello from web"; }
+back() { ip netns exec "$UPLINK_NS" curl -s --max-time 1 http://203.0.113.1:8081/ | matches "hello from web"; }
 ms=$(wait_for 10 back) || fail "tcp/8081 not repaired"
 pass "the deleted table is repaired with its forwards (answering again after ${ms} ms)"
 

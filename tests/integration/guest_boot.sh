@@ -25,9 +25,9 @@ upload() { inh curl -sS --max-time 60 -o "$WORK/up.json" -w '%{http_code}' -H "A
 [ "$(upload "$WORK/guest.iso" guest.iso)" = 201 ] || fail "upload of the ISO: $(cat "$WORK/up.json")"
 [ "$(jget kind < "$WORK/up.json")" = iso ] || fail "the ISO's record: $(cat "$WORK/up.json")"
 body=$(api /api/v1/vms -X POST -d '{"name":"wrong","image":"guest.iso"}')
-echo "$body" | grep -q 'give it as \\"cdrom\\"' || fail "an ISO as a disk image was not refused: $body"
+echo "$body" | matches 'give it as \\"cdrom\\"' || fail "an ISO as a disk image was not refused: $body"
 body=$(api /api/v1/vms -X POST -d '{"name":"wrong","cdrom":"guest-disk"}')
-echo "$body" | grep -q 'not an ISO' || fail "a disk as a CD-ROM was not refused: $body"
+echo "$body" | matches 'not an ISO' || fail "a disk as a CD-ROM was not refused: $body"
 pass "ISO uploaded as kind iso; an ISO as \"image\" and a disk as \"cdrom\" are refused (400)"
 
 code=$(api_status /api/v1/vms -X POST -d '{"name":"efi1","image":"guest-disk","memory_mib":256,"firmware":"uefi","start":true}')
@@ -44,13 +44,13 @@ wait_for 150 leased efi1 >/dev/null || fail "efi1 did not boot to a lease: $(log
 log efi1 | grep -a -q "BdsDxe: starting" || fail "no OVMF on efi1's console: $(log efi1 | head -c 400)"
 [ "$(stat -c %s "$STATE/vms/efi1/uefi-vars.fd")" = "$(stat -c %s /usr/share/OVMF/OVMF_VARS_4M.fd)" ] || fail "efi1 has no variable store of its own"
 pid=$(api /api/v1/vms/efi1 | jget pid)
-tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q "if=pflash,format=raw,unit=1,file=$STATE/vms/efi1/uefi-vars.fd" || fail "efi1's QEMU: $(tr '\0' ' ' < "/proc/$pid/cmdline")"
+tr '\0' ' ' < "/proc/$pid/cmdline" | matches "if=pflash,format=raw,unit=1,file=$STATE/vms/efi1/uefi-vars.fd" || fail "efi1's QEMU: $(tr '\0' ' ' < "/proc/$pid/cmdline")"
 pass "firmware uefi: OVMF boots the disk through systemd-boot to a lease; the VM's variable store is its own"
 
 wait_for 150 leased inst1 >/dev/null || fail "inst1 did not boot from its CD-ROM to a lease: $(log inst1 | grep -a -E 'PADDOCK|ISOLINUX|Boot' | tail -5)"
 log inst1 | grep -a -q "ISOLINUX" || fail "inst1 did not boot ISOLINUX: $(log inst1 | head -c 400)"
-qemu-img info -U "$STATE/vms/inst1/disk.qcow2" | grep -q "virtual size: 1 GiB" || fail "inst1's empty disk: $(qemu-img info -U "$STATE/vms/inst1/disk.qcow2")"
-qemu-img info -U "$STATE/vms/inst1/disk.qcow2" | grep -q "backing file" && fail "inst1's empty disk has a backing file"
+qemu-img info -U "$STATE/vms/inst1/disk.qcow2" | matches "virtual size: 1 GiB" || fail "inst1's empty disk: $(qemu-img info -U "$STATE/vms/inst1/disk.qcow2")"
+qemu-img info -U "$STATE/vms/inst1/disk.qcow2" | matches "backing file" && fail "inst1's empty disk has a backing file"
 [ "$(api_status /api/v1/images/guest.iso -X DELETE)" = 409 ] || fail "the ISO in use could be deleted"
 pass "cdrom: the empty 1 GiB disk first, nothing on it, the firmware boots the ISO to a lease; the ISO cannot be deleted while in use"
 
@@ -77,5 +77,5 @@ log seed1 | grep -a -q "PADDOCK: NOCLOUD_DISK /dev/vdb hostname=seed1 mark=PADDO
   || fail "seed1's seed disk: $(log seed1 | grep -a NOCLOUD)"
 log seed1 | grep -a -q "PADDOCK: NOCLOUD " && fail "seed1 found an HTTP seed with cloud_init.seed \"disk\""
 pid=$(api /api/v1/vms/seed1 | jget pid)
-tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q -- "-smbios" && fail "seed1's QEMU has a seed URL: $(tr '\0' ' ' < "/proc/$pid/cmdline")"
+tr '\0' ' ' < "/proc/$pid/cmdline" | matches -- "-smbios" && fail "seed1's QEMU has a seed URL: $(tr '\0' ' ' < "/proc/$pid/cmdline")"
 pass "cloud_init.seed \"disk\": no seed URL; the guest reads host name, marker, key and its MAC's network-config from the cidata disk"

@@ -120,7 +120,7 @@ pass "2. 250 INIT-REBOOT REQUESTs under made-up MACs: 0 leases taken (pool use $
 # 3. A DECLINE in the victim's name changes nothing.
 dhcp "$G" decline "$B_MAC" "$B_IP"
 sleep 0.5
-api /api/v1/leases | grep -q declined && fail "the victim's address was quarantined: $(api /api/v1/leases)"
+api /api/v1/leases | matches declined && fail "the victim's address was quarantined: $(api /api/v1/leases)"
 ip netns exec "$V" busybox udhcpc -n -q -t 3 -T 1 -i eth0 -s /bin/true > "$WORK/udhcpc-v.log" 2>&1 || fail "the victim got no lease after the forged DECLINE: $(cat "$WORK/udhcpc-v.log")"
 grep -q "$B_IP" "$WORK/udhcpc-v.log" || fail "the victim did not get its reserved address: $(cat "$WORK/udhcpc-v.log")"
 pass "3. DECLINE with the victim's MAC from a1's port: dropped; the victim gets its reserved $B_IP"
@@ -204,7 +204,7 @@ time.sleep(4)
 PY
 FLOOD=$!
 sleep 1.5
-seed_ok() { ip netns exec "$V" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://192.168.26.2/vm/b1/meta-data" | grep -q 200; }
+seed_ok() { ip netns exec "$V" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://192.168.26.2/vm/b1/meta-data" | matches 200; }
 if ! wait_for 10 seed_ok >/dev/null; then
   fail "the victim could not fetch its seed during the flood: $(ip netns exec "$V" curl -sv --max-time 3 http://192.168.26.2/vm/b1/meta-data 2>&1 | tail -3)
 listener: $(ip netns exec "$PD_NS" ss -ltn 'sport = :80' | tail -1)
@@ -221,9 +221,9 @@ ip -n "$UPLINK_NS" route add 192.168.26.0/24 via 203.0.113.1
 ip netns exec "$G" socat TCP-LISTEN:8000,bind="$A_IP",reuseaddr,fork EXEC:'echo in-vm' > /dev/null 2>&1 &
 EXTRA_PIDS+=($!)
 sleep 0.3
-ip netns exec "$UPLINK_NS" socat -T 2 - "TCP:$A_IP:8000,connect-timeout=2" </dev/null 2>/dev/null | grep -q in-vm \
+ip netns exec "$UPLINK_NS" socat -T 2 - "TCP:$A_IP:8000,connect-timeout=2" </dev/null 2>/dev/null | matches in-vm \
   && fail "the uplink connected to a service in a VM"
-inh socat -T 2 - "TCP:$A_IP:8000,connect-timeout=2" </dev/null 2>/dev/null | grep -q in-vm || fail "the host itself cannot reach the VM"
+inh socat -T 2 - "TCP:$A_IP:8000,connect-timeout=2" </dev/null 2>/dev/null | matches in-vm || fail "the host itself cannot reach the VM"
 pass "8. a connection from the uplink into a VM: dropped; the host itself still reaches it"
 
 # 9. Guests reach on the host only ping (and replies): not a host service, not on any address.
@@ -238,12 +238,12 @@ EXTRA_PIDS+=($!)
 ip netns exec "$UPLINK_NS" socat TCP-LISTEN:81,bind=203.0.113.2,reuseaddr,fork EXEC:'echo internet' > /dev/null 2>&1 &
 EXTRA_PIDS+=($!)
 sleep 0.3
-reach() { ip netns exec "$1" socat -T 2 - "TCP:$2,connect-timeout=2" </dev/null 2>/dev/null | grep -q "$3"; }
+reach() { ip netns exec "$1" socat -T 2 - "TCP:$2,connect-timeout=2" </dev/null 2>/dev/null | matches "$3"; }
 for to in 192.168.26.1:2222 203.0.113.1:2222; do
   reach "$G" "$to" host-ssh && fail "a guest reached the host service at $to"
 done
 reach "$G" 169.254.169.254:80 metadata && fail "a guest reached 169.254.169.254"
-inh socat -T 2 - TCP:169.254.169.254:80,connect-timeout=2 </dev/null | grep -q metadata || fail "the host cannot reach the fake metadata service"
+inh socat -T 2 - TCP:169.254.169.254:80,connect-timeout=2 </dev/null | matches metadata || fail "the host cannot reach the fake metadata service"
 reach "$G" 203.0.113.2:81 internet || fail "a guest cannot reach the internet any more"
 ping_from "$G" 192.168.26.1 || fail "a guest can no longer ping its gateway"
 pass "9. host service on 192.168.26.1 and 203.0.113.1, and 169.254.169.254: unreachable from a guest; ping and the internet work"
@@ -260,8 +260,8 @@ pass "10. guest_host_access [\"tcp/2222\"] and egress_deny [] open exactly that"
 # 11. A qcow2 whose data lives in an external file (any file or device of the host) is refused.
 qemu-img create -q -f qcow2 -o data_file="$WORK/data.raw" "$WORK/evil.qcow2" 16M
 body=$(api /api/v1/images/evil -X PUT -T "$WORK/evil.qcow2")
-echo "$body" | grep -q '"invalid_image"' || fail "a qcow2 with an external data file was not refused: $body"
-echo "$body" | grep -q "data file" || fail "the refusal does not say why: $body"
+echo "$body" | matches '"invalid_image"' || fail "a qcow2 with an external data file was not refused: $body"
+echo "$body" | matches "data file" || fail "the refusal does not say why: $body"
 [ "$(api_status /api/v1/images/evil)" = 404 ] || fail "the refused image is listed"
 pass "11. a qcow2 with an external data file: 400 invalid_image ($(echo "$body" | jget error.message | cut -c1-60)...)"
 

@@ -25,9 +25,9 @@ total=$(echo "$h" | jget memory_total_mib)
 [ "$(echo "$h" | jget memory_promised_mib)" = 0 ] && [ "$(echo "$h" | jget state_dir_free_mib)" -gt 0 ] || fail "host: $h"
 mkdir -p "$STATE/images"; : > "$STATE/images/nothing"
 r=$(api /api/v1/vms -X POST -d "{\"name\":\"big\",\"kernel\":\"nothing\",\"memory_mib\":$(( total + 1024 ))}")
-echo "$r" | jget warnings.0 | grep -q "overcommitted" || fail "no overcommit warning: $r"
+echo "$r" | jget warnings.0 | matches "overcommitted" || fail "no overcommit warning: $r"
 r=$(api /api/v1/vms -X POST -d '{"name":"small","kernel":"nothing","memory_mib":256}')
-echo "$r" | grep -q '"warnings"' && fail "a warning for a small VM: $r"
+echo "$r" | matches '"warnings"' && fail "a warning for a small VM: $r"
 pass "host: $h; a VM of the host's memory + 1 GiB is created with an overcommit warning, a 256 MiB one with none"
 
 code=$(inh curl -s -o "$WORK/body" -w '%{http_code}' http://127.0.0.1:8080/api/v1/health)
@@ -40,16 +40,16 @@ pass "missing or wrong token: 401 with a JSON error"
 [ "$(api_status /api/v1/nope)" = 404 ] || fail "unknown route not 404"
 [ "$(api /api/v1/nope | jget error.code)" = not_found ] || fail "404 body"
 [ "$(api_status /api/v1/health -X POST)" = 405 ] || fail "wrong method not 405"
-api /api/v1/health -X DELETE -i | grep -qi '^Allow: GET' || fail "405 without Allow"
+api /api/v1/health -X DELETE -i | matches -i '^Allow: GET' || fail "405 without Allow"
 pass "404 and 405 (with Allow) carry JSON errors"
 
 code=$(inh curl -s -o "$WORK/body" -w '%{http_code}' http://127.0.0.1:8080/)
 [ "$code" = 200 ] && grep -q '<title>Paddock</title>' "$WORK/body" || fail "dashboard not served: $code"
 # Static files: content type, strict CSP, ETag revalidation (304, no body), gzip when accepted.
 hdr=$(inh curl -s -D - -o /dev/null http://127.0.0.1:8080/app.js)
-echo "$hdr" | grep -qi '^Content-Type: text/javascript' || fail "app.js content type: $hdr"
-echo "$hdr" | grep -qi "^Content-Security-Policy: default-src 'none'; script-src 'self'" || fail "no strict CSP: $hdr"
-echo "$hdr" | grep -qi '^Cache-Control: no-cache' || fail "no Cache-Control: $hdr"
+echo "$hdr" | matches -i '^Content-Type: text/javascript' || fail "app.js content type: $hdr"
+echo "$hdr" | matches -i "^Content-Security-Policy: default-src 'none'; script-src 'self'" || fail "no strict CSP: $hdr"
+echo "$hdr" | matches -i '^Cache-Control: no-cache' || fail "no Cache-Control: $hdr"
 etag=$(echo "$hdr" | sed -n 's/^[Ee][Tt]ag: \(.*\)\r$/\1/p')
 [ -n "$etag" ] || fail "no ETag: $hdr"
 rm -f "$WORK/body"
@@ -76,7 +76,7 @@ s.sendall(b"GARBAGE\x01 / HTTP/9.9\r\n\r\n")
 print(s.recv(4096).decode(errors="replace").split("\r\n")[0])
 PY
 )
-echo "$resp" | grep -q " 400 " || fail "malformed request: $resp"
+echo "$resp" | matches " 400 " || fail "malformed request: $resp"
 pass "malformed request line gets 400"
 
 # Slowloris: a client that trickles a header is dropped after the 10 s read timeout, while a

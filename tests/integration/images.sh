@@ -49,7 +49,7 @@ pass "64 MiB raw upload streamed and hashed, with a Content-Length and chunked, 
 echo "hello, I am not a disk" > "$WORK/text"
 code=$(upload notes "$WORK/text"); [ "$code" = 400 ] && [ "$(jget error.code < "$WORK/up.json")" = invalid_image ] || fail "text body: $code $(cat "$WORK/up.json")"
 qemu-img create -q -f qcow2 -F qcow2 -b "$WORK/disk.qcow2" "$WORK/child.qcow2"
-code=$(upload child "$WORK/child.qcow2"); [ "$code" = 400 ] && jget error.message < "$WORK/up.json" | grep -q backing || fail "backing file: $code $(cat "$WORK/up.json")"
+code=$(upload child "$WORK/child.qcow2"); [ "$code" = 400 ] && jget error.message < "$WORK/up.json" | matches backing || fail "backing file: $code $(cat "$WORK/up.json")"
 qemu-img create -q -f vdi "$WORK/disk.vdi" 64M
 code=$(upload vdi1 "$WORK/disk.vdi"); [ "$code" = 400 ] || fail "vdi accepted: $code"
 code=$(upload disk1 "$WORK/disk.qcow2"); [ "$code" = 409 ] || fail "taken name: $code"
@@ -67,7 +67,7 @@ inh curl -s -o /dev/null --limit-rate 2M -H "Authorization: Bearer $TOKEN" -T "$
 CURL=$!
 wait_for 10 sh -c "ls -A '$STATE/images' | grep -q '^\.upload-partial'" >/dev/null || fail "upload did not start"
 sleep 1; pkill -9 -f "api/v1/images/partial" || true; wait "$CURL" 2>/dev/null || true
-gone() { ! ls -A "$STATE/images" | grep -q partial; }
+gone() { ! ls -A "$STATE/images" | matches partial; }
 wait_for 15 gone >/dev/null || fail "partial upload left: $(ls -A "$STATE/images")"
 [ "$(api_status /api/v1/images/partial)" = 404 ] || fail "partial upload listed"
 pass "a client killed mid-upload: no file, no record"
@@ -75,7 +75,7 @@ pass "a client killed mid-upload: no file, no record"
 # Delete: 409 while a VM uses it, 204 after; records survive a restart.
 [ "$(api_status /api/v1/vms -X POST -d '{"name":"d1","image":"disk1"}')" = 201 ] || fail "create d1"
 code=$(api_status /api/v1/images/disk1 -X DELETE); [ "$code" = 409 ] || fail "delete in use: $code"
-api /api/v1/images/disk1 -X DELETE | jget error.message | grep -q "d1" || fail "409 does not name the VM"
+api /api/v1/images/disk1 -X DELETE | jget error.message | matches "d1" || fail "409 does not name the VM"
 [ "$(api_status /api/v1/vms/d1 -X DELETE)" = 204 ] || fail "delete d1"
 [ "$(api_status /api/v1/images/disk1 -X DELETE)" = 204 ] || fail "delete disk1"
 [ ! -e "$STATE/images/disk1" ] || fail "disk1 file left"

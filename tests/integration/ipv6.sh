@@ -35,7 +35,7 @@ pass "ULA prefix $PREFIX (kept across a restart), gateway $GW6 + fe80::1 on the 
 db=$(api /api/v1/vms/db)
 DB6=$(echo "$db" | jget ipv6)
 plug "${ID}db" "$(echo "$db" | jget tap)" "$(echo "$db" | jget mac)" "$(echo "$db" | jget ip)/24"
-slaac() { ip -n "${ID}db" -6 addr show dev eth0 scope global | grep -v tentative | grep -q "inet6 $DB6/64"; }
+slaac() { ip -n "${ID}db" -6 addr show dev eth0 scope global | grep -v tentative | matches "inet6 $DB6/64"; }
 ms=$(wait_for 10 slaac) || fail "db's SLAAC address is not $DB6: $(ip -n "${ID}db" -6 addr show dev eth0)"
 routes=$(ip -n "${ID}db" -6 route show default)
 grep -q "via fe80::1 dev eth0 proto ra" <<<"$routes" || fail "default route: $routes"
@@ -65,7 +65,7 @@ code=$(api_status /api/v1/vms -X POST -d "{\"name\":\"web\",\"kernel\":\"test-ke
   \"start\":true,\"cmdline\":\"quiet panic=-1 paddock.ipv6=1 paddock.ping6=$GW6,2001:db8:1::2 paddock.dns6=$B6 paddock.resolve6=db.paddock.internal\"}")
 [ "$code" = 201 ] || fail "create web: $code"
 WEB6=$(api /api/v1/vms/web | jget ipv6)
-done6() { api /api/v1/vms/web/console/log | grep -q "PADDOCK: RESOLVE6"; }
+done6() { api /api/v1/vms/web/console/log | matches "PADDOCK: RESOLVE6"; }
 wait_for 90 done6 >/dev/null || fail "web: $(api /api/v1/vms/web/console/log | grep PADDOCK)"
 log=$(api /api/v1/vms/web/console/log)
 grep -q "PADDOCK: IPV6 addr=$WEB6 router=fe80::1" <<<"$log" || fail "web's address: $(grep IPV6 <<<"$log")"
@@ -84,7 +84,7 @@ seen=$(/usr/bin/python3 -c 'import ipaddress,sys; print(ipaddress.IPv6Address(sy
 ip netns exec "${ID}db" socat TCP6-LISTEN:7007,reuseaddr,fork SYSTEM:'echo in' &
 EXTRA_PIDS+=($!)
 ip -n "$UPLINK_NS" -6 route add "$PREFIX" via 2001:db8:1::1
-if ip netns exec "$UPLINK_NS" socat -T 2 - "TCP6:[$DB6]:7007,connect-timeout=2" </dev/null 2>/dev/null | grep -q in; then
+if ip netns exec "$UPLINK_NS" socat -T 2 - "TCP6:[$DB6]:7007,connect-timeout=2" </dev/null 2>/dev/null | matches in; then
   fail "the uplink opened a connection into the VM /64"
 fi
 pass "NAT66: the uplink sees [2001:db8:1::1]; a connection from the uplink into the VM /64 is dropped"

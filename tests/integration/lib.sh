@@ -14,6 +14,10 @@ SRC=${PADDOCK_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 skip() { echo "SKIP: $*"; exit 77; }
 fail() { echo "FAIL: $*" >&2; [ -f "${WORK:-/nonexistent}/daemon.log" ] && { echo "--- daemon log (tail)" >&2; tail -40 "$WORK/daemon.log" >&2; }; exit 1; }
 pass() { echo "ok - $*"; }
+# `cmd | matches PATTERN`: grep that reads all its input. With pipefail, `cmd | grep -q` fails
+# whenever cmd writes again after grep -q has seen its match and left (SIGPIPE, exit 141): a flake
+# that shows up under load, on long outputs (journals, console logs, nft listings).
+matches() { grep "$@" >/dev/null; }
 
 [ "$(id -u)" = 0 ] || skip "needs root (creates network namespaces)"
 for tool in ip nft nsenter curl busybox; do

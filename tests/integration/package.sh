@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 for tool in dpkg-buildpackage dh lintian apt-get systemd-analyze; do
   command -v "$tool" >/dev/null || skip "missing tool: $tool (scripts/install-deps installs it)"
 done
-dpkg-query -W -f='${Status}' paddock 2>/dev/null | grep -q "install ok installed" && skip "paddock is installed on this machine already"
+dpkg-query -W -f='${Status}' paddock 2>/dev/null | matches "install ok installed" && skip "paddock is installed on this machine already"
 
 # A state directory from a checkout's runs (scripts/run) is put aside while the package is here
 # (purge removes /var/lib/paddock), and put back at the end, whatever happens.
@@ -22,7 +22,7 @@ if [ -e /var/lib/paddock ]; then
 fi
 package_cleanup() {
   set +e
-  dpkg-query -W -f='${Status}' paddock 2>/dev/null | grep -q installed && DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq paddock >/dev/null 2>&1
+  dpkg-query -W -f='${Status}' paddock 2>/dev/null | matches installed && DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq paddock >/dev/null 2>&1
   if [ -n "$SAVED" ]; then rm -rf /var/lib/paddock; mv "$SAVED" /var/lib/paddock; fi
   cleanup
 }
@@ -57,11 +57,11 @@ done
 grep -qx /etc/paddock/paddockd.json /var/lib/dpkg/info/paddock.conffiles || fail "the config is not a conffile"
 [ -L /etc/systemd/system/multi-user.target.wants/paddockd.service ] || fail "paddockd.service not enabled"
 pgrep -x paddockd >/dev/null && fail "installing started paddockd"
-ip netns list | grep -qw paddock && fail "installing made a namespace"
+ip netns list | matches -w paddock && fail "installing made a namespace"
 /usr/sbin/paddockd check-config --config /etc/paddock/paddockd.json > /dev/null || fail "the installed config does not check"
 systemd-analyze verify /lib/systemd/system/paddockd.service 2>&1 | grep -v "^$" > "$WORK/verify.txt" || true
 [ ! -s "$WORK/verify.txt" ] || fail "installed unit: $(cat "$WORK/verify.txt")"
-man -w paddock >/dev/null && MANWIDTH=100 man paddockd 2>/dev/null | grep -q "shutdown-vms" || fail "man pages"
+man -w paddock >/dev/null && MANWIDTH=100 man paddockd 2>/dev/null | matches "shutdown-vms" || fail "man pages"
 [ "$(/usr/bin/paddock --version)" = "paddock $(dpkg-query -W -f='${Version}' paddock)" ] || fail "paddock --version"
 pass "installed: binaries, units (enabled, not started: no daemon, no namespace), conffile, dashboard, man pages, completion; the config checks"
 
@@ -70,7 +70,7 @@ setup_vm_world
 PADDOCKD=/usr/sbin/paddockd
 start_daemon
 grep -q "paddockd $(dpkg-query -W -f='${Version}' paddock) ready" "$WORK/daemon.log" || fail "not the installed daemon: $(grep ready "$WORK/daemon.log")"
-[ "$(api_status /node_modules/@xterm/xterm/lib/xterm.mjs)" = 200 ] && api / | grep -q '<title>' || fail "installed dashboard not served"
+[ "$(api_status /node_modules/@xterm/xterm/lib/xterm.mjs)" = 200 ] && api / | matches '<title>' || fail "installed dashboard not served"
 P() { inh /usr/bin/paddock --config "$WORK/config.json" "$@"; }
 P vm create demo --kernel test-kernel --initrd test-initrd --memory 128 --start > /dev/null || fail "paddock vm create"
 ms=$(wait_for 90 sh -c "nsenter --net=/run/netns/$HOST_NS /usr/bin/paddock --config $WORK/config.json leases | awk '\$3 == \"demo\" && \$5 == \"bound\"' | grep -q .") \

@@ -92,7 +92,7 @@ for v in deb1 deb2; do
   [ "$(gssh "$ip" cat /var/tmp/runcmd.out)" = "PADDOCK_RUNCMD_$v" ] || fail "$v's runcmd: $(gssh "$ip" cat /var/tmp/runcmd.out 2>&1)"
   [ "$(gssh "$ip" cat /etc/paddock-test)" = "written by cloud-init" ] || fail "$v's write_files"
   gssh "$ip" sudo -n true || fail "$v: the default user has no sudo"
-  gssh "$ip" "cloud-init status --long" | grep -q -i "error" && fail "$v: cloud-init reports errors: $(gssh "$ip" cloud-init status --long)"
+  gssh "$ip" "cloud-init status --long" | matches -i "error" && fail "$v: cloud-init reports errors: $(gssh "$ip" cloud-init status --long)"
 done
 pass "deb1 ($IP1) and deb2 ($IP2): host name, user debian with the key and sudo, runcmd, write_files, cloud-init status done"
 h1=$(gssh "$IP1" ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $2}')
@@ -137,7 +137,7 @@ print(f"{os_['name']}, kernel {os_['kernel']}, agent {a['version']}, {ip} on {ni
 PY
 ) || fail "deb1's agent: $out"
 pass "guest agent on deb1: $out"
-guest_mem() { api /api/v1/vms/deb1/stats | jget current.guest_total_mib | grep -qv null; }
+guest_mem() { api /api/v1/vms/deb1/stats | jget current.guest_total_mib | matches -v null; }
 wait_for 30 guest_mem >/dev/null || fail "deb1 reports no memory through its balloon: $(api /api/v1/vms/deb1/stats | jget current)"
 pass "deb1's own memory report: $(api /api/v1/vms/deb1/stats | jget current.guest_used_mib)/$(api /api/v1/vms/deb1/stats | jget current.guest_total_mib) MiB in use (QEMU holds $(api /api/v1/vms/deb1/stats | jget current.rss_mib) MiB)"
 

@@ -27,7 +27,7 @@ unset NOTIFY_SOCKET WATCHDOG_USEC JOURNAL_STREAM PADDOCK_JOURNAL_SOCKET
 notes() { grep '^notify ' "$WORK/notify.log"; }
 
 wait_for 5 grep -q 'READY=1' "$WORK/notify.log" >/dev/null || fail "no READY=1: $(notes)"
-notes | grep 'READY=1' | grep -q 'STATUS=0 of 0 VMs running; API on 127.0.0.1:8080' || fail "READY without its STATUS: $(notes)"
+notes | grep 'READY=1' | matches 'STATUS=0 of 0 VMs running; API on 127.0.0.1:8080' || fail "READY without its STATUS: $(notes)"
 pass "READY=1 with STATUS ($(notes | grep READY | cut -d' ' -f3-))"
 
 sleep 3
@@ -66,10 +66,10 @@ pass "loop stuck on a journal that stopped reading: no WATCHDOG=1 for ${gap} s (
 
 # The journal: structured entries, none of the lines on stderr.
 journal() { grep '^journal ' "$WORK/journal.log"; }
-journal | grep 'PADDOCK_MODULE=daemon' | grep -q 'PRIORITY=6' || fail "no daemon entries in the journal: $(journal | head -3)"
-journal | grep 'PADDOCK_VM=vm1' | grep -q 'MESSAGE=vm: vm1: stopped -> starting' || fail "no PADDOCK_VM=vm1 entry: $(journal | grep vm1 | head -3)"
+journal | grep 'PADDOCK_MODULE=daemon' | matches 'PRIORITY=6' || fail "no daemon entries in the journal: $(journal | head -3)"
+journal | grep 'PADDOCK_VM=vm1' | matches 'MESSAGE=vm: vm1: stopped -> starting' || fail "no PADDOCK_VM=vm1 entry: $(journal | grep vm1 | head -3)"
 journal | grep 'PADDOCK_VM=' | grep -v 'PADDOCK_VM=vm1' && fail "an entry tagged with another VM"
-journal | grep -q 'SYSLOG_IDENTIFIER=paddockd' || fail "no SYSLOG_IDENTIFIER"
+journal | matches 'SYSLOG_IDENTIFIER=paddockd' || fail "no SYSLOG_IDENTIFIER"
 grep -q 'vm1: stopped -> starting' "$WORK/daemon.log" && fail "lines went to stderr beside the journal"
 pass "journal: $(journal | wc -l) entries, $(journal | grep -c 'PADDOCK_VM=vm1') with PADDOCK_VM=vm1, e.g. $(journal | grep 'PADDOCK_VM=vm1' | head -1 | cut -d' ' -f3- | cut -c1-160)"
 

@@ -24,7 +24,7 @@ TOKEN=$(cat "$STATE/api-token")
 fp_file=$(openssl x509 -in "$STATE/tls/cert.pem" -noout -fingerprint -sha256 | cut -d= -f2)
 grep -q "SHA-256 fingerprint $fp_file" "$WORK/daemon.log" || fail "logged fingerprint differs from the file's ($fp_file): $(grep -i fingerprint "$WORK/daemon.log")"
 grep -q "dashboard: https://203.0.113.1:8443/#token=" "$WORK/daemon.log" || fail "dashboard URL not https: $(grep dashboard "$WORK/daemon.log")"
-openssl x509 -in "$STATE/tls/cert.pem" -noout -ext subjectAltName | grep -q "IP Address:203.0.113.1" \
+openssl x509 -in "$STATE/tls/cert.pem" -noout -ext subjectAltName | matches "IP Address:203.0.113.1" \
   || fail "certificate does not name the listen address: $(openssl x509 -in "$STATE/tls/cert.pem" -noout -ext subjectAltName)"
 grep -q "allow_insecure_listen" "$WORK/daemon.log" && fail "warned about plain HTTP while serving TLS"
 pass "self-signed: key 0600, fingerprint $fp_file logged, SAN names 203.0.113.1, dashboard URL https, no insecure warning"
@@ -59,9 +59,9 @@ out=$(inh "$PADDOCK" --config "$WORK/config.json" vm ls -q) || fail "paddock wit
 out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 --fingerprint "$(echo "$fp_file" | tr -d : | tr A-F a-f)" health) \
   || fail "--fingerprint: $out"
 rc=0; out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 --fingerprint "$(printf '%064d' 0)" health 2>&1) || rc=$?
-[ "$rc" = 3 ] && echo "$out" | grep -q "has SHA-256 fingerprint $fp_file, not the 00:00" || fail "wrong fingerprint: rc $rc: $out"
+[ "$rc" = 3 ] && echo "$out" | matches "has SHA-256 fingerprint $fp_file, not the 00:00" || fail "wrong fingerprint: rc $rc: $out"
 rc=0; out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 health 2>&1) || rc=$?
-[ "$rc" = 3 ] && echo "$out" | grep -q "pass --fingerprint" || fail "self-signed without a pin: rc $rc: $out"
+[ "$rc" = 3 ] && echo "$out" | matches "pass --fingerprint" || fail "self-signed without a pin: rc $rc: $out"
 out=$(PADDOCK_TOKEN=$TOKEN inh "$PADDOCK" --url https://203.0.113.1:8443 --cacert "$STATE/tls/cert.pem" health) || fail "--cacert: $out"
 pass "paddock over TLS: pinned from the config, --fingerprint (any case, no colons), --cacert; a wrong pin and no pin exit 3 with the reason"
 
@@ -107,5 +107,5 @@ pass "given files served ($fp_given); a broken key on SIGHUP is reported and the
 stop_daemon
 rm "$WORK/c.pem"
 out=$(inh "$PADDOCKD" --config "$WORK/config.json" 2>&1) && fail "started without its certificate"
-echo "$out" | grep -q "$WORK/c.pem: No such file or directory" || fail "missing certificate message: $out"
+echo "$out" | matches "$WORK/c.pem: No such file or directory" || fail "missing certificate message: $out"
 pass "a missing certificate at start: $(echo "$out" | grep -o 'ERROR.*' | head -1)"

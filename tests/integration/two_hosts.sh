@@ -50,7 +50,7 @@ nsenter --net="/run/netns/$HOST_B" "$PADDOCKD" --config "$B/config.json" > "$B/d
 DAEMON_B=$!
 EXTRA_PIDS+=($DAEMON_B)
 apib() { nsenter --net="/run/netns/$HOST_B" curl -sS --max-time 5 -H "Authorization: Bearer $(cat "$B/state/api-token" 2>/dev/null)" "$@"; }
-bup() { apib http://127.0.0.1:8080/api/v1/health | grep -q '"ok"'; }
+bup() { apib http://127.0.0.1:8080/api/v1/health | matches '"ok"'; }
 wait_for 10 bup >/dev/null || fail "daemon B did not start: $(cat "$B/daemon.log")"
 routes=$(inh ip route show)
 grep -q "192.168.27.0/24 via 203.0.113.3 dev up0 proto 199" <<<"$routes" || fail "A's route: $routes"
@@ -75,7 +75,7 @@ ip -n "${ID}db" addr add "$DB_IP/24" dev eth0
 ip -n "${ID}db" route add default via 192.168.27.1
 ip netns exec "${ID}db" socat TCP-LISTEN:7100,reuseaddr,fork SYSTEM:'echo "$SOCAT_PEERADDR"' &
 EXTRA_PIDS+=($!)
-guarded() { ip netns exec "$PD_B" nft list table bridge paddock_guard | grep -q "goto vm_db"; }
+guarded() { ip netns exec "$PD_B" nft list table bridge paddock_guard | matches "goto vm_db"; }
 wait_for 5 guarded >/dev/null || fail "db's port not guarded on B"
 
 # A's real guest pings db and resolves db.b.test through A's DNS (which asks B's).
@@ -83,7 +83,7 @@ code=$(api_status /api/v1/vms -X POST -d "{\"name\":\"web\",\"kernel\":\"test-ke
   \"start\":true,\"cmdline\":\"quiet panic=-1 paddock.ping=$DB_IP paddock.resolve=db.b.test,db\"}")
 [ "$code" = 201 ] || fail "create web on A: $code"
 WEB_IP=$(api /api/v1/vms/web | jget ip)
-checked() { api /api/v1/vms/web/console/log | grep -q "PADDOCK: PING_.* $DB_IP"; }
+checked() { api /api/v1/vms/web/console/log | matches "PADDOCK: PING_.* $DB_IP"; }
 wait_for 90 checked >/dev/null || fail "web: $(api /api/v1/vms/web/console/log | grep PADDOCK)"
 log=$(api /api/v1/vms/web/console/log)
 grep -q "PADDOCK: RESOLVE db.b.test=$DB_IP" <<<"$log" || fail "web resolving db.b.test: $(grep RESOLVE <<<"$log")"

@@ -27,7 +27,7 @@ for v in alw rst rss nev; do IP[$v]=$(api "/api/v1/vms/$v" | jget ip); done
 
 # PATCH.
 [ "$(api_status /api/v1/vms/alw -X PATCH -d '{"cpus":2}')" = 409 ] || fail "cpus changed on a running VM"
-r=$(api /api/v1/vms/alw -X PATCH -d '{"memory_mib":512}'); echo "$r" | jget error.message | grep -q 'stop it to change' || fail "409 message: $r"
+r=$(api /api/v1/vms/alw -X PATCH -d '{"memory_mib":512}'); echo "$r" | jget error.message | matches 'stop it to change' || fail "409 message: $r"
 r=$(api /api/v1/vms/rss -X PATCH -d '{"cpus":2,"memory_mib":192}')
 [ "$(echo "$r" | jget cpus)" = 2 ] && [ "$(echo "$r" | jget memory_mib)" = 192 ] || fail "PATCH of a stopped VM: $r"
 [ "$(api /api/v1/vms/nev -X PATCH -d '{"autostart":"restore"}' | jget autostart)" = restore ] || fail "autostart of a running VM"
@@ -44,7 +44,7 @@ reboot() {
   sleep 0.5
   ip netns del "$PD_NS"
   inh nft delete table inet paddock 2>/dev/null || true
-  ip netns list | grep -qw "$PD_NS" && fail "namespace still there"
+  ip netns list | matches -w "$PD_NS" && fail "namespace still there"
   start_daemon
 }
 # Console lines accumulate across boots: a wait is for one more than counted before.
@@ -76,7 +76,7 @@ for v in alw rst nev; do [ "$(st $v)" = stopped ] || fail "$v is $(st $v) after 
 grep -qE '(alw|rst|nev).*(forced stop|SIGKILL|no power-off within)' "$WORK/daemon.log" && fail "a VM was forced: $(grep -E 'forced|no power-off' "$WORK/daemon.log" | tail -3)"
 pass "paddockd shutdown-vms stopped 3 VMs gracefully (ACPI) in $ms ms: $(echo "$out" | tr '\n' ' ' | cut -c1-200)"
 out=$(inh "$PADDOCKD" shutdown-vms --config "$WORK/config.json" 2>&1) || fail "shutdown-vms with nothing running: $out"
-echo "$out" | grep -q 'no VM is running' || fail "shutdown-vms with nothing running: $out"
+echo "$out" | matches 'no VM is running' || fail "shutdown-vms with nothing running: $out"
 
 reboot
 ms=$(wait_for 60 up) || fail "after the second reboot: alw $(st alw), rst $(st rst)"
@@ -93,5 +93,5 @@ pass "a daemon restart (not a reboot) re-attached alw (pid $pid), started nothin
 # Without a daemon, shutdown-vms says so and fails.
 stop_daemon
 out=$(inh "$PADDOCKD" shutdown-vms --config "$WORK/config.json" 2>&1) && fail "shutdown-vms without a daemon succeeded: $out"
-echo "$out" | grep -q 'did not answer' || fail "shutdown-vms without a daemon: $out"
+echo "$out" | matches 'did not answer' || fail "shutdown-vms without a daemon: $out"
 pass "shutdown-vms without a daemon: exit 1, \"$(echo "$out" | head -1 | cut -c1-120)\""

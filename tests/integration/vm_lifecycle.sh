@@ -19,7 +19,7 @@ wait_for 5 grep -q connected "$WORK/events.log" >/dev/null || fail "event stream
 
 vm() { api "/api/v1/vms/$1"; }
 vm_field() { vm "$1" | jget "$2"; }
-console_has() { api "/api/v1/vms/$1/console/log" | grep -q "$2"; }
+console_has() { api "/api/v1/vms/$1/console/log" | matches "$2"; }
 state_is() { [ "$(vm_field "$1" state)" = "$2" ]; }
 
 KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPaddockTestKeyOnlyForTests test@paddock"
@@ -30,7 +30,7 @@ ip1=$(vm_field vm1 ip)
 mac1=$(vm_field vm1 mac)
 case "$ip1" in 192.168.26.*) ;; *) fail "vm1 has no reserved ip: $(vm vm1)" ;; esac
 state_is vm1 running || fail "vm1 not running after create+start: $(vm vm1)"
-api /api/v1/leases | grep -q "\"$ip1\"" || fail "reservation of $ip1 not listed"
+api /api/v1/leases | matches "\"$ip1\"" || fail "reservation of $ip1 not listed"
 pass "vm1 created and running ($(vm_field vm1 accel), pid $(vm_field vm1 pid)); address $ip1 reserved before boot"
 
 ms=$(wait_for 90 console_has vm1 "PADDOCK: LEASE ip=$ip1/24 router=192.168.26.1") \
@@ -88,20 +88,20 @@ pass "/metrics: $out"
 
 # The bridge deleted under running VMs: rebuilt, and both TAPs plugged back in.
 ip -n "$PD_NS" link del br0
-taps_back() { ip -n "$PD_NS" link show tap-vm1 | grep -q "master br0" && ip -n "$PD_NS" link show tap-vm2 | grep -q "master br0"; }
+taps_back() { ip -n "$PD_NS" link show tap-vm1 | matches "master br0" && ip -n "$PD_NS" link show tap-vm2 | matches "master br0"; }
 ms=$(wait_for 1 taps_back) || fail "VM TAPs not re-attached to the rebuilt bridge"
 pass "bridge deleted under running VMs: rebuilt with both TAPs re-attached in ${ms} ms"
 
 # API errors.
 [ "$(api_status /api/v1/vms -X POST -d '{"name":"vm1","kernel":"test-kernel"}')" = 409 ] || fail "duplicate name not 409"
-r=$(api /api/v1/vms -X POST -d '{"name":"Bad_Name","kernel":"test-kernel"}'); echo "$r" | jget error.message | grep -q "^name:" || fail "bad name: $r"
-r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","cpus":0}'); echo "$r" | jget error.message | grep -q "^cpus:" || fail "bad cpus: $r"
-r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"../etc/passwd"}'); echo "$r" | jget error.message | grep -q "^kernel:" || fail "path escape: $r"
-r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"nope"}'); echo "$r" | jget error.message | grep -q "^kernel:" || fail "missing image: $r"
-r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","ip":"10.0.0.5"}'); echo "$r" | jget error.message | grep -q "^ip:" || fail "foreign ip: $r"
-r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","colour":1}'); echo "$r" | jget error.message | grep -q "^colour:" || fail "unknown field: $r"
-r=$(api /api/v1/vms/vm1/start -X POST); echo "$r" | jget error.code | grep -qx invalid_state || fail "start while running: $r"
-echo "$r" | jget error.message | grep -q "running" || fail "409 does not name the state: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"Bad_Name","kernel":"test-kernel"}'); echo "$r" | jget error.message | matches "^name:" || fail "bad name: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","cpus":0}'); echo "$r" | jget error.message | matches "^cpus:" || fail "bad cpus: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"../etc/passwd"}'); echo "$r" | jget error.message | matches "^kernel:" || fail "path escape: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"nope"}'); echo "$r" | jget error.message | matches "^kernel:" || fail "missing image: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","ip":"10.0.0.5"}'); echo "$r" | jget error.message | matches "^ip:" || fail "foreign ip: $r"
+r=$(api /api/v1/vms -X POST -d '{"name":"x1","kernel":"test-kernel","colour":1}'); echo "$r" | jget error.message | matches "^colour:" || fail "unknown field: $r"
+r=$(api /api/v1/vms/vm1/start -X POST); echo "$r" | jget error.code | matches -x invalid_state || fail "start while running: $r"
+echo "$r" | jget error.message | matches "running" || fail "409 does not name the state: $r"
 [ "$(api_status /api/v1/vms/vm1/start -X POST)" = 409 ] || fail "start while running not 409"
 [ "$(api_status /api/v1/vms/nope)" = 404 ] || fail "unknown VM not 404"
 [ "$(api_status /api/v1/vms/vm1/fly -X POST)" = 404 ] || fail "unknown action not 404"
@@ -154,7 +154,7 @@ pass "console after the daemon's restart (re-attached to the chardev): $out"
 # kill -9 QEMU: failed within a second, with the reason.
 kill -9 "$pid1"
 ms=$(wait_for 1 state_is vm1 failed) || fail "vm1 not failed within 1 s: $(vm vm1)"
-vm_field vm1 state_reason | grep -q "unexpectedly" || fail "reason: $(vm_field vm1 state_reason)"
+vm_field vm1 state_reason | matches "unexpectedly" || fail "reason: $(vm_field vm1 state_reason)"
 pass "kill -9 of QEMU: vm1 failed in ${ms} ms ($(vm_field vm1 state_reason))"
 
 # A failed VM starts again.
@@ -165,7 +165,7 @@ r=$(api /api/v1/vms/vm1/start -X POST); [ "$(echo "$r" | jget state)" = running 
 [ "$(api_status /api/v1/vms/vm2 -X DELETE)" = 204 ] || fail "delete vm2"
 ip -n "$PD_NS" link show tap-vm1 >/dev/null 2>&1 && fail "tap-vm1 still exists"
 [ -e "$STATE/vms/vm1" ] && fail "vm1 folder still exists"
-api /api/v1/leases | grep -q "$mac1" && fail "vm1's lease or reservation still listed"
+api /api/v1/leases | matches "$mac1" && fail "vm1's lease or reservation still listed"
 pgrep -f "process=paddock-vm" >/dev/null && fail "a QEMU is still running"
 [ "$(api /api/v1/vms | jget vms)" = "[]" ] || fail "VMs still listed"
 grep -q "event: vm.removed" "$WORK/daemon.log" || fail "no vm.removed event"
@@ -176,9 +176,9 @@ qemu-img create -q -f qcow2 "$STATE/images/blank.qcow2" 1G
 r=$(api /api/v1/vms -X POST -d '{"name":"disk1","image":"blank.qcow2","disk_gib":2,"memory_mib":128}')
 [ "$(echo "$r" | jget state)" = stopped ] || fail "create disk1: $r"
 info=$(qemu-img info --output=json "$STATE/vms/disk1/disk.qcow2")
-echo "$info" | grep -q "\"backing-filename\": \"$STATE/images/blank.qcow2\"" || fail "overlay has no backing file: $info"
-echo "$info" | grep -q '"virtual-size": 2147483648' || fail "overlay not grown to 2 GiB: $info"
-echo "$info" | grep -q '"backing-filename-format": "qcow2"' || fail "a qcow2 image must back the overlay as qcow2: $info"
+echo "$info" | matches "\"backing-filename\": \"$STATE/images/blank.qcow2\"" || fail "overlay has no backing file: $info"
+echo "$info" | matches '"virtual-size": 2147483648' || fail "overlay not grown to 2 GiB: $info"
+echo "$info" | matches '"backing-filename-format": "qcow2"' || fail "a qcow2 image must back the overlay as qcow2: $info"
 [ "$(stat -c %s "$STATE/vms/disk1/disk.qcow2")" -lt 1048576 ] || fail "overlay is not thin"
 r=$(api /api/v1/vms/disk1/start -X POST); [ "$(echo "$r" | jget state)" = running ] || fail "disk boot start: $r"
 [ "$(api_status /api/v1/vms/disk1 -X DELETE)" = 204 ] || fail "delete disk1"
@@ -192,7 +192,7 @@ code=$(api_status /api/v1/vms -X POST -d '{"name":"vm3","kernel":"test-kernel","
 code=$(api_status /api/v1/vms -X POST -d '{"name":"vm4","kernel":"test-kernel","initrd":"test-initrd","cmdline":"paddock.mode=oneshot","memory_mib":256,"start":true}')
 [ "$code" = 201 ] || fail "create vm4: $code"
 wait_for 90 state_is vm4 stopped >/dev/null || fail "vm4 did not power itself off: $(vm vm4)"
-vm_field vm4 state_reason | grep -q "guest powered off" || fail "guest poweroff reason: $(vm_field vm4 state_reason)"
+vm_field vm4 state_reason | matches "guest powered off" || fail "guest poweroff reason: $(vm_field vm4 state_reason)"
 pass "a guest that powers itself off: stopped, reason '$(vm_field vm4 state_reason)'"
 wait_for 90 console_has vm3 "PADDOCK: ready" >/dev/null || fail "vm3 did not come up"
 pid3=$(vm_field vm3 pid)
@@ -200,5 +200,5 @@ inh "$PADDOCKD" teardown --config "$WORK/config.json" > "$WORK/teardown.log" 2>&
 wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=
 grep -q "stopped VM vm3 (powered off)" "$WORK/teardown.log" || fail "teardown did not power vm3 off: $(cat "$WORK/teardown.log")"
 kill -0 "$pid3" 2>/dev/null && [ "$(awk '/^State:/{print $2}' /proc/$pid3/status 2>/dev/null)" != Z ] && fail "vm3's QEMU survived teardown"
-ip netns list | grep -qw "$PD_NS" && fail "namespace survived teardown"
+ip netns list | matches -w "$PD_NS" && fail "namespace survived teardown"
 pass "teardown powers running VMs off (ACPI), then removes the fabric"

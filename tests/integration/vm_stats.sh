@@ -22,7 +22,7 @@ code=$(api_status /api/v1/vms -X POST -d '{"name":"vm1","kernel":"test-kernel","
 code=$(api_status /api/v1/vms -X POST -d '{"name":"vm2","kernel":"test-kernel","initrd":"test-initrd","cmdline":"quiet panic=-1","memory_mib":256,"start":true}')
 [ "$code" = 201 ] || fail "create vm2: $code"
 ip1=$(api /api/v1/vms/vm1 | jget ip)
-console_has() { api "/api/v1/vms/$1/console/log" | grep -q "$2"; }
+console_has() { api "/api/v1/vms/$1/console/log" | matches "$2"; }
 wait_for 90 console_has vm1 "PADDOCK: LEASE ip=$ip1" >/dev/null || fail "vm1 got no lease: $(api /api/v1/vms/vm1/console/log | tail -5)"
 
 # A burst from a client on the bridge: 300 UDP datagrams of 1000 bytes (1042 on the wire each).
@@ -43,7 +43,7 @@ tx1=$(metric paddock_vm_network_transmit_bytes_total vm1)
 pass "port counters in /metrics: the guest received $(( (${rx1%.*} - ${rx0%.*}) / 1024 )) KiB during a 300 x 1042-byte UDP burst, sent ${tx1%.*} bytes"
 
 # The guest's own memory report comes once its balloon driver has loaded and reported.
-guest_reports() { api /api/v1/vms/vm1/stats | jget current.guest_total_mib | grep -qv null; }
+guest_reports() { api /api/v1/vms/vm1/stats | jget current.guest_total_mib | matches -v null; }
 wait_for 30 guest_reports >/dev/null || fail "no guest memory report: $(api /api/v1/vms/vm1/stats | jget current)"
 api /api/v1/vms/vm1/stats > "$WORK/stats.json"
 out=$(/usr/bin/python3 - "$WORK/stats.json" <<'PY'

@@ -12,7 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$UNIT" "$tmp/paddockd.service"
 # Parse errors show up as "Unknown key", "Invalid", "Failed to parse"; the binary is not installed here.
 out=$(cd "$tmp" && systemd-analyze verify --man=no ./paddockd.service 2>&1 || true)
-if grep -vE 'is not executable: No such file or directory|^$' <<<"$out" | grep -q .; then
+if grep -vE 'is not executable: No such file or directory|^$' <<<"$out" | grep . >/dev/null; then
   echo "FAIL: systemd-analyze verify: $out"; exit 1
 fi
 for want in '^Type=notify$' '^NotifyAccess=main$' '^WatchdogSec=' '^Restart=on-failure$' '^KillMode=process$' \
@@ -26,7 +26,7 @@ awk -v s="$score" 'BEGIN { exit !(s <= 5.0) }' || { echo "FAIL: exposure $score 
 GUESTS=$SRC/config/paddock-guests.service
 cp "$GUESTS" "$tmp/paddock-guests.service"
 out=$(cd "$tmp" && systemd-analyze verify --man=no ./paddock-guests.service 2>&1 || true)
-if grep -vE 'is not executable: No such file or directory|^$' <<<"$out" | grep -q .; then
+if grep -vE 'is not executable: No such file or directory|^$' <<<"$out" | grep . >/dev/null; then
   echo "FAIL: systemd-analyze verify paddock-guests.service: $out"; exit 1
 fi
 for want in '^After=paddockd.service$' '^Type=oneshot$' '^RemainAfterExit=yes$' '^ExecStop=/usr/sbin/paddockd shutdown-vms '; do
