@@ -7,6 +7,7 @@ SRC=${PADDOCK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WORK=$(mktemp -d /tmp/paddock-cfg.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+matches() { grep "$@" >/dev/null; }   # grep reading all its input (see lib.sh)
 
 expect_error() {
   local json=$1 field=$2
