@@ -10,6 +10,7 @@
 
 #include "base/error.hpp"
 #include "base/ipv4.hpp"
+#include "base/ipv6.hpp"
 
 namespace paddock {
 
@@ -21,5 +22,7 @@ int socket_in(int ns_fd, int domain, int type, int protocol);
 
 // A non-blocking socket bound to addr:port inside the namespace: TCP and listening, or UDP.
 result<int> bound_socket(int ns_fd, ipv4 addr, std::uint16_t port, bool tcp);
+// The same on an IPv6 address (IPv6 only: never also IPv4-mapped).
+result<int> bound_socket(int ns_fd, const ipv6& addr, std::uint16_t port, bool tcp);
 
 } // namespace paddock

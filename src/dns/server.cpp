@@ -37,7 +37,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 struct server::live {
     live(std::size_t max_in_flight, std::size_t max_tcp) : forwards(max_in_flight, 32), streams_open(max_tcp, 8) {}
     std::shared_ptr<udp::socket> datagrams, datagrams6;
-    std::shared_ptr<tcp::acceptor> streams;
+    std::shared_ptr<tcp::acceptor> streams, streams6;
     conn_limit forwards;     // forwarded queries waiting: 32 per client at most, max_in_flight in all
     conn_limit streams_open; // TCP clients: 8 per client at most, max_tcp_clients in all
     std::uint64_t timeouts = 0;
@@ -83,6 +83,34 @@ asio::awaitable<void> pause(asio::any_io_executor ex, int ms)
     co_await t.async_wait(use_tuple);
 }
 
+// The key a client's limits are counted under: its IPv4 address, or a hash of its IPv6 one.
+std::uint32_t client_key(const asio::ip::address& a)
+{
+    if (a.is_v4())
+        return a.to_v4().to_uint();
+    std::uint32_t key = 0;
+    for (auto b : a.to_v6().to_bytes())
+        key = key * 31 + b;
+    return key;
+}
+
+ipv6 ipv6_of(const asio::ip::address_v6& a)
+{
+    ipv6 out;
+    const auto raw = a.to_bytes();
+    std::copy(raw.begin(), raw.end(), out.b.begin());
+    return out;
+}
+
+// The resolver's answer for a client of either family.
+step handle_from(resolver& core, view msg, const asio::ip::address& client, bool tcp)
+{
+    const auto now = std::chrono::steady_clock::now();
+    if (client.is_v4())
+        return core.handle(msg, ipv4{client.to_v4().to_uint()}, tcp, now);
+    return core.handle(msg, ipv6_of(client.to_v6()), tcp, now);
+}
+
 } // namespace
 
 server::server(asio::any_io_executor ex, resolver& core, server_options o)
@@ -104,33 +132,37 @@ status server::open(int ns_fd)
         return st;
     std::string also;
     if (opt_.address6) {
-        int fd = socket_in(ns_fd, AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        sockaddr_in6 sa{};
-        sa.sin6_family = AF_INET6;
-        sa.sin6_port = htons(53);
-        std::memcpy(&sa.sin6_addr, opt_.address6->b.data(), 16);
-        int one = 1;
-        if (fd < 0 || ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0 ||
-            ::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
-            auto f = fail(errc::netns_failed, "DNS on [" + to_string(*opt_.address6) + "]:53: " + std::strerror(errno));
-            if (fd >= 0)
-                ::close(fd);
-            return f;
+        auto u6 = bound_socket(ns_fd, *opt_.address6, 53, false);
+        if (!u6)
+            return u6.error();
+        auto t6 = bound_socket(ns_fd, *opt_.address6, 53, true);
+        if (!t6) {
+            ::close(*u6);
+            return t6.error();
         }
-        auto u6 = std::make_shared<udp::socket>(ex_);
+        auto d6 = std::make_shared<udp::socket>(ex_);
+        auto s6 = std::make_shared<tcp::acceptor>(ex_);
         boost::system::error_code ec;
-        u6->assign(udp::v6(), fd, ec);
+        d6->assign(udp::v6(), *u6, ec);
         if (ec) {
-            ::close(fd);
+            ::close(*u6);
+            ::close(*t6);
             return fail(errc::netns_failed, "DNS UDP6 socket: " + ec.message());
+        }
+        s6->assign(tcp::v6(), *t6, ec);
+        if (ec) {
+            ::close(*t6);
+            return fail(errc::netns_failed, "DNS TCP6 socket: " + ec.message());
         }
         if (live_->datagrams6)
             live_->datagrams6->close(ec);
-        live_->datagrams6 = u6;
-        also = " and [" + to_string(*opt_.address6) + "]:53 (UDP)";
+        if (live_->streams6)
+            live_->streams6->close(ec);
+        live_->datagrams6 = d6;
+        live_->streams6 = s6;
+        also = " and [" + to_string(*opt_.address6) + "]:53";
     }
-    log::info("dns", "serving ", core_.config().domain, " on ", to_string(opt_.address), ":53 (UDP and TCP)", also,
-              " in the namespace");
+    log::info("dns", "serving ", core_.config().domain, " on ", to_string(opt_.address), ":53", also, " (UDP and TCP) in the namespace");
     return ok();
 }
 
@@ -187,13 +219,14 @@ std::vector<std::string> server::upstream_names()
 
 asio::awaitable<void> server::run()
 {
-    co_await (udp_loop() && tcp_loop() && udp6_loop());
+    if (opt_.address6)
+        co_await (udp_loop() && tcp_loop(false) && udp6_loop() && tcp_loop(true));
+    else
+        co_await (udp_loop() && tcp_loop(false));
 }
 
 asio::awaitable<void> server::udp6_loop()
 {
-    if (!opt_.address6)
-        co_return;
     auto l = live_;
     bytes buf(4096);
     for (;;) {
@@ -214,20 +247,14 @@ asio::awaitable<void> server::udp6_loop()
         }
         if (!from.address().is_v6())
             continue;
-        ipv6 client;
-        const auto raw = from.address().to_v6().to_bytes();
-        std::copy(raw.begin(), raw.end(), client.b.begin());
         dns::view msg(buf.data(), n);
-        step s = core_.handle(msg, client, false, std::chrono::steady_clock::now());
+        step s = handle_from(core_, msg, from.address(), false);
         if (s.what == step::kind::reply) {
             boost::system::error_code ignored;
             sock->send_to(asio::buffer(s.out), from, 0, ignored);
         }
         else if (s.what == step::kind::forward) {
-            std::uint32_t key = 0;
-            for (int i = 0; i < 16; ++i)
-                key = key * 31 + client.b[i];
-            auto slot = l->forwards.take(key);
+            auto slot = l->forwards.take(client_key(from.address()));
             if (!slot) {
                 core_.shed();
                 continue;
@@ -427,15 +454,15 @@ asio::awaitable<std::optional<bytes>> server::ask_tcp(tcp::endpoint up, const by
     co_return buf;
 }
 
-asio::awaitable<void> server::tcp_loop()
+asio::awaitable<void> server::tcp_loop(bool v6)
 {
     auto l = live_;
-    return accept_loop(ex_, [l] { return l->streams; }, [this, l](tcp::socket sock) {
+    return accept_loop(ex_, [l, v6] { return v6 ? l->streams6 : l->streams; }, [this, l](tcp::socket sock) {
         boost::system::error_code ec;
         auto peer = sock.remote_endpoint(ec);
-        if (ec || !peer.address().is_v4())
+        if (ec)
             return;
-        if (auto slot = l->streams_open.take(peer.address().to_v4().to_uint())) // else closed here
+        if (auto slot = l->streams_open.take(client_key(peer.address()))) // else closed here
             asio::co_spawn(ex_, serve_tcp(std::move(sock), l, std::move(*slot)), asio::detached);
     });
 }
@@ -444,9 +471,9 @@ asio::awaitable<void> server::serve_tcp(tcp::socket sock, std::shared_ptr<live> 
 {
     boost::system::error_code pec;
     auto peer = sock.remote_endpoint(pec);
-    if (pec || !peer.address().is_v4())
+    if (pec)
         co_return;
-    const ipv4 client{peer.address().to_v4().to_uint()};
+    const auto client = peer.address();
     asio::steady_timer deadline(ex_);
     for (int served = 0; served < 1000; ++served) {
         close_at_deadline(deadline, sock, std::chrono::seconds(10)); // idle, then the whole query
@@ -459,14 +486,14 @@ asio::awaitable<void> server::serve_tcp(tcp::socket sock, std::shared_ptr<live> 
         if (bec)
             co_return;
         deadline.cancel();
-        step s = core_.handle(msg, client, true, std::chrono::steady_clock::now());
+        step s = handle_from(core_, msg, client, true);
         bytes reply;
         if (s.what == step::kind::drop)
             co_return; // malformed: the stream cannot be trusted further
         if (s.what == step::kind::reply)
             reply = std::move(s.out);
         else {
-            auto waiting = l->forwards.take(client.value);
+            auto waiting = l->forwards.take(client_key(client));
             if (!waiting) {
                 core_.shed();
                 co_return;

@@ -33,7 +33,7 @@ namespace paddock::dns {
 
 struct server_options {
     ipv4 address;                                // where it listens (port 53) in the namespace
-    std::optional<ipv6> address6;                // and over IPv6 (UDP), when the VMs have IPv6
+    std::optional<ipv6> address6;                // and over IPv6, when the VMs have IPv6
     std::vector<std::string> upstreams;          // fixed servers; empty: the ones in resolv_conf
     std::string resolv_conf = "/etc/resolv.conf";
     std::string own_address;                     // never forwarded to (it is us)
@@ -49,7 +49,7 @@ public:
     server(boost::asio::any_io_executor ex, resolver& core, server_options o);
 
     const char* name() const override { return "dns"; }
-    // Listens on address:53 (UDP and TCP) in the namespace; replaces the previous sockets.
+    // Listens on address:53 and [address6]:53 (UDP and TCP) in the namespace; replaces the previous sockets.
     status open(int ns_fd) override;
     // Serves until cancelled.
     boost::asio::awaitable<void> run() override;
@@ -66,7 +66,7 @@ private:
     struct live;
     boost::asio::awaitable<void> udp_loop();
     boost::asio::awaitable<void> udp6_loop();
-    boost::asio::awaitable<void> tcp_loop();
+    boost::asio::awaitable<void> tcp_loop(bool v6);
     boost::asio::awaitable<void> serve_tcp(boost::asio::ip::tcp::socket sock, std::shared_ptr<live> l, conn_limit::slot held);
     boost::asio::awaitable<void> forward_udp(std::shared_ptr<boost::asio::ip::udp::socket> sock,
                                              boost::asio::ip::udp::endpoint client, std::shared_ptr<step> s,

@@ -71,9 +71,12 @@ std::string guard_document(const std::vector<guard_port>& ports, const std::stri
             d += "    ether type ip6 udp sport 547 counter drop comment \"dhcp6_server\"\n";
             d += "    ether type ip6 udp dport 546 counter drop comment \"dhcp6_server\"\n";
             d += "    ether type ip6 udp dport 547 limit rate over 50/second burst 100 packets counter drop comment \"dhcp_flood\"\n";
-            if (!services6.empty())
+            if (!services6.empty()) {
+                d += "    ether type ip6 ip6 daddr " + services6 +
+                     " tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"syn_flood\"\n";
                 d += "    ether type ip6 ip6 daddr " + services6 +
                      " udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"\n";
+            }
             // Duplicate address detection and the listener reports that come with it use ::.
             d += "    ether type ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } accept\n";
             d += "    ether type ip6 ip6 saddr != { " + p.ll6 + ", " + p.ip6 + " } counter drop comment \"ip6\"\n";

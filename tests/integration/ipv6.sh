@@ -96,7 +96,12 @@ got=$(ip netns exec "${ID}db" /usr/bin/python3 "$PROBE" ptr "$B6" "$WEB6") || fa
 [ "$got" = web.paddock.internal ] || fail "PTR of $WEB6: $got"
 got=$(ip netns exec "${ID}db" /usr/bin/python3 "$PROBE" aaaa "$B6" nope.paddock.internal) && fail "AAAA of a missing VM: $got"
 grep -q "rcode 3" <<<"$got" || fail "missing VM: $got"
-pass "DNS on [$B6]:53: AAAA of web, PTR web.paddock.internal, NXDOMAIN for no such VM"
+# And over TCP (what a client does after a truncated answer), with ISC dig.
+got=$(ip netns exec "${ID}db" dig +tcp +short +time=2 +tries=1 @"$B6" AAAA web.paddock.internal) || fail "AAAA over TCP: $got"
+[ "$got" = "$WEB6" ] || fail "AAAA web over TCP: $got"
+got=$(ip netns exec "${ID}db" dig +tcp +short +time=2 +tries=1 @"$B6" -x "$WEB6") || fail "PTR over TCP: $got"
+[ "$got" = web.paddock.internal. ] || fail "PTR of $WEB6 over TCP: $got"
+pass "DNS on [$B6]:53, UDP and TCP: AAAA of web, PTR web.paddock.internal, NXDOMAIN for no such VM"
 
 # Hostile: db sends router advertisements, neighbour advertisements for web's address and a
 # foreign source; each is dropped and counted, and

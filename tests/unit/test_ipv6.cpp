@@ -181,6 +181,8 @@ TEST_CASE("the guard's IPv6 rules: own addresses and DAD only, no RA, redirect o
     auto d = net::guard_document({p}, "192.168.26.2", "fd12::2");
     CHECK(d.find("ip6 daddr fd12::2 udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"") !=
           std::string::npos);
+    CHECK(d.find("ip6 daddr fd12::2 tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"syn_flood\"") !=
+          std::string::npos);
     CHECK(d.find("icmpv6 type nd-router-advert counter drop comment \"ra\"") != std::string::npos);
     CHECK(d.find("icmpv6 type nd-redirect counter drop comment \"redirect\"") != std::string::npos);
     CHECK(d.find("udp sport 547 counter drop comment \"dhcp6_server\"") != std::string::npos);
