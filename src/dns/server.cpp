@@ -3,7 +3,6 @@
 #include "dns/server.hpp"
 
 #include <array>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -120,46 +119,24 @@ server::server(asio::any_io_executor ex, resolver& core, server_options o)
 
 status server::open(int ns_fd)
 {
-    auto u = bound_socket(ns_fd, opt_.address, 53, false);
-    if (!u)
-        return u.error();
-    auto t = bound_socket(ns_fd, opt_.address, 53, true);
-    if (!t) {
-        ::close(*u);
-        return t.error();
-    }
-    if (auto st = adopt(*u, *t); !st)
+    // UDP and a listening TCP socket on addr:53, taken over by the server.
+    auto listen = [&](const auto& addr, bool v6) -> status {
+        auto u = bound_socket(ns_fd, addr, 53, false);
+        if (!u)
+            return u.error();
+        auto t = bound_socket(ns_fd, addr, 53, true);
+        if (!t) {
+            ::close(*u);
+            return t.error();
+        }
+        return adopt(*u, *t, v6);
+    };
+    if (auto st = listen(opt_.address, false); !st)
         return st;
     std::string also;
     if (opt_.address6) {
-        auto u6 = bound_socket(ns_fd, *opt_.address6, 53, false);
-        if (!u6)
-            return u6.error();
-        auto t6 = bound_socket(ns_fd, *opt_.address6, 53, true);
-        if (!t6) {
-            ::close(*u6);
-            return t6.error();
-        }
-        auto d6 = std::make_shared<udp::socket>(ex_);
-        auto s6 = std::make_shared<tcp::acceptor>(ex_);
-        boost::system::error_code ec;
-        d6->assign(udp::v6(), *u6, ec);
-        if (ec) {
-            ::close(*u6);
-            ::close(*t6);
-            return fail(errc::netns_failed, "DNS UDP6 socket: " + ec.message());
-        }
-        s6->assign(tcp::v6(), *t6, ec);
-        if (ec) {
-            ::close(*t6);
-            return fail(errc::netns_failed, "DNS TCP6 socket: " + ec.message());
-        }
-        if (live_->datagrams6)
-            live_->datagrams6->close(ec);
-        if (live_->streams6)
-            live_->streams6->close(ec);
-        live_->datagrams6 = d6;
-        live_->streams6 = s6;
+        if (auto st = listen(*opt_.address6, true); !st)
+            return st;
         also = " and [" + to_string(*opt_.address6) + "]:53";
     }
     log::info("dns", "serving ", core_.config().domain, " on ", to_string(opt_.address), ":53", also, " (UDP and TCP) in the namespace");
@@ -179,31 +156,34 @@ void server::report(metric_list& out) const
         .add(static_cast<double>(upstream_timeouts()));
 }
 
-status server::adopt(int udp_fd, int tcp_fd)
+status server::adopt(int udp_fd, int tcp_fd, bool v6)
 {
     auto u = std::make_shared<udp::socket>(ex_);
     auto t = std::make_shared<tcp::acceptor>(ex_);
+    const char* family = v6 ? "IPv6" : "IPv4";
     boost::system::error_code ec;
-    u->assign(udp::v4(), udp_fd, ec);
+    u->assign(v6 ? udp::v6() : udp::v4(), udp_fd, ec);
     if (!ec)
-        u->non_blocking(true, ec);
+        u->non_blocking(true, ec); // a reply that finds the send buffer full is dropped, never waited for
     if (ec) {
         ::close(udp_fd);
         ::close(tcp_fd);
-        return fail(errc::netns_failed, "DNS UDP socket: " + ec.message());
+        return fail(errc::netns_failed, std::string("DNS UDP socket (") + family + "): " + ec.message());
     }
-    t->assign(tcp::v4(), tcp_fd, ec);
+    t->assign(v6 ? tcp::v6() : tcp::v4(), tcp_fd, ec);
     if (ec) {
         ::close(tcp_fd);
-        return fail(errc::netns_failed, "DNS TCP socket: " + ec.message());
+        return fail(errc::netns_failed, std::string("DNS TCP socket (") + family + "): " + ec.message());
     }
+    auto& datagrams = v6 ? live_->datagrams6 : live_->datagrams;
+    auto& streams = v6 ? live_->streams6 : live_->streams;
     boost::system::error_code ignored;
-    if (live_->datagrams)
-        live_->datagrams->close(ignored);
-    if (live_->streams)
-        live_->streams->close(ignored);
-    live_->datagrams = u;
-    live_->streams = t;
+    if (datagrams)
+        datagrams->close(ignored);
+    if (streams)
+        streams->close(ignored);
+    datagrams = u;
+    streams = t;
     return ok();
 }
 

@@ -77,8 +77,8 @@ private:
     boost::asio::awaitable<std::optional<bytes>> ask_udp(boost::asio::ip::udp::endpoint up, const bytes& out);
     boost::asio::awaitable<std::optional<bytes>> ask_tcp(boost::asio::ip::tcp::endpoint up, const bytes& out);
     std::vector<boost::asio::ip::address> upstreams();
-    // Takes bound sockets (UDP, and listening TCP); replaces the previous ones.
-    status adopt(int udp_fd, int tcp_fd);
+    // Takes bound sockets (UDP, and listening TCP) of one family; replaces the previous ones.
+    status adopt(int udp_fd, int tcp_fd, bool v6);
     // Reads what is queued on the UDP socket and answers it (forwards start their own coroutines).
     void drain(const std::shared_ptr<boost::asio::ip::udp::socket>& sock);
 
