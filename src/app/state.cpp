@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "base/durable_file.hpp"
+#include "base/hex.hpp"
 #include "base/log.hpp"
 #include "store/rows.hpp"
 
@@ -120,12 +121,7 @@ result<std::string> api_token(const std::string& dir)
     unsigned char raw[32];
     if (::getrandom(raw, sizeof raw, 0) != sizeof raw)
         return fail(errc::token, std::string("getrandom: ") + std::strerror(errno));
-    static const char* hex = "0123456789abcdef";
-    tok.clear();
-    for (unsigned char c : raw) {
-        tok += hex[c >> 4];
-        tok += hex[c & 15];
-    }
+    tok = hex_of(raw, sizeof raw);
     if (auto st = write_file_durably(path, tok + "\n", 0600, errc::token); !st)
         return st.error();
     return tok;

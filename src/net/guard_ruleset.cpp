@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/hex.hpp"
 #include "base/ipv6.hpp"
 
 namespace paddock::net {
@@ -30,14 +31,17 @@ std::string mac_number(const std::string& mac)
 // "fe80::1" as the 128-bit number nft compares a raw payload with.
 std::string number_of(const std::string& address6)
 {
-    auto a = parse_ipv6(address6);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string n = "0x";
-    for (std::uint8_t b : a ? a->b : ipv6{}.b) {
-        n += hex[b >> 4];
-        n += hex[b & 15];
-    }
-    return n;
+    const ipv6 a = parse_ipv6(address6).value_or(ipv6{});
+    return "0x" + hex_of(a.b.data(), a.b.size());
+}
+// A guest's new connections and DNS queries to the daemon's own services (`family`: ip or ip6):
+// far above what a client does (a busy resolver asks some hundreds of queries a second), far below
+// what would load the daemon.
+std::string service_limits(const char* family, const std::string& services)
+{
+    const std::string to = std::string("    ether type ") + family + " " + family + " daddr " + services;
+    return to + " tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"syn_flood\"\n" +
+           to + " udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"\n";
 }
 } // namespace
 
@@ -71,12 +75,8 @@ std::string guard_document(const std::vector<guard_port>& ports, const std::stri
             d += "    ether type ip6 udp sport 547 counter drop comment \"dhcp6_server\"\n";
             d += "    ether type ip6 udp dport 546 counter drop comment \"dhcp6_server\"\n";
             d += "    ether type ip6 udp dport 547 limit rate over 50/second burst 100 packets counter drop comment \"dhcp_flood\"\n";
-            if (!services6.empty()) {
-                d += "    ether type ip6 ip6 daddr " + services6 +
-                     " tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"syn_flood\"\n";
-                d += "    ether type ip6 ip6 daddr " + services6 +
-                     " udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"\n";
-            }
+            if (!services6.empty())
+                d += service_limits("ip6", services6);
             // Duplicate address detection and the listener reports that come with it use ::.
             d += "    ether type ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } accept\n";
             d += "    ether type ip6 ip6 saddr != { " + p.ll6 + ", " + p.ip6 + " } counter drop comment \"ip6\"\n";
@@ -95,13 +95,9 @@ std::string guard_document(const std::vector<guard_port>& ports, const std::stri
         // message, after the 8-byte UDP header) must be it. So one guest can neither take leases
         // under made-up MACs nor decline or release another client's address.
         d += "    ether type ip udp dport 67 @th,288,48 != " + mac_number(m) + " counter drop comment \"dhcp_chaddr\"\n";
-        d += "    ether type ip ip daddr " + services +
-             " tcp flags & (syn | ack) == syn limit rate over 50/second burst 100 packets counter drop comment \"syn_flood\"\n";
-        // DHCP and DNS rates per guest: far above what a client does (a lease is 2 packets, a busy
-        // resolver some hundreds of queries a second), far below what would load the daemon.
+        d += service_limits("ip", services);
+        // DHCP per guest: a lease is 2 packets.
         d += "    ether type ip udp dport 67 limit rate over 50/second burst 100 packets counter drop comment \"dhcp_flood\"\n";
-        d += "    ether type ip ip daddr " + services +
-             " udp dport 53 limit rate over 2000/second burst 4000 packets counter drop comment \"dns_flood\"\n";
         d += "    ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept\n";
         d += "    ether type ip ip saddr != " + p.ip + " counter drop comment \"ip\"\n";
         d += "  }\n";

@@ -21,6 +21,7 @@
 #include <boost/json.hpp>
 
 #include "base/event_bus.hpp"
+#include "base/hex.hpp"
 #include "base/log.hpp"
 #include "base/time.hpp"
 #include "store/rows.hpp"
@@ -40,17 +41,6 @@ json::object image_info::to_json() const
 
 namespace {
 
-std::string hex(const unsigned char* p, unsigned n)
-{
-    static const char* d = "0123456789abcdef";
-    std::string s;
-    for (unsigned i = 0; i < n; ++i) {
-        s += d[p[i] >> 4];
-        s += d[p[i] & 15];
-    }
-    return s;
-}
-
 // Hashes a whole file (adoption at start); empty on failure.
 std::string sha256_file(const std::string& path)
 {
@@ -68,7 +58,7 @@ std::string sha256_file(const std::string& path)
     unsigned len = 0;
     EVP_DigestFinal_ex(ctx, md, &len);
     EVP_MD_CTX_free(ctx);
-    return n < 0 ? std::string() : hex(md, len);
+    return n < 0 ? std::string() : hex_of(md, len);
 }
 
 store::image_row to_row(const image_info& i)
@@ -208,7 +198,7 @@ asio::awaitable<result<json::object>> image_store::upload::finish()
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned len = 0;
     EVP_DigestFinal_ex(st_->md, md, &len);
-    auto info = co_await store_.inspect(tmp_, name_, hex(md, len), received_);
+    auto info = co_await store_.inspect(tmp_, name_, hex_of(md, len), received_);
     if (!info)
         co_return info.error();
     if (store_.images_.count(name_))
